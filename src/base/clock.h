@@ -1,0 +1,15 @@
+// base/clock.h: wall-clock and monotonic time in the units Redis uses.
+#pragma once
+
+#include <cstdint>
+
+namespace lmkv {
+
+// Unix time in milliseconds (deadlines, TIME).
+int64_t unix_ms();
+// Unix time in microseconds (TIME).
+int64_t unix_us();
+// Monotonic milliseconds (uptime, idle times).
+int64_t mono_ms();
+
+}  // namespace lmkv

@@ -1,0 +1,94 @@
+// commands/context.h: what a command handler sees.
+//
+// A handler runs either on its connection's loop (reads and connection
+// commands: `view` and `session` are set) or on the writer (kWrite
+// commands: `txn` is set, `session` is null, `db` and the protocol are the
+// client's at submission). The dispatcher has already checked existence,
+// arity and the other pre-checks, so handlers index their arguments
+// directly.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/error.h"
+#include "resp/reply_writer.h"
+#include "store/read_view.h"
+#include "store/write_txn.h"
+
+namespace lmkv::commands {
+
+// A command's arguments; index 0 is the command name. They borrow the
+// connection's buffer (or the write request's copy) until the handler
+// returns: copy what you keep.
+using Args = std::span<const std::string_view>;
+
+class ClientRegistry;
+class ScanCursors;
+
+// One client connection's state. Owned by its loop; the fields other loops
+// read (CLIENT LIST) are atomics or guarded by the ClientRegistry's mutex.
+struct Session {
+  uint64_t id = 0;
+  std::string addr;   // "127.0.0.1:53012"
+  std::string laddr;  // "127.0.0.1:6379"
+  int fd = -1;
+  int64_t created_ms = 0;
+  std::atomic<int> db{0};
+  std::atomic<int> protocol{2};
+  std::atomic<int64_t> last_interaction_ms{0};
+  std::atomic<const char*> last_command{"NULL"};  // points into the registry
+  std::string name;   // guarded by the ClientRegistry mutex
+  bool close_after_reply = false;  // QUIT
+  bool killed = false;             // CLIENT KILL from another loop (atomic via registry)
+  uint32_t pending_writes = 0;     // submitted, reply not yet written
+};
+
+// What commands may ask of the server around them. Implemented by server/,
+// which owns the configuration, INFO and the process lifecycle. Any loop
+// thread may call it.
+class ServerApi {
+ public:
+  virtual ~ServerApi() = default;
+  // The INFO text for the given (lower-case) section names; empty = default.
+  virtual std::string info(std::span<const std::string> sections) = 0;
+  // Directive/value pairs matching a glob pattern (CONFIG GET).
+  virtual std::vector<std::pair<std::string, std::string>> config_get(std::string_view pattern) = 0;
+  // Sets one directive (CONFIG SET); the error text is Redis's.
+  virtual Status config_set(std::string_view name, std::string_view value) = 0;
+  // Begins a clean shutdown (SHUTDOWN, signals). Returns an error when it
+  // must not (a final sync failed).
+  virtual Status shutdown() = 0;
+  virtual ClientRegistry& clients() = 0;
+  virtual ScanCursors& scan_cursors() = 0;
+  // Server limits read by commands.
+  virtual int databases() const = 0;
+  virtual int64_t range_default_limit() const = 0;
+  virtual int64_t range_max_limit() const = 0;
+};
+
+// Everything a handler may touch.
+struct Context {
+  resp::ReplyWriter& reply;
+  ServerApi& server;
+  int db = 0;
+  int64_t now_ms = 0;
+  Session* session = nullptr;       // loop-side commands
+  store::ReadView* view = nullptr;  // loop-side commands
+  store::WriteTxn* txn = nullptr;   // kWrite commands, on the writer
+  // Set by a write handler whose store call failed: the writer aborts the group.
+  bool store_failed = false;
+
+  // Replies with a store error and, on the writer, marks the group failed.
+  void fail(const Error& e) {
+    if (txn) store_failed = true;
+    reply.error(e);
+  }
+};
+
+}  // namespace lmkv::commands

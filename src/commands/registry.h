@@ -1,0 +1,76 @@
+// commands/registry.h: the command table. Each family file registers its
+// commands with one line per command; server/ calls every register_*_family
+// by name (no static initialisers). Lookup is case-insensitive and
+// allocation-free. Built once at start, then read-only: any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "commands/context.h"
+
+namespace lmkv::commands {
+
+// Command flags (Redis's names; see COMMAND INFO).
+enum Flag : uint32_t {
+  kRead = 1 << 0,        // reads the keyspace; runs on the loop with a ReadView
+  kWrite = 1 << 1,       // mutates the keyspace; runs on the writer
+  kFast = 1 << 2,
+  kAdmin = 1 << 3,
+  kDenyOom = 1 << 4,
+  kLoading = 1 << 5,     // allowed while loading
+  kStale = 1 << 6,       // allowed on a stale replica
+  kNoAuth = 1 << 7,      // allowed before AUTH (HELLO, AUTH, QUIT)
+  kPubSub = 1 << 8,
+  kNoScript = 1 << 9,
+  kNoMulti = 1 << 10,
+};
+
+using Handler = void (*)(Context& ctx, Args args);
+
+// First key index, last key index (-1: the last argument), step; 0s = no keys.
+struct KeySpec {
+  int first = 0, last = 0, step = 0;
+};
+
+struct CommandSpec {
+  std::string_view name;  // upper case, as registered
+  int arity = 0;          // Redis arity: N exact, -N at least N (name included)
+  uint32_t flags = 0;
+  KeySpec keys;
+  Handler run = nullptr;
+  std::string_view group = "generic";  // COMMAND DOCS group
+  std::string_view summary;            // COMMAND DOCS summary
+  std::string_view since = "1.0.0";
+  std::vector<std::string_view> subcommands;  // "CLIENT|SETNAME"-style names, for COMMAND
+  std::string lower_name = {};                // filled by add()
+};
+
+class Registry {
+ public:
+  void add(CommandSpec spec);
+  // The command named `name` (any case), or nullptr.
+  const CommandSpec* find(std::string_view name) const;
+  const std::vector<const CommandSpec*>& all() const { return ordered_; }
+
+ private:
+  std::unordered_map<std::string, CommandSpec> by_name_;  // lower-case keys
+  std::vector<const CommandSpec*> ordered_;
+};
+
+// The family registrations, one per <group>_family.cc.
+void register_string_family(Registry& r);      // GET SET MSET MGET ...
+void register_keys_family(Registry& r);        // DEL EXISTS TYPE KEYS SCAN DBSIZE FLUSHDB ...
+void register_range_family(Registry& r);       // RANGE
+void register_connection_family(Registry& r);  // PING ECHO SELECT HELLO CLIENT QUIT ...
+void register_server_family(Registry& r);      // INFO TIME CONFIG COMMAND SHUTDOWN ...
+
+// True when `arity` admits `argc` arguments (name included).
+inline bool arity_ok(int arity, size_t argc) {
+  return arity >= 0 ? argc == static_cast<size_t>(arity) : argc >= static_cast<size_t>(-arity);
+}
+
+}  // namespace lmkv::commands

@@ -1,0 +1,66 @@
+// store/env.h: the LMDB environment in --dir, opened by DESIGN.md's "LMDB
+// rules": MDB_NORDAHEAD, MDB_NOTLS, no MDB_WRITEMAP, a huge map size set at
+// open, maxreaders sized from the threads, one named database per Redis
+// database plus "meta". All named databases are opened at start, so any
+// thread may use the handles afterwards.
+// Knows nothing of RESP or commands. No MDB_* code leaves store/: LMDB
+// failures become Errors here.
+#pragma once
+
+#include <lmdb.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+
+namespace lmkv::store {
+
+// When a committed write is on stable storage (see man lmkv-server(1)).
+enum class Fsync { kAlways, kEverysec, kNo };
+
+struct EnvOptions {
+  std::string dir = "./data";
+  int databases = 16;
+  int readers = 8;                       // read transactions in use at once (loops + tools)
+  size_t map_size = size_t{1} << 40;     // 1 TiB: costs nothing without MDB_WRITEMAP
+  Fsync fsync = Fsync::kAlways;
+};
+
+class Env {
+ public:
+  // Creates dir if missing and opens (or creates) the environment.
+  static Result<std::unique_ptr<Env>> open(const EnvOptions& options);
+  ~Env();
+  Env(const Env&) = delete;
+  Env& operator=(const Env&) = delete;
+
+  int databases() const { return static_cast<int>(dbis_.size()); }
+  const std::string& dir() const { return dir_; }
+  MDB_env* raw() const { return env_; }
+  MDB_dbi dbi(int db) const { return dbis_[db]; }
+  MDB_dbi meta_dbi() const { return meta_; }
+  Fsync fsync() const { return fsync_; }
+
+  // Forces committed transactions to disk (everysec's timer, shutdown).
+  Status sync();
+  // Switches the policy at run time (CONFIG SET fsync).
+  Status set_fsync(Fsync policy);
+  // Bytes of the data file (INFO).
+  uint64_t file_size() const;
+
+ private:
+  Env() = default;
+  MDB_env* env_ = nullptr;
+  std::vector<MDB_dbi> dbis_;
+  MDB_dbi meta_ = 0;
+  std::string dir_;
+  Fsync fsync_ = Fsync::kAlways;
+};
+
+// Turns an LMDB return code into an Error ("ERR LMDB: <text>"; MDB_MAP_FULL
+// and ENOSPC as OOM-class "-OOM"-free ERR with a clear text).
+Error lmdb_error(int rc, std::string_view what);
+
+}  // namespace lmkv::store
