@@ -25,6 +25,7 @@ enum class Code {
   kOom,         // -OOM
   kNoReplicas,  // -NOREPLICAS
   kBusyKey,     // -BUSYKEY
+  kNoProto,     // -NOPROTO (HELLO with an unsupported protocol version)
 };
 
 // An error with its message, without the prefix: {kErr, "syntax error"}

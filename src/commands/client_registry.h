@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <span>
 #include <string>
 #include <unordered_map>
 
@@ -26,6 +27,9 @@ class ClientRegistry {
   std::string describe(const Session& s, int64_t now_ms) const;
   // CLIENT LIST: one line per client, "\n"-terminated, ordered by id.
   std::string list(int64_t now_ms) const;
+  // CLIENT LIST ID: the lines of the clients with these ids, in the order
+  // given (unknown ids are skipped), each "\n"-terminated.
+  std::string list_ids(std::span<const uint64_t> ids, int64_t now_ms) const;
 
  private:
   std::string describe_locked(const Session& s, int64_t now_ms) const;

@@ -1,1 +1,311 @@
-// placeholder: being written
+// commands/connection_family.cc: commands about the connection itself
+// (PING, ECHO, SELECT, QUIT, HELLO, AUTH, RESET, CLIENT ...). They run on
+// the client's loop with ctx.session set and never touch the keyspace.
+// The dispatcher has already checked existence and the top-level arity;
+// subcommand arity is checked here, as Redis does ("client|setname").
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/numbers.h"
+#include "commands/arguments.h"
+#include "commands/client_registry.h"
+#include "commands/registry.h"
+#include "resp/errors.h"
+
+namespace lmkv::commands {
+namespace {
+
+constexpr std::string_view kNoPasswordConfigured =
+    "AUTH <password> called without any password configured for the default user. Are you "
+    "sure your configuration is correct?";
+constexpr std::string_view kWrongPass = "invalid username-password pair or user is disabled.";
+constexpr std::string_view kBadClientName =
+    "Client names cannot contain spaces, newlines or special characters.";
+
+// Runs the subcommand named by args[1] from the parent's registry entry:
+// checks its arity (the error names "client|setname"), records it as the
+// session's last command (CLIENT LIST shows cmd=client|list), or replies
+// Redis's "unknown subcommand 'x'. Try CLIENT HELP.".
+void run_subcommand(Context& ctx, Args args) {
+  const CommandSpec* parent = ctx.registry ? ctx.registry->find(args[0]) : nullptr;
+  if (parent) {
+    for (const CommandSpec& sub : parent->subcommand_specs) {
+      if (!iequals(sub.name, args[1])) continue;
+      if (!arity_ok(sub.arity, args.size()))
+        return ctx.reply.error(resp::wrong_arity(sub.lower_name));
+      if (ctx.session)
+        ctx.session->last_command.store(sub.lower_name.c_str(), std::memory_order_relaxed);
+      return sub.run(ctx, args);
+    }
+  }
+  ctx.reply.error(resp::unknown_subcommand(args[0], args[1]));
+}
+
+// A subcommand entry: `full` is the "parent|sub" name COMMAND reports.
+CommandSpec sub(std::string_view name, std::string full, int arity, uint32_t flags, Handler run,
+                std::string_view summary, std::string_view since) {
+  return CommandSpec{.name = name,
+                     .arity = arity,
+                     .flags = flags,
+                     .run = run,
+                     .group = "connection",
+                     .summary = summary,
+                     .since = since,
+                     .lower_name = std::move(full)};
+}
+
+// Replies the lines of a HELP subcommand as status strings, as Redis's
+// addReplyHelp does: a header naming the command, then the entries, then HELP.
+void reply_help(Context& ctx, std::string_view command,
+                std::initializer_list<std::string_view> lines) {
+  ctx.reply.array(lines.size() + 3);
+  std::string header(command);
+  header += " <subcommand> [<arg> [value] [opt] ...]. Subcommands are:";
+  ctx.reply.simple(header);
+  for (std::string_view line : lines) ctx.reply.simple(line);
+  ctx.reply.simple("HELP");
+  ctx.reply.simple("    Prints this help.");
+}
+
+// Redis accepts client names made only of the printable ASCII range '!'..'~'.
+bool valid_client_name(std::string_view name) {
+  for (char c : name)
+    if (c < '!' || c > '~') return false;
+  return true;
+}
+
+// Sets (or, with an empty name, clears) the session's name; false after
+// replying the error for a name with spaces or control bytes.
+bool set_client_name(Context& ctx, std::string_view name) {
+  if (!valid_client_name(name)) {
+    ctx.reply.error(Code::kErr, kBadClientName);
+    return false;
+  }
+  ctx.server.clients().set_name(*ctx.session, std::string(name));
+  return true;
+}
+
+// Checks a username/password pair. Until requirepass and ACLs exist, the
+// default user has no password (Redis's "nopass"): any password is accepted
+// for it, and every other user name is unknown.
+bool authenticate(Context& ctx, std::string_view user, std::string_view /*password*/) {
+  if (user == "default") return true;
+  ctx.reply.error(Code::kWrongPass, kWrongPass);
+  return false;
+}
+
+// ===================================================================
+// PING ECHO SELECT QUIT AUTH HELLO RESET
+// ===================================================================
+
+// PING [message]: +PONG, or the message as a bulk string.
+void ping(Context& ctx, Args args) {
+  if (args.size() > 2) return ctx.reply.error(resp::wrong_arity("ping"));
+  if (args.size() == 2) return ctx.reply.bulk(args[1]);
+  ctx.reply.simple("PONG");
+}
+
+// ECHO message.
+void echo(Context& ctx, Args args) { ctx.reply.bulk(args[1]); }
+
+// SELECT index: switches the session's database.
+void select(Context& ctx, Args args) {
+  auto index = parse_db_index(args[1], ctx.server.databases());
+  if (!index) return ctx.reply.error(index.error());
+  ctx.session->db.store(*index, std::memory_order_relaxed);
+  ctx.db = *index;
+  ctx.reply.ok();
+}
+
+// QUIT: +OK, then the connection closes once the reply is flushed.
+void quit(Context& ctx, Args) {
+  ctx.reply.ok();
+  ctx.session->close_after_reply = true;
+}
+
+// AUTH [username] password. Without a configured password, the one-argument
+// form is an error pointing at the configuration (Redis's exact text).
+void auth(Context& ctx, Args args) {
+  if (args.size() > 3) return ctx.reply.error(Code::kErr, resp::msg::kSyntax);
+  if (args.size() == 2) return ctx.reply.error(Code::kErr, kNoPasswordConfigured);
+  if (authenticate(ctx, args[1], args[2])) ctx.reply.ok();
+}
+
+// HELLO [protover [AUTH username password] [SETNAME name]]: validates
+// everything, then authenticates, names the client, switches the protocol,
+// and replies the server's handshake map in the new protocol.
+void hello(Context& ctx, Args args) {
+  int64_t version = 0;
+  if (args.size() >= 2) {
+    auto v = parse_i64(args[1]);
+    if (!v)
+      return ctx.reply.error(Code::kErr, "Protocol version is not an integer or out of range");
+    if (*v < 2 || *v > 3) return ctx.reply.error(Code::kNoProto, "unsupported protocol version");
+    version = *v;
+  }
+  std::string_view user, password, name;
+  bool has_auth = false, has_name = false;
+  for (size_t i = 2; i < args.size(); ++i) {
+    const size_t more = args.size() - 1 - i;
+    if (iequals(args[i], "AUTH") && more >= 2) {
+      user = args[i + 1];
+      password = args[i + 2];
+      has_auth = true;
+      i += 2;
+    } else if (iequals(args[i], "SETNAME") && more >= 1) {
+      name = args[i + 1];
+      has_name = true;
+      i += 1;
+    } else {
+      return ctx.reply.error(Code::kErr,
+                             "Syntax error in HELLO option '" + resp::sanitize(args[i]) + "'");
+    }
+  }
+  if (has_auth && !authenticate(ctx, user, password)) return;
+  if (has_name && !set_client_name(ctx, name)) return;
+  if (version) {
+    ctx.session->protocol.store(static_cast<int>(version), std::memory_order_relaxed);
+    ctx.reply.set_protocol(static_cast<int>(version));
+  }
+  // Clients look only at "proto"; the rest mirrors Redis 7.0 so that tools
+  // checking the server name or version accept lmkv.
+  ctx.reply.map(7);
+  ctx.reply.bulk("server");
+  ctx.reply.bulk("redis");
+  ctx.reply.bulk("version");
+  ctx.reply.bulk("7.0.15");
+  ctx.reply.bulk("proto");
+  ctx.reply.integer(ctx.session->protocol.load(std::memory_order_relaxed));
+  ctx.reply.bulk("id");
+  ctx.reply.integer(static_cast<int64_t>(ctx.session->id));
+  ctx.reply.bulk("mode");
+  ctx.reply.bulk("standalone");
+  ctx.reply.bulk("role");
+  ctx.reply.bulk("master");
+  ctx.reply.bulk("modules");
+  ctx.reply.array(0);
+}
+
+// RESET: back to a fresh connection's state (database 0, RESP2, no name).
+void reset(Context& ctx, Args) {
+  ctx.session->db.store(0, std::memory_order_relaxed);
+  ctx.db = 0;
+  ctx.session->protocol.store(2, std::memory_order_relaxed);
+  ctx.reply.set_protocol(2);
+  ctx.server.clients().set_name(*ctx.session, {});
+  ctx.reply.simple("RESET");
+}
+
+// ===================================================================
+// CLIENT
+// ===================================================================
+
+void client(Context& ctx, Args args) { run_subcommand(ctx, args); }
+
+// CLIENT ID: the session's unique id.
+void client_id(Context& ctx, Args) { ctx.reply.integer(static_cast<int64_t>(ctx.session->id)); }
+
+// CLIENT GETNAME: the name, or null when none was set.
+void client_getname(Context& ctx, Args) {
+  std::string name = ctx.server.clients().name(*ctx.session);
+  if (name.empty()) return ctx.reply.null();
+  ctx.reply.bulk(name);
+}
+
+// CLIENT SETNAME name: an empty name clears it.
+void client_setname(Context& ctx, Args args) {
+  if (set_client_name(ctx, args[2])) ctx.reply.ok();
+}
+
+// CLIENT INFO: this client's CLIENT LIST line (verbatim text in RESP3).
+void client_info(Context& ctx, Args) {
+  ctx.reply.verbatim(ctx.server.clients().describe(*ctx.session, mono_ms()) + "\n");
+}
+
+// CLIENT LIST [TYPE NORMAL|MASTER|REPLICA|SLAVE|PUBSUB] [ID id ...]. Every
+// lmkv client is a normal one (replication and pub/sub come later), so the
+// other types list nothing. Redis accepts TYPE only as the sole option, and
+// ID with at least one id.
+void client_list(Context& ctx, Args args) {
+  ClientRegistry& clients = ctx.server.clients();
+  const int64_t now = mono_ms();
+  if (args.size() == 2) return ctx.reply.verbatim(clients.list(now));
+  if (args.size() == 4 && iequals(args[2], "TYPE")) {
+    const std::string_view type = args[3];
+    if (iequals(type, "normal")) return ctx.reply.verbatim(clients.list(now));
+    if (iequals(type, "master") || iequals(type, "replica") || iequals(type, "slave") ||
+        iequals(type, "pubsub"))
+      return ctx.reply.verbatim("");
+    return ctx.reply.error(Code::kErr, "Unknown client type '" + resp::sanitize(type) + "'");
+  }
+  if (args.size() > 3 && iequals(args[2], "ID")) {
+    std::vector<uint64_t> ids;
+    for (size_t i = 3; i < args.size(); ++i) {
+      // Redis rejects only non-integers; ids below 1 simply match nothing.
+      auto id = parse_i64(args[i]);
+      if (!id) return ctx.reply.error(Code::kErr, "Invalid client ID");
+      if (*id > 0) ids.push_back(static_cast<uint64_t>(*id));
+    }
+    return ctx.reply.verbatim(clients.list_ids(ids, now));
+  }
+  ctx.reply.error(Code::kErr, resp::msg::kSyntax);
+}
+
+// CLIENT SETINFO LIB-NAME|LIB-VER value (Redis 7.2; redis-py sends it on
+// connect). Accepted and not recorded; the name rules are Redis 7.2's.
+void client_setinfo(Context& ctx, Args args) {
+  const bool lib_name = iequals(args[2], "LIB-NAME");
+  if (!lib_name && !iequals(args[2], "LIB-VER"))
+    return ctx.reply.error(Code::kErr, "Unrecognized option '" + resp::sanitize(args[2]) + "'");
+  if (!valid_client_name(args[3]))
+    return ctx.reply.error(Code::kErr,
+                           std::string(lib_name ? "lib-name" : "lib-ver") +
+                               " cannot contain spaces, newlines or special characters.");
+  ctx.reply.ok();
+}
+
+void client_help(Context& ctx, Args) {
+  reply_help(
+      ctx, "CLIENT",
+      {"GETNAME", "    Return the name of the current connection.", "ID",
+       "    Return the ID of the current connection.", "INFO",
+       "    Return information about the current client connection.", "LIST [options ...]",
+       "    Return information about client connections. Options:",
+       "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)", "      Return clients of specified type.",
+       "    * ID <client-id> [<client-id> ...]", "      Return clients with the specified IDs.",
+       "SETINFO <option> <value>", "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
+       "SETNAME <name>", "    Assign the name <name> to the current connection."});
+}
+
+}  // namespace
+
+// clang-format off
+void register_connection_family(Registry& r) {
+  constexpr uint32_t kConn = kLoading | kStale | kFast;
+  constexpr uint32_t kHandshake = kNoScript | kLoading | kStale | kFast | kNoAuth;
+  constexpr uint32_t kClientSub = kNoScript | kLoading | kStale;
+  constexpr uint32_t kClientAdmin = kAdmin | kNoScript | kLoading | kStale;
+  r.add({.name = "PING", .arity = -1, .flags = kFast, .run = ping, .group = "connection", .summary = "Ping the server"});
+  r.add({.name = "ECHO", .arity = 2, .flags = kConn, .run = echo, .group = "connection", .summary = "Echo the given string"});
+  r.add({.name = "SELECT", .arity = 2, .flags = kConn, .run = select, .group = "connection", .summary = "Change the selected database for the current connection", .since = "1.0.0"});
+  r.add({.name = "QUIT", .arity = -1, .flags = kHandshake, .run = quit, .group = "connection", .summary = "Close the connection"});
+  r.add({.name = "AUTH", .arity = -2, .flags = kHandshake, .run = auth, .group = "connection", .summary = "Authenticate to the server"});
+  r.add({.name = "HELLO", .arity = -1, .flags = kHandshake, .run = hello, .group = "connection", .summary = "Handshake with Redis", .since = "6.0.0"});
+  r.add({.name = "RESET", .arity = 1, .flags = kHandshake, .run = reset, .group = "connection", .summary = "Reset the connection", .since = "6.2.0"});
+  r.add({.name = "CLIENT", .arity = -2, .run = client, .group = "connection", .summary = "A container for client connection commands", .since = "2.4.0",
+         .subcommand_specs = {
+             sub("ID", "client|id", 2, kClientSub, client_id, "Returns the client ID for the current connection", "5.0.0"),
+             sub("GETNAME", "client|getname", 2, kClientSub, client_getname, "Get the current connection name", "2.6.9"),
+             sub("SETNAME", "client|setname", 3, kClientSub, client_setname, "Set the current connection name", "2.6.9"),
+             sub("INFO", "client|info", 2, kClientSub, client_info, "Returns information about the current client connection.", "6.2.0"),
+             sub("LIST", "client|list", -2, kClientAdmin, client_list, "Get the list of client connections", "2.4.0"),
+             sub("SETINFO", "client|setinfo", 4, kClientSub, client_setinfo, "Set client or connection specific info", "7.2.0"),
+             sub("HELP", "client|help", 2, kLoading | kStale, client_help, "Show helpful text about the different subcommands", "5.0.0")}});
+}
+// clang-format on
+
+}  // namespace lmkv::commands

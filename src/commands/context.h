@@ -29,6 +29,7 @@ namespace lmkv::commands {
 using Args = std::span<const std::string_view>;
 
 class ClientRegistry;
+class Registry;
 class ScanCursors;
 
 // One client connection's state. Owned by its loop; the fields other loops
@@ -83,6 +84,9 @@ struct Context {
   store::WriteTxn* txn = nullptr;   // kWrite commands, on the writer
   // Set by a write handler whose store call failed: the writer aborts the group.
   bool store_failed = false;
+  // The command table, for COMMAND (INFO, COUNT, DOCS, LIST); set by the
+  // dispatcher on the loop.
+  const Registry* registry = nullptr;
 
   // Replies with a store error and, on the writer, marks the group failed.
   void fail(const Error& e) {

@@ -40,12 +40,17 @@ struct CommandSpec {
   std::string_view name;  // upper case, as registered
   int arity = 0;          // Redis arity: N exact, -N at least N (name included)
   uint32_t flags = 0;
-  KeySpec keys;
+  KeySpec keys = {};
   Handler run = nullptr;
   std::string_view group = "generic";  // COMMAND DOCS group
   std::string_view summary;            // COMMAND DOCS summary
   std::string_view since = "1.0.0";
-  std::vector<std::string_view> subcommands;  // "CLIENT|SETNAME"-style names, for COMMAND
+  std::vector<std::string_view> subcommands = {};  // "CLIENT|SETNAME"-style names, for COMMAND
+  // Subcommands with their own arity, flags and docs, for COMMAND INFO/DOCS/
+  // LIST (CLIENT SETNAME...): `name` is the subcommand ("SETNAME"), and
+  // `lower_name` its full "client|setname" (filled by the family). The parent's
+  // handler dispatches to them and checks their arity.
+  std::vector<CommandSpec> subcommand_specs = {};
   std::string lower_name = {};                // filled by add()
 };
 

@@ -1,1 +1,244 @@
-// placeholder: being written
+#include "net/connection.h"
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "base/log.h"
+#include "net/loop.h"
+
+namespace lmkv::net {
+namespace {
+
+constexpr size_t kReadChunk = 64 * 1024;
+
+std::string format_addr(const sockaddr_storage& ss) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (ss.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+    uv_ip4_name(a, host, sizeof host);
+    port = ntohs(a->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    uv_ip6_name(a, host, sizeof host);
+    port = ntohs(a->sin6_port);
+  }
+  return std::string(host) + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+Connection::Connection(Loop& loop, Handler& handler, const resp::ParserLimits& limits)
+    : loop_(loop), handler_(handler), parser_(limits) {
+  tcp_.data = this;
+  write_req_.data = this;
+}
+
+void Connection::accept(Loop& loop, uv_stream_t* server, Handler& handler,
+                        const resp::ParserLimits& limits) {
+  auto* c = new Connection(loop, handler, limits);
+  uv_tcp_init(loop.uv(), &c->tcp_);
+  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp_)) != 0) {
+    c->closing_ = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp_), &Connection::on_closed);
+    return;
+  }
+  uv_tcp_nodelay(&c->tcp_, 1);
+  sockaddr_storage ss{};
+  int len = sizeof ss;
+  if (uv_tcp_getpeername(&c->tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+    c->peer_ = format_addr(ss);
+  len = sizeof ss;
+  if (uv_tcp_getsockname(&c->tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+    c->local_ = format_addr(ss);
+  c->opened_ = true;
+  handler.on_open(*c);
+  if (!c->closing_ && !c->close_after_flush_) c->start_reading();
+}
+
+int Connection::fd() const {
+  uv_os_fd_t fd = -1;
+  uv_fileno(reinterpret_cast<const uv_handle_t*>(&tcp_), &fd);
+  return fd;
+}
+
+void Connection::start_reading() {
+  if (reading_ || closing_) return;
+  reading_ = true;
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &Connection::on_alloc,
+                &Connection::on_read);
+}
+
+void Connection::stop_reading() {
+  if (!reading_) return;
+  reading_ = false;
+  uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+}
+
+void Connection::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+  auto* c = static_cast<Connection*>(h->data);
+  // Unconsumed bytes stay at the front (the parser keeps offsets from the
+  // request start), so compact before growing.
+  if (c->in_start_ > 0) {
+    std::memmove(c->in_.data(), c->in_.data() + c->in_start_, c->in_end_ - c->in_start_);
+    c->in_end_ -= c->in_start_;
+    c->in_start_ = 0;
+  }
+  size_t pending = c->in_end_;
+  size_t want = kReadChunk;
+  if (c->parser_.hint() > pending)  // a large bulk: make room, 16 MiB at a time
+    want = std::clamp(c->parser_.hint() - pending, kReadChunk, size_t{16} << 20);
+  // The buffer only grows (and shrinks when idle), so reads never zero-fill.
+  if (c->in_.size() < pending + want) c->in_.resize(pending + want);
+  *buf = uv_buf_init(c->in_.data() + pending, static_cast<unsigned>(c->in_.size() - pending));
+}
+
+void Connection::on_read(uv_stream_t* s, ssize_t n, const uv_buf_t*) {
+  auto* c = static_cast<Connection*>(s->data);
+  if (n < 0) {
+    c->close();
+    return;
+  }
+  c->in_end_ += static_cast<size_t>(n);
+  if (n == 0) return;
+  try {
+    c->process();
+  } catch (const std::exception& e) {
+    // A bug or allocation failure: drop this client, keep serving others.
+    log::warning("client {}: closed after internal error: {}", c->peer_, e.what());
+    c->close();
+  }
+}
+
+void Connection::process() {
+  while (!waiting_ && !closing_ && !close_after_flush_) {
+    const char* data = in_.data() + in_start_;
+    size_t len = in_end_ - in_start_;
+    if (len == 0) break;
+    size_t consumed = 0;
+    auto status = parser_.parse(data, len, &consumed);
+    if (status == resp::RequestParser::Status::kNeedMore) break;
+    if (status == resp::RequestParser::Status::kError) {
+      protocol_error(parser_.error());
+      break;
+    }
+    if (status == resp::RequestParser::Status::kEmpty) {
+      in_start_ += consumed;
+      continue;
+    }
+    const auto& args = parser_.args();
+    Verdict v = handler_.on_command(*this, std::span<const std::string_view>(args));
+    if (v == Verdict::kWait) {
+      waiting_ = true;
+      stop_reading();
+      break;
+    }
+    in_start_ += consumed;
+    if (v == Verdict::kClose) close_after_flush();
+  }
+  if (in_start_ == in_end_) {
+    in_start_ = in_end_ = 0;
+    // Give back the memory of a large request once it is done.
+    if (in_.size() > 4 * kReadChunk) std::string().swap(in_);
+  }
+  if (!out_.empty()) mark_dirty();
+}
+
+void Connection::resume() {
+  if (!waiting_ || closing_) return;
+  waiting_ = false;
+  try {
+    process();
+  } catch (const std::exception& e) {
+    log::warning("client {}: closed after internal error: {}", peer_, e.what());
+    close();
+    return;
+  }
+  if (!waiting_ && !close_after_flush_) start_reading();
+}
+
+void Connection::protocol_error(const std::string& message) {
+  // Redis replies "-ERR Protocol error: ...", then closes after the flush.
+  out_ += "-ERR ";
+  out_ += message;
+  out_ += "\r\n";
+  log::verbose("client {}: {}", peer_, message);
+  close_after_flush();
+}
+
+void Connection::mark_dirty() {
+  if (dirty_ || closing_) return;
+  dirty_ = true;
+  loop_.mark_dirty(this);
+}
+
+void Connection::close_after_flush() {
+  close_after_flush_ = true;
+  stop_reading();
+  mark_dirty();
+}
+
+void Connection::flush() {
+  dirty_ = false;
+  if (closing_ || writing_) return;
+  if (out_.empty()) {
+    if (close_after_flush_) close();
+    return;
+  }
+  uv_buf_t b = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
+  int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &b, 1);
+  if (n < 0 && n != UV_EAGAIN) {
+    close();
+    return;
+  }
+  size_t sent = n > 0 ? static_cast<size_t>(n) : 0;
+  if (sent == out_.size()) {
+    out_.clear();
+    if (close_after_flush_) close();
+    return;
+  }
+  // The socket is full: hand the rest to uv_write and keep appending to out_.
+  sending_.assign(out_, sent);
+  out_.clear();
+  writing_ = true;
+  uv_buf_t rest = uv_buf_init(sending_.data(), static_cast<unsigned>(sending_.size()));
+  if (uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), &rest, 1,
+               &Connection::on_written) != 0) {
+    writing_ = false;
+    close();
+  }
+}
+
+void Connection::on_written(uv_write_t* req, int status) {
+  auto* c = static_cast<Connection*>(req->data);
+  c->writing_ = false;
+  c->sending_.clear();
+  if (status < 0) {
+    c->close();
+    return;
+  }
+  if (!c->out_.empty() || c->close_after_flush_) c->flush();
+}
+
+void Connection::close() {
+  if (closing_) return;
+  closing_ = true;
+  stop_reading();
+  loop_.forget(this);
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &Connection::on_closed);
+}
+
+void Connection::on_closed(uv_handle_t* h) {
+  auto* c = static_cast<Connection*>(h->data);
+  if (c->opened_) c->handler_.on_close(*c);
+  c->release();
+}
+
+void Connection::release() {
+  if (--refs_ == 0) delete this;
+}
+
+}  // namespace lmkv::net

@@ -3,8 +3,9 @@
 //
 // Trust boundary: its input is raw bytes from the network. Every length is
 // checked against the limits before it is used; a malformed request yields
-// kError with a message for "-ERR Protocol error: <message>", after which
-// the connection must be closed. It never reads past `len`.
+// kError, and error() holds the whole text to send after "-ERR ", e.g.
+// "Protocol error: invalid bulk length"; the connection must then be closed
+// (the parser stays in the error state). It never reads past `len`.
 //
 // No libuv, no LMDB. One parser per connection, used by that connection's
 // loop only.
@@ -55,6 +56,8 @@ class RequestParser {
   Status parse_multibulk(const char* data, size_t len, size_t* consumed);
   Status fail(std::string message);
   void reset();
+  enum class HeaderStatus { kPartial, kFound, kTooBig };
+  HeaderStatus find_header_end(const char* data, size_t len, size_t* cr);
 
   ParserLimits limits_;
   std::vector<std::string_view> args_;
@@ -65,6 +68,7 @@ class RequestParser {
   size_t pos_ = 0;     // where parsing resumes
   int64_t bulk_len_ = -1;  // declared length of the current bulk; -1 before its header
   size_t hint_ = 0;
+  size_t scan_ = 0;  // where the search for the current line's end resumes
   std::string error_;
   std::vector<std::string> inline_args_;  // inline commands own their unquoted args
 };

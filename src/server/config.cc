@@ -1,1 +1,321 @@
-// placeholder: being written
+#include "server/config.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "base/numbers.h"
+#include "commands/glob.h"
+
+namespace lmkv::server {
+namespace {
+
+// Redis's memtoll units: 1k = 1000, 1kb = 1024, likewise m/mb, g/gb.
+std::optional<int64_t> parse_memory(std::string_view s) {
+  static constexpr std::pair<std::string_view, int64_t> kUnits[] = {
+      {"kb", 1024}, {"mb", 1024 * 1024}, {"gb", 1024LL * 1024 * 1024},
+      {"k", 1000},  {"m", 1000 * 1000},  {"g", 1000LL * 1000 * 1000}, {"b", 1}};
+  std::string lower = to_lower(s);
+  for (auto [suffix, mul] : kUnits) {
+    if (lower.size() > suffix.size() && lower.ends_with(suffix)) {
+      auto n = parse_i64(std::string_view(lower).substr(0, lower.size() - suffix.size()));
+      if (!n || *n > INT64_MAX / mul) return std::nullopt;
+      return *n * mul;
+    }
+  }
+  return parse_i64(lower);
+}
+
+std::optional<bool> parse_yes_no(std::string_view s) {
+  if (iequals(s, "yes")) return true;
+  if (iequals(s, "no")) return false;
+  return std::nullopt;
+}
+
+Error bad_value(std::string_view name, std::string_view value, std::string_view why) {
+  return err(fmt::format("argument '{}' for '{}' is invalid: {}", value, name, why));
+}
+
+// Integer directive setter within [lo, hi].
+template <class T>
+Status set_int(T& field, std::string_view name, std::string_view v, int64_t lo, int64_t hi,
+               bool memory = false) {
+  auto n = memory ? parse_memory(v) : parse_i64(v);
+  if (!n) return bad_value(name, v, "not an integer");
+  if (*n < lo || *n > hi)
+    return bad_value(name, v, fmt::format("must be between {} and {}", lo, hi));
+  field = static_cast<T>(*n);
+  return {};
+}
+
+struct Directive {
+  std::string_view name;
+  bool runtime;  // CONFIG SET may change it while running
+  std::function<Status(Config&, std::string_view)> set;
+  std::function<std::string(const Config&)> get;
+};
+
+const std::vector<Directive>& directives() {
+  static const std::vector<Directive> table = {
+      {"port", false,
+       [](Config& c, std::string_view v) { return set_int(c.port, "port", v, 0, 65535); },
+       [](const Config& c) { return std::to_string(c.port); }},
+      {"bind", false,
+       [](Config& c, std::string_view v) {
+         // Redis accepts several addresses; lmkv listens on the first.
+         auto first = v.substr(0, v.find(' '));
+         if (first.empty()) return Status(bad_value("bind", v, "empty address"));
+         c.bind = std::string(first);
+         return Status();
+       },
+       [](const Config& c) { return c.bind; }},
+      {"dir", false,
+       [](Config& c, std::string_view v) {
+         if (v.empty()) return Status(bad_value("dir", v, "empty path"));
+         c.dir = std::string(v);
+         return Status();
+       },
+       [](const Config& c) { return c.dir; }},
+      {"threads", false,
+       [](Config& c, std::string_view v) { return set_int(c.threads, "threads", v, 0, 256); },
+       [](const Config& c) { return std::to_string(c.threads); }},
+      {"fsync", true,
+       [](Config& c, std::string_view v) {
+         if (iequals(v, "always")) c.fsync = store::Fsync::kAlways;
+         else if (iequals(v, "everysec")) c.fsync = store::Fsync::kEverysec;
+         else if (iequals(v, "no")) c.fsync = store::Fsync::kNo;
+         else return Status(bad_value("fsync", v, "expected always, everysec or no"));
+         return Status();
+       },
+       [](const Config& c) { return std::string(fsync_name(c.fsync)); }},
+      {"maxclients", true,
+       [](Config& c, std::string_view v) {
+         return set_int(c.maxclients, "maxclients", v, 1, 1000000);
+       },
+       [](const Config& c) { return std::to_string(c.maxclients); }},
+      {"databases", false,
+       [](Config& c, std::string_view v) { return set_int(c.databases, "databases", v, 1, 64); },
+       [](const Config& c) { return std::to_string(c.databases); }},
+      {"logfile", false,
+       [](Config& c, std::string_view v) {
+         c.logfile = std::string(v);
+         return Status();
+       },
+       [](const Config& c) { return c.logfile; }},
+      {"loglevel", true,
+       [](Config& c, std::string_view v) {
+         if (!log::parse_level(to_lower(v), &c.loglevel))
+           return Status(bad_value("loglevel", v, "expected debug, verbose, notice or warning"));
+         return Status();
+       },
+       [](const Config& c) {
+         static constexpr std::string_view kNames[] = {"debug", "verbose", "notice", "warning"};
+         return std::string(kNames[static_cast<int>(c.loglevel)]);
+       }},
+      {"pidfile", false,
+       [](Config& c, std::string_view v) {
+         c.pidfile = std::string(v);
+         return Status();
+       },
+       [](const Config& c) { return c.pidfile; }},
+      {"daemonize", false,
+       [](Config& c, std::string_view v) {
+         auto b = parse_yes_no(v);
+         if (!b) return Status(bad_value("daemonize", v, "expected yes or no"));
+         c.daemonize = *b;
+         return Status();
+       },
+       [](const Config& c) { return std::string(c.daemonize ? "yes" : "no"); }},
+      {"range-default-limit", true,
+       [](Config& c, std::string_view v) {
+         return set_int(c.range_default_limit, "range-default-limit", v, 1, 100000000);
+       },
+       [](const Config& c) { return std::to_string(c.range_default_limit); }},
+      {"range-max-limit", true,
+       [](Config& c, std::string_view v) {
+         return set_int(c.range_max_limit, "range-max-limit", v, 1, 100000000);
+       },
+       [](const Config& c) { return std::to_string(c.range_max_limit); }},
+      {"proto-max-bulk-len", true,
+       [](Config& c, std::string_view v) {
+         return set_int(c.proto_max_bulk_len, "proto-max-bulk-len", v, 1024, INT64_MAX, true);
+       },
+       [](const Config& c) { return std::to_string(c.proto_max_bulk_len); }},
+      // Read-only answers that tools ask for (redis-benchmark reads these two).
+      {"save", false,
+       [](Config&, std::string_view v) {
+         return v.empty() ? Status() : Status(bad_value("save", v, "lmkv does not use RDB"));
+       },
+       [](const Config&) { return std::string(); }},
+      {"appendonly", false,
+       [](Config&, std::string_view v) {
+         return iequals(v, "no") ? Status() : Status(bad_value("appendonly", v, "lmkv has no AOF"));
+       },
+       [](const Config&) { return std::string("no"); }},
+  };
+  return table;
+}
+
+const Directive* find(std::string_view name) {
+  for (const auto& d : directives())
+    if (iequals(d.name, name)) return &d;
+  return nullptr;
+}
+
+// Splits a config line into words with Redis's quoting ("..." and '...').
+Result<std::vector<std::string>> split_line(std::string_view line) {
+  std::vector<std::string> words;
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
+    if (i == line.size()) break;
+    std::string word;
+    if (line[i] == '"' || line[i] == '\'') {
+      char q = line[i++];
+      bool closed = false;
+      while (i < line.size()) {
+        char c = line[i++];
+        if (c == '\\' && q == '"' && i < line.size()) {
+          char e = line[i++];
+          word += e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e;
+        } else if (c == q) {
+          closed = true;
+          break;
+        } else {
+          word += c;
+        }
+      }
+      if (!closed) return err("unbalanced quotes");
+    } else {
+      while (i < line.size() && !std::isspace(static_cast<unsigned char>(line[i])))
+        word += line[i++];
+    }
+    words.push_back(std::move(word));
+  }
+  return words;
+}
+
+std::string join(const std::vector<std::string>& words, size_t from) {
+  std::string out;
+  for (size_t i = from; i < words.size(); ++i) {
+    if (i > from) out += ' ';
+    out += words[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string_view fsync_name(store::Fsync f) {
+  switch (f) {
+    case store::Fsync::kAlways: return "always";
+    case store::Fsync::kEverysec: return "everysec";
+    case store::Fsync::kNo: return "no";
+  }
+  return "always";
+}
+
+Status set_directive(Config& config, std::string_view name, std::string_view value,
+                     bool at_runtime) {
+  const Directive* d = find(name);
+  if (!d) return err(fmt::format("Unknown option or number of arguments for CONFIG SET - '{}'", name));
+  if (at_runtime && !d->runtime)
+    return err(fmt::format("CONFIG SET failed (possibly related to argument '{}') - can't set "
+                           "immutable config",
+                           name));
+  return d->set(config, value);
+}
+
+std::vector<std::pair<std::string, std::string>> get_directives(const Config& config,
+                                                                std::string_view pattern) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& d : directives())
+    if (commands::glob_match(pattern, d.name, true))
+      out.emplace_back(std::string(d.name), d.get(config));
+  return out;
+}
+
+Status apply_config_text(Config& config, std::string_view text, std::string_view origin) {
+  std::istringstream in{std::string(text)};
+  std::string line;
+  int lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    auto words = split_line(line);
+    if (!words) return err(fmt::format("{}:{}: {}", origin, lineno, words.error().message));
+    if (words->empty() || (*words)[0][0] == '#') continue;
+    const auto& name = (*words)[0];
+    if (iequals(name, "include")) {
+      return err(fmt::format("{}:{}: 'include' is not supported", origin, lineno));
+    }
+    if (!find(name))
+      return err(fmt::format("{}:{}: unknown directive '{}'", origin, lineno, name));
+    if (auto s = set_directive(config, name, join(*words, 1), false); !s)
+      return err(fmt::format("{}:{}: {}", origin, lineno, s.error().message));
+  }
+  return {};
+}
+
+Result<CommandLine> parse_command_line(int argc, char** argv) {
+  CommandLine cl;
+  int i = 1;
+  std::string file;
+  if (i < argc && argv[i][0] != '-') file = argv[i++];
+  // Overrides are gathered as text so they apply after the file, in order.
+  std::vector<std::pair<std::string, std::string>> overrides;
+  while (i < argc) {
+    std::string_view a = argv[i++];
+    if (a == "-h" || a == "--help") { cl.help = true; return cl; }
+    if (a == "-v" || a == "--version") { cl.version = true; return cl; }
+    if (!a.starts_with("--") || a.size() == 2)
+      return err(fmt::format("unexpected argument '{}' (try --help)", a));
+    std::string name(a.substr(2));
+    std::vector<std::string> values;
+    while (i < argc && !std::string_view(argv[i]).starts_with("--")) values.emplace_back(argv[i++]);
+    if (name == "config") {
+      if (values.size() != 1) return err("--config takes one file");
+      file = values[0];
+      continue;
+    }
+    if (!find(name)) return err(fmt::format("unknown option '--{}' (try --help)", name));
+    std::string joined;
+    for (size_t k = 0; k < values.size(); ++k) joined += (k ? " " : "") + values[k];
+    if (auto s = set_directive(cl.config, name, joined, false); !s)
+      return err(fmt::format("--{}: {}", name, s.error().message));
+    overrides.emplace_back(name, joined);
+  }
+  if (!file.empty()) {
+    std::ifstream f(file);
+    if (!f) return err(fmt::format("cannot read config file '{}'", file));
+    std::stringstream text;
+    text << f.rdbuf();
+    Config from_file;
+    if (auto s = apply_config_text(from_file, text.str(), file); !s) return s.error();
+    // Command-line directives win over the file's.
+    for (const auto& [name, value] : overrides)
+      if (auto s = set_directive(from_file, name, value, false); !s) return s.error();
+    cl.config = std::move(from_file);
+    std::error_code ec;
+    cl.config.config_file = std::filesystem::absolute(file, ec).string();
+  }
+  return cl;
+}
+
+std::string usage() {
+  std::string out =
+      "Usage: lmkv-server [/path/to/lmkv.conf] [--config FILE] [--directive value ...]\n"
+      "       lmkv-server --help | --version\n\n"
+      "Directives (also valid as config file lines; see lmkv-server(1)):\n";
+  Config defaults;
+  for (const auto& d : directives())
+    out += fmt::format("  --{:<22} default '{}'{}\n", d.name, d.get(defaults),
+                       d.runtime ? " (CONFIG SET)" : "");
+  return out;
+}
+
+}  // namespace lmkv::server

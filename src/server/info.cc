@@ -1,1 +1,192 @@
-// placeholder: being written
+#include "server/info.h"
+
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "base/clock.h"
+#include "server/server.h"
+#include "store/read_view.h"
+
+namespace lmkv::server {
+namespace {
+
+// Resident memory of the process in bytes. lmkv keeps data in the page
+// cache, not the heap, so RSS is the honest "used_memory".
+uint64_t rss_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  uint64_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+std::string human(uint64_t bytes) {
+  if (bytes >= (1ULL << 30)) return fmt::format("{:.2f}G", bytes / double(1ULL << 30));
+  if (bytes >= (1ULL << 20)) return fmt::format("{:.2f}M", bytes / double(1ULL << 20));
+  if (bytes >= 1024) return fmt::format("{:.2f}K", bytes / 1024.0);
+  return fmt::format("{}B", bytes);
+}
+
+void section_server(Server& s, const Config& c, std::string& out) {
+  utsname u{};
+  uname(&u);
+  const int64_t uptime = (mono_ms() - s.started_ms()) / 1000;
+  out += fmt::format(
+      "# Server\r\n"
+      "redis_version:7.0.15\r\n"
+      "lmkv_version:{}\r\n"
+      "redis_git_sha1:00000000\r\n"
+      "redis_git_dirty:0\r\n"
+      "redis_mode:standalone\r\n"
+      "os:{} {} {}\r\n"
+      "arch_bits:64\r\n"
+      "multiplexing_api:epoll\r\n"
+      "process_id:{}\r\n"
+      "run_id:{}\r\n"
+      "tcp_port:{}\r\n"
+      "server_time_usec:{}\r\n"
+      "uptime_in_seconds:{}\r\n"
+      "uptime_in_days:{}\r\n"
+      "hz:10\r\n"
+      "lmkv_threads:{}\r\n"
+      "config_file:{}\r\n",
+      LMKV_VERSION, u.sysname, u.release, u.machine, getpid(), s.run_id(), c.port, unix_us(),
+      uptime, uptime / 86400, c.threads, c.config_file);
+}
+
+void section_clients(Server& s, const Config& c, std::string& out) {
+  out += fmt::format(
+      "# Clients\r\n"
+      "connected_clients:{}\r\n"
+      "maxclients:{}\r\n"
+      "blocked_clients:0\r\n"
+      "tracking_clients:0\r\n",
+      s.clients().size(), c.maxclients);
+}
+
+void section_memory(std::string& out) {
+  const uint64_t rss = rss_bytes();
+  out += fmt::format(
+      "# Memory\r\n"
+      "used_memory:{0}\r\n"
+      "used_memory_human:{1}\r\n"
+      "used_memory_rss:{0}\r\n"
+      "used_memory_rss_human:{1}\r\n"
+      "maxmemory:0\r\n"
+      "maxmemory_human:0B\r\n"
+      "maxmemory_policy:noeviction\r\n"
+      "mem_allocator:libc\r\n",
+      rss, human(rss));
+}
+
+void section_persistence(Server& s, const Config& c, std::string& out) {
+  const auto& w = s.writer().stats();
+  out += fmt::format(
+      "# Persistence\r\n"
+      "loading:0\r\n"
+      "async_loading:0\r\n"
+      "rdb_changes_since_last_save:0\r\n"
+      "rdb_bgsave_in_progress:0\r\n"
+      "rdb_last_bgsave_status:ok\r\n"
+      "aof_enabled:0\r\n"
+      "aof_rewrite_in_progress:0\r\n"
+      "aof_last_write_status:ok\r\n"
+      "lmkv_fsync:{}\r\n"
+      "lmkv_data_file_bytes:{}\r\n"
+      "lmkv_write_groups:{}\r\n"
+      "lmkv_write_commands:{}\r\n"
+      "lmkv_failed_write_groups:{}\r\n"
+      "lmkv_last_group_size:{}\r\n",
+      fsync_name(c.fsync), s.env().file_size(), w.groups.load(), w.commands.load(),
+      w.failed_groups.load(), w.last_group_size.load());
+}
+
+void section_stats(Server& s, std::string& out) {
+  uint64_t commands = 0;
+  for (const auto& shard : s.shards()) commands += shard->commands_processed();
+  out += fmt::format(
+      "# Stats\r\n"
+      "total_connections_received:{}\r\n"
+      "total_commands_processed:{}\r\n"
+      "rejected_connections:{}\r\n"
+      "expired_keys:0\r\n"
+      "evicted_keys:0\r\n"
+      "pubsub_channels:0\r\n"
+      "pubsub_patterns:0\r\n",
+      s.stats().connections_received.load(), commands, s.stats().rejected_connections.load());
+}
+
+void section_replication(Server& s, std::string& out) {
+  out += fmt::format(
+      "# Replication\r\n"
+      "role:master\r\n"
+      "connected_slaves:0\r\n"
+      "master_failover_state:no-failover\r\n"
+      "master_replid:{}\r\n"
+      "master_replid2:0000000000000000000000000000000000000000\r\n"
+      "master_repl_offset:0\r\n"
+      "second_repl_offset:-1\r\n"
+      "repl_backlog_active:0\r\n"
+      "repl_backlog_size:1048576\r\n"
+      "repl_backlog_first_byte_offset:0\r\n"
+      "repl_backlog_histlen:0\r\n",
+      s.replid());
+}
+
+void section_cpu(std::string& out) {
+  rusage self{};
+  getrusage(RUSAGE_SELF, &self);
+  auto secs = [](const timeval& tv) { return tv.tv_sec + tv.tv_usec / 1e6; };
+  out += fmt::format(
+      "# CPU\r\n"
+      "used_cpu_sys:{:.6f}\r\n"
+      "used_cpu_user:{:.6f}\r\n",
+      secs(self.ru_stime), secs(self.ru_utime));
+}
+
+void section_keyspace(Server& s, int databases, std::string& out) {
+  out += "# Keyspace\r\n";
+  // A short read transaction of its own: INFO is rare and must not depend
+  // on the calling loop's snapshot.
+  store::ReadView view(s.env());
+  for (int db = 0; db < databases; ++db) {
+    auto n = view.dbsize(db);
+    if (n && *n > 0) out += fmt::format("db{}:keys={},expires=0,avg_ttl=0\r\n", db, *n);
+  }
+}
+
+}  // namespace
+
+std::string render_info(Server& server, std::span<const std::string> sections) {
+  static constexpr std::string_view kAll[] = {"server",      "clients", "memory",
+                                              "persistence", "stats",   "replication",
+                                              "cpu",         "keyspace"};
+  auto wanted = [&](std::string_view name) {
+    if (sections.empty()) return true;
+    return std::any_of(sections.begin(), sections.end(), [&](const std::string& s) {
+      return s == name || s == "default" || s == "all" || s == "everything";
+    });
+  };
+  const Config c = server.config_snapshot();
+  std::string out;
+  for (std::string_view name : kAll) {
+    if (!wanted(name)) continue;
+    if (!out.empty()) out += "\r\n";
+    if (name == "server") section_server(server, c, out);
+    else if (name == "clients") section_clients(server, c, out);
+    else if (name == "memory") section_memory(out);
+    else if (name == "persistence") section_persistence(server, c, out);
+    else if (name == "stats") section_stats(server, out);
+    else if (name == "replication") section_replication(server, out);
+    else if (name == "cpu") section_cpu(out);
+    else if (name == "keyspace") section_keyspace(server, c.databases, out);
+  }
+  return out;
+}
+
+}  // namespace lmkv::server

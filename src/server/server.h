@@ -1,0 +1,104 @@
+// server/server.h: the composition root.
+//
+// Server builds and owns everything for one process: the configuration,
+// the LMDB environment, the command registry and dispatcher, the client
+// registry and SCAN cursor table, the writer, and one Shard per loop. It is
+// the commands' ServerApi (INFO, CONFIG, SHUTDOWN). run() blocks the main
+// thread on a control loop that handles signals and shutdown requests.
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "commands/client_registry.h"
+#include "commands/dispatcher.h"
+#include "commands/registry.h"
+#include "commands/scan_cursors.h"
+#include "server/config.h"
+#include "server/shard.h"
+#include "server/writer.h"
+#include "store/env.h"
+
+namespace lmkv::server {
+
+struct Stats {
+  std::atomic<uint64_t> connections_received{0};
+  std::atomic<uint64_t> rejected_connections{0};
+};
+
+class Server final : public commands::ServerApi {
+ public:
+  explicit Server(Config config);
+  ~Server() override;
+
+  // Opens the store, binds the port and starts the loops and the writer.
+  Status start();
+  // Serves until SIGTERM, SIGINT or SHUTDOWN; then shuts down cleanly.
+  // Returns the process exit code.
+  int run();
+
+  // ServerApi
+  std::string info(std::span<const std::string> sections) override;
+  std::vector<std::pair<std::string, std::string>> config_get(std::string_view pattern) override;
+  Status config_set(std::string_view name, std::string_view value) override;
+  Status shutdown() override;
+  commands::ClientRegistry& clients() override { return clients_; }
+  commands::ScanCursors& scan_cursors() override { return cursors_; }
+  int databases() const override { return databases_; }
+  int64_t range_default_limit() const override { return range_default_.load(); }
+  int64_t range_max_limit() const override { return range_max_.load(); }
+
+  // For the shards.
+  const commands::Dispatcher& dispatcher() const { return *dispatcher_; }
+  Writer& writer() { return *writer_; }
+  store::Env& env() { return *env_; }
+  Stats& stats() { return stats_; }
+  int64_t maxclients() const { return maxclients_.load(); }
+  // Limits for a new connection's parser (proto-max-bulk-len may change).
+  resp::ParserLimits parser_limits() const;
+  // Where log lines go, so CONFIG SET loglevel keeps the sink.
+  void set_log_file(std::FILE* f) { log_file_ = f; }
+
+  // For INFO.
+  Config config_snapshot() const;
+  const std::string& run_id() const { return run_id_; }
+  const std::string& replid() const { return replid_; }
+  int64_t started_ms() const { return started_ms_; }
+  const std::vector<std::unique_ptr<Shard>>& shards() const { return shards_; }
+
+ private:
+  void stop_everything();
+  static void on_signal(uv_signal_t* h, int signum);
+
+  mutable std::mutex config_mu_;
+  Config config_;
+  const int databases_;
+  std::atomic<int64_t> range_default_, range_max_, maxclients_;
+  std::FILE* log_file_ = nullptr;
+  std::string run_id_, replid_;
+  int64_t started_ms_ = 0;
+
+  std::unique_ptr<store::Env> env_;
+  commands::Registry registry_;
+  std::unique_ptr<commands::Dispatcher> dispatcher_;
+  commands::ClientRegistry clients_;
+  commands::ScanCursors cursors_;
+  std::unique_ptr<Writer> writer_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  int listen_fd_ = -1;
+  Stats stats_;
+
+  // The control loop on the main thread: signals and shutdown requests.
+  uv_loop_t control_;
+  uv_async_t shutdown_async_;
+  uv_signal_t sigterm_, sigint_;
+  std::atomic<bool> shutting_down_{false};
+};
+
+}  // namespace lmkv::server

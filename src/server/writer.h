@@ -1,0 +1,83 @@
+// server/writer.h: the single writer (DESIGN.md "Writes").
+//
+// Every write command from every loop is executed here, one group at a
+// time, in one order, against the latest state: the writer takes all that
+// is queued, runs each command's handler inside one LMDB write transaction,
+// commits once (synced under --fsync always), and only then hands each
+// reply back to its loop. So a reply never leaves before its write is
+// durable, MSET is atomic, and an INCR sees the INCR just before it.
+//
+// This first version commits each group straight into LMDB; the write path
+// issue replaces the commit with a log append + fdatasync and a bulk apply
+// behind it, keeping submit() and the delivery as they are.
+// submit() from any loop thread; the group runs on the writer's thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "commands/context.h"
+#include "commands/registry.h"
+#include "store/env.h"
+
+namespace lmkv::net {
+class Connection;
+}
+
+namespace lmkv::server {
+
+class Shard;
+
+// One write command on its way through the writer and back.
+struct WriteRequest {
+  net::Connection* conn = nullptr;  // held until the reply is delivered
+  Shard* shard = nullptr;           // the loop that owns conn
+  const commands::CommandSpec* spec = nullptr;
+  int db = 0;
+  int protocol = 2;
+  std::string arena;  // the arguments' bytes, copied out of the read buffer
+  std::vector<std::pair<uint32_t, uint32_t>> spans;  // (offset, length) into arena
+  std::string reply;  // filled by the writer
+};
+
+struct WriterStats {
+  std::atomic<uint64_t> groups{0};
+  std::atomic<uint64_t> commands{0};
+  std::atomic<uint64_t> syncs{0};
+  std::atomic<uint64_t> failed_groups{0};
+  std::atomic<uint64_t> last_group_size{0};
+};
+
+class Writer {
+ public:
+  Writer(store::Env& env, commands::ServerApi& server);
+  ~Writer();
+
+  void start();
+  // Executes what is queued, delivers it, then ends the thread.
+  void stop();
+  // Queues a loop's batch of write requests. Any thread.
+  void submit(std::vector<WriteRequest>&& batch);
+  const WriterStats& stats() const { return stats_; }
+
+ private:
+  void run();
+  void execute(std::vector<WriteRequest>& group);
+  void deliver(std::vector<WriteRequest>& group);
+
+  store::Env& env_;
+  commands::ServerApi& server_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<WriteRequest> queue_;
+  bool stopping_ = false;
+  WriterStats stats_;
+};
+
+}  // namespace lmkv::server

@@ -1,0 +1,250 @@
+#include "store/wal.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "base/crc32c.h"
+#include "base/log.h"
+
+namespace lmkv::store {
+namespace {
+
+constexpr uint32_t kMagic = 0x464B4D4C;  // "LMKF" little-endian
+
+void put32(char* p, uint32_t v) { std::memcpy(p, &v, 4); }
+void put64(char* p, uint64_t v) { std::memcpy(p, &v, 8); }
+uint32_t get32(const char* p) { uint32_t v; std::memcpy(&v, p, 4); return v; }
+uint64_t get64(const char* p) { uint64_t v; std::memcpy(&v, p, 8); return v; }
+
+Error sys_error(std::string_view what, const std::string& path) {
+  return err(fmt::format("log {} {}: {}", what, path, std::strerror(errno)));
+}
+
+// The CRC covers the length and offset fields, then the payload.
+uint32_t frame_crc(const char* header, std::string_view payload) {
+  uint32_t crc = crc32c(0, header + 4, 12);
+  return crc32c(crc, payload.data(), payload.size());
+}
+
+Status fsync_dir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return sys_error("open dir", dir);
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return sys_error("fsync dir", dir);
+  return {};
+}
+
+Result<std::string> read_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return sys_error("open", path);
+  std::string data;
+  struct stat st{};
+  if (fstat(fd, &st) == 0) data.resize(static_cast<size_t>(st.st_size));
+  size_t got = 0;
+  while (got < data.size()) {
+    ssize_t n = ::read(fd, data.data() + got, data.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  data.resize(got);
+  return data;
+}
+
+}  // namespace
+
+std::string Wal::segment_path(uint64_t start) const {
+  return fmt::format("{}/{:020}.log", options_.dir, start);
+}
+
+Result<std::unique_ptr<Wal>> Wal::open(const WalOptions& options, uint64_t from,
+                                       const Replay& replay) {
+  std::unique_ptr<Wal> wal(new Wal());
+  wal->options_ = options;
+  std::error_code ec;
+  std::filesystem::create_directories(options.dir, ec);
+  if (ec) return err(fmt::format("log dir {}: {}", options.dir, ec.message()));
+
+  for (const auto& entry : std::filesystem::directory_iterator(options.dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() != 24 || !name.ends_with(".log")) continue;
+    uint64_t start = 0;
+    bool digits = std::all_of(name.begin(), name.begin() + 20, ::isdigit);
+    if (!digits) continue;
+    start = std::stoull(name.substr(0, 20));
+    wal->segments_.push_back({start, entry.path().string()});
+  }
+  if (ec) return err(fmt::format("log dir {}: {}", options.dir, ec.message()));
+  std::sort(wal->segments_.begin(), wal->segments_.end(),
+            [](const Segment& a, const Segment& b) { return a.start < b.start; });
+
+  // Segments wholly before the one holding `from` need not be read.
+  size_t first = 0;
+  for (size_t i = 0; i < wal->segments_.size(); ++i)
+    if (wal->segments_[i].start <= from) first = i;
+
+  uint64_t end = wal->segments_.empty() ? from : wal->segments_[first].start;
+  size_t last_good = first;
+  uint64_t last_size = 0;
+  bool cut = false;
+  for (size_t i = first; i < wal->segments_.size() && !cut; ++i) {
+    const Segment& seg = wal->segments_[i];
+    if (seg.start != end) {
+      log::warning("log: segment {} starts at {}, expected {}; the log ends there", seg.path,
+                   seg.start, end);
+      break;
+    }
+    auto data = read_file(seg.path);
+    if (!data) return data.error();
+    size_t pos = 0;
+    while (pos + kHeaderSize <= data->size()) {
+      const char* h = data->data() + pos;
+      const uint32_t len = get32(h + 4);
+      if (get32(h) != kMagic || get64(h + 8) != end || len > data->size() - pos - kHeaderSize)
+        break;
+      std::string_view payload(h + kHeaderSize, len);
+      if (get32(h + 16) != frame_crc(h, payload)) break;
+      if (end >= from) {
+        if (auto s = replay(end, payload); !s) return s.error();
+      }
+      end += len;
+      pos += kHeaderSize + len;
+    }
+    last_good = i;
+    last_size = pos;
+    if (pos != data->size()) {
+      // A torn, corrupt or stale tail: the log ends at the last whole frame.
+      log::warning("log: cutting {} at byte {} of {} (offset {})", seg.path, pos, data->size(),
+                   end);
+      if (::truncate(seg.path.c_str(), static_cast<off_t>(pos)) != 0)
+        return sys_error("truncate", seg.path);
+      cut = true;
+    }
+  }
+  // Anything after the cut belongs to a log that no longer continues.
+  while (!wal->segments_.empty() && wal->segments_.size() > last_good + 1) {
+    std::filesystem::remove(wal->segments_.back().path, ec);
+    wal->segments_.pop_back();
+  }
+  if (!wal->segments_.empty() && end < from) {
+    // LMDB holds more than the log (an unsynced tail lost with --fsync no):
+    // continue the log from LMDB's offset in a fresh segment.
+    log::warning("log: ends at {} but the store has applied up to {}; restarting the log there",
+                 end, from);
+    end = from;
+    wal->end_ = end;
+    if (auto s = wal->open_segment_for_append(end, true); !s) return s.error();
+    return wal;
+  }
+  wal->end_ = end;
+  if (wal->segments_.empty()) {
+    if (auto s = wal->open_segment_for_append(end, true); !s) return s.error();
+  } else {
+    wal->segment_size_ = last_size;
+    if (auto s = wal->open_segment_for_append(wal->segments_.back().start, false); !s)
+      return s.error();
+  }
+  return wal;
+}
+
+Wal::~Wal() {
+  if (fd_ >= 0) {
+    if (dirty_) ::fdatasync(fd_);
+    ::close(fd_);
+  }
+}
+
+Status Wal::open_segment_for_append(uint64_t start, bool create) {
+  std::string path = segment_path(start);
+  int flags = O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0);
+  int fd = ::open(path.c_str(), flags, 0644);
+  if (fd < 0) return sys_error("open", path);
+  if (::lseek(fd, 0, SEEK_END) < 0) {
+    ::close(fd);
+    return sys_error("seek", path);
+  }
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+  if (create) {
+    segments_.push_back({start, path});
+    segment_size_ = 0;
+    // The new file's name must survive a crash before its first sync.
+    if (auto s = fsync_dir(options_.dir); !s) return s;
+  }
+  return {};
+}
+
+Result<uint64_t> Wal::append(std::string_view payload) {
+  if (segment_size_ >= options_.segment_bytes) {
+    // Close the full segment durably before the next one takes frames.
+    if (dirty_ && ::fdatasync(fd_) != 0) return sys_error("fdatasync", segments_.back().path);
+    dirty_ = false;
+    if (auto s = open_segment_for_append(end_, true); !s) return s.error();
+  }
+  char header[kHeaderSize];
+  put32(header, kMagic);
+  put32(header + 4, static_cast<uint32_t>(payload.size()));
+  put64(header + 8, end_);
+  put32(header + 16, 0);
+  put32(header + 20, 0);
+  put32(header + 16, frame_crc(header, payload));
+  iovec iov[2] = {{header, kHeaderSize}, {const_cast<char*>(payload.data()), payload.size()}};
+  size_t want = kHeaderSize + payload.size();
+  size_t done = 0;
+  while (done < want) {
+    // Retry short writes from where they stopped.
+    iovec rest[2];
+    int n = 0;
+    size_t skip = done;
+    for (auto& v : iov) {
+      if (skip >= v.iov_len) { skip -= v.iov_len; continue; }
+      rest[n++] = {static_cast<char*>(v.iov_base) + skip, v.iov_len - skip};
+      skip = 0;
+    }
+    ssize_t w = ::writev(fd_, rest, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return sys_error("write", segments_.back().path);
+    done += static_cast<size_t>(w);
+  }
+  const uint64_t start = end_;
+  end_ += payload.size();
+  segment_size_ += want;
+  dirty_ = true;
+  return start;
+}
+
+Status Wal::sync() {
+  if (!dirty_) return {};
+  if (::fdatasync(fd_) != 0) return sys_error("fdatasync", segments_.back().path);
+  dirty_ = false;
+  return {};
+}
+
+void Wal::release_before(uint64_t offset) {
+  // Segment i ends where segment i+1 starts; the last one is never released.
+  std::error_code ec;
+  while (segments_.size() > 1 && segments_[1].start <= offset) {
+    std::filesystem::remove(segments_.front().path, ec);
+    segments_.erase(segments_.begin());
+  }
+}
+
+uint64_t Wal::disk_bytes() const {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& s : segments_) total += std::filesystem::file_size(s.path, ec);
+  return total;
+}
+
+}  // namespace lmkv::store
