@@ -277,6 +277,7 @@ def test_pidfile_and_logfile(lmkv_factory, tmp_path):
     assert pidfile.read_text().strip() == str(s.proc.pid)
     assert s.stop() == 0
     assert logfile.stat().st_size > 0
+    assert not pidfile.exists()  # removed on a clean shutdown, as Redis does
 
 
 def test_maxclients(lmkv_factory):
@@ -321,3 +322,12 @@ def test_data_dir_is_created_and_used(lmkv_factory):
     s.client().set("k", "v")
     assert s.stop() == 0
     assert os.listdir(s.data_dir), "nothing written to --dir"
+
+
+def test_config_flag_reads_a_file(lmkv_factory, tmp_path):
+    conf = tmp_path / "lmkv.conf"
+    conf.write_text('# comment\n\nmaxclients 55\nloglevel "verbose"\n')
+    s = lmkv_factory(["--config", str(conf)])
+    c = s.client(decode_responses=True)
+    assert c.config_get("maxclients") == {"maxclients": "55"}
+    assert c.config_get("loglevel") == {"loglevel": "verbose"}

@@ -129,3 +129,21 @@ def test_empty_multibulk_is_ignored(raw):
     c = raw()
     c.send(b"*0\r\n*1\r\n$4\r\nPING\r\n")
     assert c.read_exactly_reply() == b"+PONG\r\n"
+
+
+def test_proto_max_bulk_len(target, raw):
+    c = raw()
+    old = c.command("CONFIG", "GET", "proto-max-bulk-len").split(b"\r\n")[-2]
+    assert c.command("CONFIG", "SET", "proto-max-bulk-len", "1mb") == b"+OK\r\n"
+    try:
+        assert c.command("CONFIG", "GET", "proto-max-bulk-len") == (
+            b"*2\r\n$18\r\nproto-max-bulk-len\r\n$7\r\n1048576\r\n")
+        ok = b"x" * (1024 * 1024)
+        assert c.command("SET", "big", ok) == b"+OK\r\n"
+        bad = raw()
+        bad.send(b"*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$1048577\r\n")
+        reply, closed = bad.read_until_closed()
+        assert reply == b"-ERR Protocol error: invalid bulk length\r\n" and closed
+        assert c.command("STRLEN", "big") == b":1048576\r\n"
+    finally:
+        assert c.command("CONFIG", "SET", "proto-max-bulk-len", old) == b"+OK\r\n"
