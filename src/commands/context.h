@@ -82,17 +82,14 @@ struct Context {
   Session* session = nullptr;       // loop-side commands
   store::ReadView* view = nullptr;  // loop-side commands
   store::WriteTxn* txn = nullptr;   // kWrite commands, on the writer
-  // Set by a write handler whose store call failed: the writer aborts the group.
-  bool store_failed = false;
   // The command table, for COMMAND (INFO, COUNT, DOCS, LIST); set by the
   // dispatcher on the loop.
   const Registry* registry = nullptr;
 
-  // Replies with a store error and, on the writer, marks the group failed.
-  void fail(const Error& e) {
-    if (txn) store_failed = true;
-    reply.error(e);
-  }
+  // Replies with a store error. Nothing needs undoing: handlers validate
+  // before mutating, and a mutation itself cannot fail (the log can, which
+  // is fatal to the process).
+  void fail(const Error& e) { reply.error(e); }
 };
 
 }  // namespace lmkv::commands

@@ -42,13 +42,12 @@ Outcome Dispatcher::dispatch(Session& session, Args args, resp::ReplyWriter& rep
   return session.close_after_reply ? Outcome::kClose : Outcome::kDone;
 }
 
-bool Dispatcher::execute_write(const CommandSpec& spec, Args args, int db, int protocol,
+void Dispatcher::execute_write(const CommandSpec& spec, Args args, int db, int protocol,
                                resp::ReplyWriter& reply, ServerApi& server, store::WriteTxn& txn,
                                int64_t now_ms) {
   reply.set_protocol(protocol);
   Context ctx{.reply = reply, .server = server, .db = db, .now_ms = now_ms, .txn = &txn};
   spec.run(ctx, args);
-  return !ctx.store_failed;
 }
 
 }  // namespace lmkv::commands

@@ -35,9 +35,8 @@ class Dispatcher {
   Outcome dispatch(Session& session, Args args, resp::ReplyWriter& reply, ServerApi& server,
                    store::ReadView& view, WriteSink& writes) const;
 
-  // Runs a kWrite command on the writer thread inside `txn`. Returns false
-  // if a store call failed (the group must be aborted).
-  static bool execute_write(const CommandSpec& spec, Args args, int db, int protocol,
+  // Runs a kWrite command on the writer thread inside the group `txn`.
+  static void execute_write(const CommandSpec& spec, Args args, int db, int protocol,
                             resp::ReplyWriter& reply, ServerApi& server, store::WriteTxn& txn,
                             int64_t now_ms);
 

@@ -146,6 +146,17 @@ const std::vector<Directive>& directives() {
          return set_int(c.proto_max_bulk_len, "proto-max-bulk-len", v, 1024, INT64_MAX, true);
        },
        [](const Config& c) { return std::to_string(c.proto_max_bulk_len); }},
+      {"write-buffer-size", false,
+       [](Config& c, std::string_view v) {
+         return set_int(c.write_buffer_size, "write-buffer-size", v, 64 << 10, 1LL << 40, true);
+       },
+       [](const Config& c) { return std::to_string(c.write_buffer_size); }},
+      {"max-unapplied-bytes", false,
+       [](Config& c, std::string_view v) {
+         return set_int(c.max_unapplied_bytes, "max-unapplied-bytes", v, 64 << 10, 1LL << 40,
+                        true);
+       },
+       [](const Config& c) { return std::to_string(c.max_unapplied_bytes); }},
       // Read-only answers that tools ask for (redis-benchmark reads these two).
       {"save", false,
        [](Config&, std::string_view v) {

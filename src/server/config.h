@@ -36,6 +36,11 @@ struct Config {
   int64_t range_default_limit = 1000;
   int64_t range_max_limit = 100000;
   int64_t proto_max_bulk_len = 512LL * 1024 * 1024;
+  // Freeze the write buffer for a bulk apply past this many bytes.
+  int64_t write_buffer_size = 8LL << 20;
+  // Slow writers down while more than this is logged but not yet in LMDB;
+  // it bounds the log replayed at restart.
+  int64_t max_unapplied_bytes = 32LL << 20;
   std::string config_file;  // absolute path, for CONFIG REWRITE later
 };
 

@@ -85,7 +85,10 @@ void section_memory(std::string& out) {
 }
 
 void section_persistence(Server& s, const Config& c, std::string& out) {
-  const auto& w = s.writer().stats();
+  auto& e = s.engine();
+  const auto& st = e.stats();
+  const uint64_t apply_us = st.last_apply_us.load();
+  const uint64_t apply_bytes = st.last_apply_bytes.load();
   out += fmt::format(
       "# Persistence\r\n"
       "loading:0\r\n"
@@ -98,12 +101,27 @@ void section_persistence(Server& s, const Config& c, std::string& out) {
       "aof_last_write_status:ok\r\n"
       "lmkv_fsync:{}\r\n"
       "lmkv_data_file_bytes:{}\r\n"
-      "lmkv_write_groups:{}\r\n"
-      "lmkv_write_commands:{}\r\n"
-      "lmkv_failed_write_groups:{}\r\n"
-      "lmkv_last_group_size:{}\r\n",
-      fsync_name(c.fsync), s.env().file_size(), w.groups.load(), w.commands.load(),
-      w.failed_groups.load(), w.last_group_size.load());
+      "lmkv_log_bytes:{}\r\n"
+      "lmkv_log_end_offset:{}\r\n"
+      "lmkv_durable_offset:{}\r\n"
+      "lmkv_applied_offset:{}\r\n"
+      "lmkv_unapplied_bytes:{}\r\n"
+      "lmkv_write_buffer_size:{}\r\n"
+      "lmkv_max_unapplied_bytes:{}\r\n"
+      "lmkv_slowdowns:{}\r\n"
+      "lmkv_bulk_applies:{}\r\n"
+      "lmkv_last_apply_ms:{:.3f}\r\n"
+      "lmkv_last_apply_entries:{}\r\n"
+      "lmkv_last_apply_bytes:{}\r\n"
+      "lmkv_last_apply_mb_per_sec:{:.1f}\r\n"
+      "lmkv_recovery_ms:{:.3f}\r\n"
+      "lmkv_replayed_frames:{}\r\n",
+      fsync_name(c.fsync), e.env().file_size(), e.log_disk_bytes(), e.log_end_offset(),
+      e.durable_offset(), e.applied_offset(), e.unapplied_bytes(), c.write_buffer_size,
+      c.max_unapplied_bytes, st.slowdowns.load(), st.applies.load(), apply_us / 1000.0,
+      st.last_apply_entries.load(), apply_bytes,
+      apply_us ? apply_bytes / double(apply_us) : 0.0, st.recovery_us.load() / 1000.0,
+      st.replayed_frames.load());
 }
 
 void section_stats(Server& s, std::string& out) {
@@ -114,11 +132,17 @@ void section_stats(Server& s, std::string& out) {
       "total_connections_received:{}\r\n"
       "total_commands_processed:{}\r\n"
       "rejected_connections:{}\r\n"
+      "lmkv_write_groups:{}\r\n"
+      "lmkv_write_commands:{}\r\n"
+      "lmkv_last_group_size:{}\r\n"
+      "lmkv_log_syncs:{}\r\n"
       "expired_keys:0\r\n"
       "evicted_keys:0\r\n"
       "pubsub_channels:0\r\n"
       "pubsub_patterns:0\r\n",
-      s.stats().connections_received.load(), commands, s.stats().rejected_connections.load());
+      s.stats().connections_received.load(), commands, s.stats().rejected_connections.load(),
+      s.writer().stats().groups.load(), s.writer().stats().commands.load(),
+      s.writer().stats().last_group_size.load(), s.engine().stats().syncs.load());
 }
 
 void section_replication(Server& s, std::string& out) {
@@ -153,7 +177,7 @@ void section_keyspace(Server& s, int databases, std::string& out) {
   out += "# Keyspace\r\n";
   // A short read transaction of its own: INFO is rare and must not depend
   // on the calling loop's snapshot.
-  store::ReadView view(s.env());
+  store::ReadView view(s.engine());
   for (int db = 0; db < databases; ++db) {
     auto n = view.dbsize(db);
     if (n && *n > 0) out += fmt::format("db{}:keys={},expires=0,avg_ttl=0\r\n", db, *n);

@@ -44,13 +44,19 @@ Status Server::start() {
   int threads = config_.threads > 0 ? config_.threads : static_cast<int>(uv_available_parallelism());
   config_.threads = threads;
 
-  store::EnvOptions env_options{.dir = config_.dir,
-                                .databases = config_.databases,
-                                .readers = threads + 8,
-                                .fsync = config_.fsync};
-  auto env = store::Env::open(env_options);
-  if (!env) return env.error();
-  env_ = std::move(*env);
+  store::EngineOptions options;
+  // Readers: one per loop, the writer's, INFO's and a margin.
+  options.env = {.dir = config_.dir, .databases = config_.databases, .readers = threads + 8};
+  options.fsync = config_.fsync;
+  options.write_buffer_size = static_cast<size_t>(config_.write_buffer_size);
+  options.max_unapplied = static_cast<size_t>(config_.max_unapplied_bytes);
+  auto engine = store::Engine::open(options);
+  if (!engine) return engine.error();
+  engine_ = std::move(*engine);
+  const auto& rs = engine_->stats();
+  log::notice("recovered in {:.1f} ms: {} log frames replayed, log {}..{}",
+              rs.recovery_us.load() / 1000.0, rs.replayed_frames.load(),
+              engine_->applied_offset(), engine_->log_end_offset());
 
   commands::register_string_family(registry_);
   commands::register_keys_family(registry_);
@@ -63,7 +69,7 @@ Status Server::start() {
   if (!fd) return fd.error();
   listen_fd_ = *fd;
 
-  writer_ = std::make_unique<Writer>(*env_, *this);
+  writer_ = std::make_unique<Writer>(*engine_, *this);
   writer_->start();
   for (int i = 0; i < threads; ++i) shards_.push_back(std::make_unique<Shard>(i, *this));
   for (auto& shard : shards_) {
@@ -129,7 +135,11 @@ void Server::stop_everything() {
     s->loop().post([s] { s->drain(); });
   }
   for (auto& shard : shards_) shard->loop().join();
-  if (auto s = env_->sync(); !s) log::warning("final sync: {}", s.error().message);
+  // The shards' read views go before the engine they read.
+  shards_.clear();
+  // The writer has stopped; the engine syncs the log as it closes. Frozen
+  // buffers not yet applied stay in the log and are replayed at start.
+  engine_.reset();
   if (!config_.pidfile.empty()) std::remove(config_.pidfile.c_str());
   log::notice("lmkv is now ready to exit, bye bye...");
 }
@@ -148,7 +158,7 @@ Status Server::config_set(std::string_view name, std::string_view value) {
   Config next = config_;
   if (auto s = set_directive(next, name, value, true); !s) return s;
   if (next.fsync != config_.fsync) {
-    if (auto s = env_->set_fsync(next.fsync); !s) return s;
+    if (auto s = engine_->set_fsync(next.fsync); !s) return s;
   }
   if (next.loglevel != config_.loglevel) log::configure(next.loglevel, log_file_);
   range_default_ = next.range_default_limit;

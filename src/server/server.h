@@ -1,7 +1,7 @@
 // server/server.h: the composition root.
 //
 // Server builds and owns everything for one process: the configuration,
-// the LMDB environment, the command registry and dispatcher, the client
+// the store engine (log, write buffer, LMDB), the command registry and dispatcher, the client
 // registry and SCAN cursor table, the writer, and one Shard per loop. It is
 // the commands' ServerApi (INFO, CONFIG, SHUTDOWN). run() blocks the main
 // thread on a control loop that handles signals and shutdown requests.
@@ -23,7 +23,7 @@
 #include "server/config.h"
 #include "server/shard.h"
 #include "server/writer.h"
-#include "store/env.h"
+#include "store/engine.h"
 
 namespace lmkv::server {
 
@@ -57,7 +57,7 @@ class Server final : public commands::ServerApi {
   // For the shards.
   const commands::Dispatcher& dispatcher() const { return *dispatcher_; }
   Writer& writer() { return *writer_; }
-  store::Env& env() { return *env_; }
+  store::Engine& engine() { return *engine_; }
   Stats& stats() { return stats_; }
   int64_t maxclients() const { return maxclients_.load(); }
   // Limits for a new connection's parser (proto-max-bulk-len may change).
@@ -84,7 +84,7 @@ class Server final : public commands::ServerApi {
   std::string run_id_, replid_;
   int64_t started_ms_ = 0;
 
-  std::unique_ptr<store::Env> env_;
+  std::unique_ptr<store::Engine> engine_;
   commands::Registry registry_;
   std::unique_ptr<commands::Dispatcher> dispatcher_;
   commands::ClientRegistry clients_;

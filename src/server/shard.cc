@@ -14,7 +14,7 @@ struct Shard::Client {
 };
 
 Shard::Shard(int index, Server& server)
-    : server_(server), loop_(index), view_(server.env()) {
+    : server_(server), loop_(index), view_(server.engine()) {
   loop_.set_turn_end([this] { turn_end(); });
 }
 

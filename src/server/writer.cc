@@ -1,7 +1,7 @@
 #include "server/writer.h"
 
+#include <cstdlib>
 #include <map>
-#include <optional>
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -12,7 +12,8 @@
 
 namespace lmkv::server {
 
-Writer::Writer(store::Env& env, commands::ServerApi& server) : env_(env), server_(server) {}
+Writer::Writer(store::Engine& engine, commands::ServerApi& server)
+    : engine_(engine), server_(server) {}
 
 Writer::~Writer() { stop(); }
 
@@ -41,8 +42,6 @@ void Writer::submit(std::vector<WriteRequest>&& batch) {
 
 void Writer::run() {
   std::vector<WriteRequest> group;
-  int64_t last_sync = mono_ms();
-  bool unsynced = false;
   for (;;) {
     {
       std::unique_lock lock(mu_);
@@ -53,58 +52,36 @@ void Writer::run() {
     }
     if (!group.empty()) {
       execute(group);
-      unsynced = env_.fsync() != store::Fsync::kAlways;
       deliver(group);
       group.clear();
     }
-    // --fsync everysec: the OS has every committed group; make it durable
-    // once a second.
-    if (unsynced && env_.fsync() == store::Fsync::kEverysec && mono_ms() - last_sync >= 1000) {
-      if (auto s = env_.sync(); !s) log::warning("fsync: {}", s.error().message);
-      stats_.syncs.fetch_add(1, std::memory_order_relaxed);
-      last_sync = mono_ms();
-      unsynced = false;
-    }
+    if (auto s = engine_.tick(); !s) die(s.error());
   }
-  if (unsynced) (void)env_.sync();
 }
 
-// Runs one group in one write transaction. If any store call or the commit
-// fails, nothing of the group is kept, and every command in it is answered
-// with the error: nothing unacknowledged becomes visible, and nothing
-// acknowledged is lost.
+// The log may now hold part of a frame, and executed effects cannot be
+// undone: exit, and let recovery cut the log at its last whole frame.
+void Writer::die(const Error& e) {
+  log::warning("fatal: the write-ahead log failed: {}; exiting to recover from the log",
+               e.message);
+  std::_Exit(1);
+}
+
+// Runs one group: every command against the latest state, then one log
+// frame. Replies are filled in as the handlers run, and leave only after
+// commit() returned, i.e. once the group is durable.
 void Writer::execute(std::vector<WriteRequest>& group) {
   const int64_t now = unix_ms();
   std::vector<std::string_view> args;
-  std::optional<Error> failure;
-  auto txn = store::WriteTxn::begin(env_);
-  if (!txn) {
-    failure = txn.error();
-  } else {
-    for (auto& req : group) {
-      args.clear();
-      for (auto [off, len] : req.spans) args.emplace_back(req.arena.data() + off, len);
-      resp::ReplyWriter reply(&req.reply, req.protocol);
-      if (!commands::Dispatcher::execute_write(*req.spec, args, req.db, req.protocol, reply,
-                                               server_, *txn, now)) {
-        failure = err("write failed; the whole group was rolled back");
-        break;
-      }
-    }
-    if (!failure) {
-      if (auto s = txn->commit(); !s) failure = s.error();
-    } else {
-      txn->abort();
-    }
+  store::WriteTxn txn(engine_);
+  for (auto& req : group) {
+    args.clear();
+    for (auto [off, len] : req.spans) args.emplace_back(req.arena.data() + off, len);
+    resp::ReplyWriter reply(&req.reply, req.protocol);
+    commands::Dispatcher::execute_write(*req.spec, args, req.db, req.protocol, reply, server_,
+                                        txn, now);
   }
-  if (failure) {
-    log::warning("write group of {} commands failed: {}", group.size(), failure->message);
-    stats_.failed_groups.fetch_add(1, std::memory_order_relaxed);
-    for (auto& req : group) {
-      req.reply.clear();
-      resp::ReplyWriter(&req.reply, req.protocol).error(*failure);
-    }
-  }
+  if (auto s = txn.commit(); !s) die(s.error());
   stats_.groups.fetch_add(1, std::memory_order_relaxed);
   stats_.commands.fetch_add(group.size(), std::memory_order_relaxed);
   stats_.last_group_size.store(group.size(), std::memory_order_relaxed);

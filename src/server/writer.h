@@ -2,14 +2,13 @@
 //
 // Every write command from every loop is executed here, one group at a
 // time, in one order, against the latest state: the writer takes all that
-// is queued, runs each command's handler inside one LMDB write transaction,
-// commits once (synced under --fsync always), and only then hands each
-// reply back to its loop. So a reply never leaves before its write is
-// durable, MSET is atomic, and an INCR sees the INCR just before it.
-//
-// This first version commits each group straight into LMDB; the write path
-// issue replaces the commit with a log append + fdatasync and a bulk apply
-// behind it, keeping submit() and the delivery as they are.
+// is queued, runs each command's handler in one store::WriteTxn (the
+// group), appends the group's effects to the log as one frame with one
+// fdatasync under --fsync always, and only then hands each reply back to
+// its loop. So a reply never leaves before its write is durable, MSET is
+// atomic, and an INCR sees the INCR just before it. A log write or sync
+// error ends the process: executed effects cannot be undone, and recovery
+// from the log restores exactly what was acknowledged.
 // submit() from any loop thread; the group runs on the writer's thread.
 #pragma once
 
@@ -23,7 +22,7 @@
 
 #include "commands/context.h"
 #include "commands/registry.h"
-#include "store/env.h"
+#include "store/engine.h"
 
 namespace lmkv::net {
 class Connection;
@@ -48,14 +47,12 @@ struct WriteRequest {
 struct WriterStats {
   std::atomic<uint64_t> groups{0};
   std::atomic<uint64_t> commands{0};
-  std::atomic<uint64_t> syncs{0};
-  std::atomic<uint64_t> failed_groups{0};
   std::atomic<uint64_t> last_group_size{0};
 };
 
 class Writer {
  public:
-  Writer(store::Env& env, commands::ServerApi& server);
+  Writer(store::Engine& engine, commands::ServerApi& server);
   ~Writer();
 
   void start();
@@ -69,8 +66,9 @@ class Writer {
   void run();
   void execute(std::vector<WriteRequest>& group);
   void deliver(std::vector<WriteRequest>& group);
+  [[noreturn]] static void die(const Error& e);
 
-  store::Env& env_;
+  store::Engine& engine_;
   commands::ServerApi& server_;
   std::thread thread_;
   std::mutex mu_;

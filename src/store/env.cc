@@ -16,8 +16,6 @@ namespace {
 // transient readers must not make a loop's begin fail with MDB_READERS_FULL.
 constexpr int kReaderMargin = 16;
 
-unsigned int policy_flags(Fsync policy) { return policy == Fsync::kAlways ? 0 : MDB_NOSYNC; }
-
 // Owns a half-opened environment so every early return in open() releases it.
 struct EnvCloser {
   MDB_env* env = nullptr;
@@ -63,7 +61,8 @@ Result<std::unique_ptr<Env>> Env::open(const EnvOptions& options) {
   if ((rc = mdb_env_set_maxdbs(guard.env, static_cast<MDB_dbi>(2 * options.databases + 1))))
     return lmdb_error(rc, "set_maxdbs");
 
-  const unsigned int flags = MDB_NORDAHEAD | MDB_NOTLS | policy_flags(options.fsync);
+  // Every commit is synced: the log is released up to what LMDB holds.
+  const unsigned int flags = MDB_NORDAHEAD | MDB_NOTLS;
   if ((rc = mdb_env_open(guard.env, options.dir.c_str(), flags, 0644)))
     return lmdb_error(rc, "open '" + options.dir + "'");
   // Frees reader slots left by processes that died holding them.
@@ -72,7 +71,6 @@ Result<std::unique_ptr<Env>> Env::open(const EnvOptions& options) {
 
   auto env = std::unique_ptr<Env>(new Env());
   env->dir_ = options.dir;
-  env->fsync_ = options.fsync;
 
   MDB_txn* txn = nullptr;
   if ((rc = mdb_txn_begin(guard.env, nullptr, 0, &txn))) return lmdb_error(rc, "txn_begin");
@@ -93,30 +91,12 @@ Result<std::unique_ptr<Env>> Env::open(const EnvOptions& options) {
   return env;
 }
 
-// Without MDB_NOSYNC every commit was already synced; otherwise flush what
-// the last second (or everything, for kNo) left in the page cache.
 Env::~Env() {
-  if (!env_) return;
-  if (fsync_ != Fsync::kAlways) mdb_env_sync(env_, 1);
-  mdb_env_close(env_);
+  if (env_) mdb_env_close(env_);
 }
 
 Status Env::sync() {
   if (int rc = mdb_env_sync(env_, 1)) return lmdb_error(rc, "sync");
-  return {};
-}
-
-// LMDB reads MDB_NOSYNC at each commit, so call this from the writer thread
-// (or with no write transaction open). Switching to kAlways first flushes
-// the commits made under the laxer policy.
-Status Env::set_fsync(Fsync policy) {
-  if (policy == fsync_) return {};
-  if (policy == Fsync::kAlways) {
-    if (auto s = sync(); !s) return s;
-  }
-  if (int rc = mdb_env_set_flags(env_, MDB_NOSYNC, policy == Fsync::kAlways ? 0 : 1))
-    return lmdb_error(rc, "set_flags");
-  fsync_ = policy;
   return {};
 }
 

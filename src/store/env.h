@@ -17,7 +17,8 @@
 
 namespace lmkv::store {
 
-// When a committed write is on stable storage (see man lmkv-server(1)).
+// When a logged write is on stable storage (see man lmkv-server(1)). It
+// governs the write-ahead log only: LMDB transactions are always synced.
 enum class Fsync { kAlways, kEverysec, kNo };
 
 struct EnvOptions {
@@ -25,7 +26,6 @@ struct EnvOptions {
   int databases = 16;
   int readers = 8;                       // read transactions in use at once (loops + tools)
   size_t map_size = size_t{1} << 40;     // 1 TiB: costs nothing without MDB_WRITEMAP
-  Fsync fsync = Fsync::kAlways;
 };
 
 class Env {
@@ -41,12 +41,9 @@ class Env {
   MDB_env* raw() const { return env_; }
   MDB_dbi dbi(int db) const { return dbis_[db]; }
   MDB_dbi meta_dbi() const { return meta_; }
-  Fsync fsync() const { return fsync_; }
 
-  // Forces committed transactions to disk (everysec's timer, shutdown).
+  // Forces committed transactions to disk (a no-op while every commit syncs).
   Status sync();
-  // Switches the policy at run time (CONFIG SET fsync).
-  Status set_fsync(Fsync policy);
   // Bytes of the data file (INFO).
   uint64_t file_size() const;
 
@@ -56,7 +53,6 @@ class Env {
   std::vector<MDB_dbi> dbis_;
   MDB_dbi meta_ = 0;
   std::string dir_;
-  Fsync fsync_ = Fsync::kAlways;
 };
 
 // Turns an LMDB return code into an Error ("ERR LMDB: <text>"; MDB_MAP_FULL

@@ -1,8 +1,9 @@
-// store/read_view.cc: lazily begun, reset-and-renewed read transactions,
-// point reads and ordered range scans.
+// store/read_view.cc: point reads and ordered range scans over the
+// unapplied MemTables and an LMDB snapshot.
 #include "store/read_view.h"
 
 #include <cassert>
+#include <limits>
 
 namespace lmkv::store {
 namespace {
@@ -12,15 +13,6 @@ std::string_view as_view(const MDB_val& v) {
 }
 
 MDB_val as_val(const std::string& s) { return {s.size(), const_cast<char*>(s.data())}; }
-
-// A cursor closed on every path out of scan(); read-only cursors are not
-// freed by the transaction.
-struct Cursor {
-  MDB_cursor* c = nullptr;
-  ~Cursor() {
-    if (c) mdb_cursor_close(c);
-  }
-};
 
 // Replaces a bound longer than any key by a key-sized one that selects the
 // same keys. With T the first kMaxKeySize bytes of B, every key k that fits
@@ -43,10 +35,84 @@ bool below_hi(std::string_view k, const Bound& hi) {
   return hi.infinite || (hi.inclusive ? k <= hi.key : k < hi.key);
 }
 
+// An LMDB cursor over one database's user keys, positioned at the first key
+// of a range in the scan's direction. Read-only cursors are not freed by
+// their transaction, so the destructor closes it.
+class LmdbSource {
+ public:
+  ~LmdbSource() {
+    if (cur_) mdb_cursor_close(cur_);
+  }
+
+  Status open(MDB_txn* txn, MDB_dbi dbi, const Bound& lo, const Bound& hi, bool reverse,
+              std::string* keybuf) {
+    if (int rc = mdb_cursor_open(txn, dbi, &cur_)) return lmdb_error(rc, "cursor_open");
+    reverse_ = reverse;
+    int rc;
+    if (!reverse) {
+      encode_key(lo.infinite ? std::string_view() : lo.key, keybuf);
+      k_ = as_val(*keybuf);
+      rc = mdb_cursor_get(cur_, &k_, &v_, MDB_SET_RANGE);
+      // An exclusive start bound that exists is stepped over once.
+      if (rc == 0 && !lo.infinite && !lo.inclusive) {
+        auto user = decode_key(as_view(k_));
+        if (user && *user == lo.key) rc = mdb_cursor_get(cur_, &k_, &v_, MDB_NEXT);
+      }
+    } else {
+      // "\x01" sorts just past every user key.
+      if (hi.infinite) keybuf->assign(1, '\x01');
+      else encode_key(hi.key, keybuf);
+      k_ = as_val(*keybuf);
+      rc = mdb_cursor_get(cur_, &k_, &v_, MDB_SET_RANGE);
+      if (rc == MDB_NOTFOUND) {
+        rc = mdb_cursor_get(cur_, &k_, &v_, MDB_LAST);
+      } else if (rc == 0) {
+        auto user = decode_key(as_view(k_));
+        if (!user || !below_hi(*user, hi)) rc = mdb_cursor_get(cur_, &k_, &v_, MDB_PREV);
+      }
+    }
+    return settle(rc);
+  }
+
+  bool valid() const { return valid_; }
+  std::string_view key() const { return key_; }
+  std::string_view raw_value() const { return as_view(v_); }
+  Status step() { return settle(mdb_cursor_get(cur_, &k_, &v_, reverse_ ? MDB_PREV : MDB_NEXT)); }
+
+ private:
+  Status settle(int rc) {
+    valid_ = false;
+    if (rc == MDB_NOTFOUND) return {};
+    if (rc) return lmdb_error(rc, "cursor_get");
+    auto user = decode_key(as_view(k_));
+    if (!user) return {};  // past the user namespace
+    key_ = *user;
+    valid_ = true;
+    return {};
+  }
+
+  MDB_cursor* cur_ = nullptr;
+  MDB_val k_{}, v_{};
+  std::string_view key_;
+  bool reverse_ = false;
+  bool valid_ = false;
+};
+
+// Positions a MemTable iterator at the first key of the range.
+void position(MemTable::Iterator& it, const Bound& lo, const Bound& hi, bool reverse) {
+  if (!reverse) {
+    if (lo.infinite) it.seek_to_first();
+    else if (lo.inclusive) it.seek(lo.key);
+    else it.seek_after(lo.key);
+  } else {
+    if (hi.infinite) it.seek_to_last();
+    else if (hi.inclusive) it.seek_for_prev(hi.key);
+    else it.seek_before(hi.key);
+  }
+}
+
 }  // namespace
 
-// Aborting (rather than resetting) releases the reader slot the handle
-// keeps under MDB_NOTLS.
 ReadView::~ReadView() {
   if (txn_) mdb_txn_abort(txn_);
 }
@@ -54,35 +120,64 @@ ReadView::~ReadView() {
 void ReadView::end() {
   if (!active_) return;
   mdb_txn_reset(txn_);
+  version_.reset();
   active_ = false;
 }
 
-// The first read after construction begins a transaction; later ones renew
-// the reset handle, which reuses its reader slot and costs no allocation.
-// A handle whose renewal failed is dropped, so the next read starts afresh.
+// durable_seq, then the Version, then the LMDB snapshot: in this order the
+// view misses nothing acknowledged (engine.h). The reset handle is renewed,
+// which reuses its reader slot; one whose renewal failed is dropped.
 Status ReadView::begin() {
   if (active_) return {};
+  visible_ = see_everything_ ? std::numeric_limits<uint64_t>::max() : engine_.durable_seq();
+  version_ = engine_.version();
   if (txn_) {
     if (int rc = mdb_txn_renew(txn_)) {
       mdb_txn_abort(txn_);
       txn_ = nullptr;
+      version_.reset();
       return lmdb_error(rc, "txn_renew");
     }
-  } else if (int rc = mdb_txn_begin(env_.raw(), nullptr, MDB_RDONLY, &txn_)) {
+  } else if (int rc = mdb_txn_begin(engine_.env().raw(), nullptr, MDB_RDONLY, &txn_)) {
     txn_ = nullptr;
+    version_.reset();
     return lmdb_error(rc, "txn_begin");
   }
   active_ = true;
   return {};
 }
 
+size_t ReadView::layers_for(int db, bool* cleared) const {
+  const auto& layers = version_->layers;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if (layers[i]->cleared_at(db, visible_) != 0) {
+      *cleared = true;
+      return i + 1;
+    }
+  }
+  *cleared = false;
+  return layers.size();
+}
+
 Result<std::optional<ValueView>> ReadView::get(int db, std::string_view key, int64_t now_ms) {
-  assert(db >= 0 && db < env_.databases());
+  assert(db >= 0 && db < engine_.databases());
   if (!key_fits(key)) return std::optional<ValueView>{};
   if (auto s = begin(); !s) return s.error();
+  for (const auto& layer : version_->layers) {
+    auto found = layer->get(db, key, visible_);
+    switch (found.kind) {
+      case MemTable::Kind::kAbsent:
+        continue;
+      case MemTable::Kind::kValue:
+        if (found.value.expired(now_ms)) return std::optional<ValueView>{};
+        return std::optional<ValueView>{found.value};
+      default:  // a tombstone, or a clear marker newer than the key
+        return std::optional<ValueView>{};
+    }
+  }
   encode_key(key, &keybuf_);
   MDB_val k = as_val(keybuf_), v;
-  const int rc = mdb_get(txn_, env_.dbi(db), &k, &v);
+  const int rc = mdb_get(txn_, engine_.env().dbi(db), &k, &v);
   if (rc == MDB_NOTFOUND) return std::optional<ValueView>{};
   if (rc) return lmdb_error(rc, "get");
   auto value = decode_value(as_view(v));
@@ -91,69 +186,117 @@ Result<std::optional<ValueView>> ReadView::get(int db, std::string_view key, int
   return value;
 }
 
-Result<uint64_t> ReadView::dbsize(int db) {
-  assert(db >= 0 && db < env_.databases());
-  if (auto s = begin(); !s) return s.error();
-  MDB_stat st;
-  if (int rc = mdb_stat(txn_, env_.dbi(db), &st)) return lmdb_error(rc, "stat");
-  return static_cast<uint64_t>(st.ms_entries);
+Result<bool> ReadView::in_lmdb(int db, std::string_view key) {
+  encode_key(key, &keybuf_);
+  MDB_val k = as_val(keybuf_), v;
+  const int rc = mdb_get(txn_, engine_.env().dbi(db), &k, &v);
+  if (rc == MDB_NOTFOUND) return false;
+  if (rc) return lmdb_error(rc, "get");
+  return true;
 }
 
-// Positions a cursor at the first key of the range in the scan's direction
-// with one MDB_SET_RANGE (plus at most one step), then walks until the far
-// bound or the end of the user namespace. Keys outside the user namespace
-// sort after every user key (their first byte is above 0x00), so reaching
-// one ends a forward scan, and a reverse scan starts below them.
-// The visitor must not call end() on this view.
+// LMDB's count, corrected key by key for what the layers changed: a key
+// the layers hold a value for counts once, a tombstoned one not at all.
+Result<uint64_t> ReadView::dbsize(int db) {
+  assert(db >= 0 && db < engine_.databases());
+  if (auto s = begin(); !s) return s.error();
+  bool cleared = false;
+  const size_t n = layers_for(db, &cleared);
+  int64_t count = 0;
+  if (!cleared) {
+    MDB_stat st;
+    if (int rc = mdb_stat(txn_, engine_.env().dbi(db), &st)) return lmdb_error(rc, "stat");
+    count = static_cast<int64_t>(st.ms_entries);
+  }
+  if (n == 0) return static_cast<uint64_t>(count);
+  // Walk the layers' distinct keys in order (newest layer wins).
+  std::vector<MemTable::Iterator> its;
+  its.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    its.emplace_back(*version_->layers[i], db, visible_);
+    its.back().seek_to_first();
+  }
+  for (;;) {
+    const MemTable::Iterator* best = nullptr;
+    for (auto& it : its)
+      if (it.valid() && (!best || it.key() < best->key())) best = &it;
+    if (!best) break;
+    const std::string_view key = best->key();
+    const bool present = best->entry().kind == MemTable::Kind::kValue;
+    for (auto& it : its)
+      if (it.valid() && it.key() == key) it.next();
+    bool was = false;
+    if (!cleared) {
+      auto r = in_lmdb(db, key);
+      if (!r) return r.error();
+      was = *r;
+    }
+    count += static_cast<int>(present) - static_cast<int>(was);
+  }
+  return static_cast<uint64_t>(std::max<int64_t>(count, 0));
+}
+
+// Merges the layers (newest first) and an LMDB cursor in key order. At each
+// step the smallest key (largest, in reverse) among the sources is taken
+// from the newest source holding it, and every source is moved past it.
+// Returns the number of keys stepped over (tombstones and expired keys
+// included), so bounded-work callers can count them.
 Result<uint64_t> ReadView::scan(int db, const Bound& lo_in, const Bound& hi_in, bool reverse,
                                 int64_t now_ms, const Visitor& visit) {
-  assert(db >= 0 && db < env_.databases());
+  assert(db >= 0 && db < engine_.databases());
   if (auto s = begin(); !s) return s.error();
   const Bound lo = clamp(lo_in, true);
   const Bound hi = clamp(hi_in, false);
 
-  Cursor cur;
-  if (int rc = mdb_cursor_open(txn_, env_.dbi(db), &cur.c)) return lmdb_error(rc, "cursor_open");
-
-  MDB_val k, v;
-  int rc;
-  if (!reverse) {
-    encode_key(lo.infinite ? std::string_view() : lo.key, &keybuf_);
-    k = as_val(keybuf_);
-    rc = mdb_cursor_get(cur.c, &k, &v, MDB_SET_RANGE);
-  } else {
-    // "\x01" is just past every user key.
-    if (hi.infinite) {
-      keybuf_.assign(1, '\x01');
-    } else {
-      encode_key(hi.key, &keybuf_);
-    }
-    k = as_val(keybuf_);
-    rc = mdb_cursor_get(cur.c, &k, &v, MDB_SET_RANGE);
-    if (rc == MDB_NOTFOUND) {
-      rc = mdb_cursor_get(cur.c, &k, &v, MDB_LAST);
-    } else if (rc == 0) {
-      auto user = decode_key(as_view(k));
-      if (!user || !below_hi(*user, hi)) rc = mdb_cursor_get(cur.c, &k, &v, MDB_PREV);
-    }
+  bool cleared = false;
+  const size_t n = layers_for(db, &cleared);
+  std::vector<MemTable::Iterator> its;
+  its.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    its.emplace_back(*version_->layers[i], db, visible_);
+    position(its.back(), lo, hi, reverse);
+  }
+  LmdbSource lmdb;
+  if (!cleared) {
+    if (auto s = lmdb.open(txn_, engine_.env().dbi(db), lo, hi, reverse, &keybuf_); !s)
+      return s.error();
   }
 
-  const MDB_cursor_op step = reverse ? MDB_PREV : MDB_NEXT;
+  auto before = [reverse](std::string_view a, std::string_view b) {
+    return reverse ? a > b : a < b;
+  };
   uint64_t stepped = 0;
-  for (; rc == 0; rc = mdb_cursor_get(cur.c, &k, &v, step)) {
-    auto user = decode_key(as_view(k));
-    if (!user) break;
-    // The start bound can only fail on the first key (an exclusive bound
-    // that exists); the far bound ends the scan.
-    if (reverse ? !below_hi(*user, hi) : !above_lo(*user, lo)) continue;
-    if (reverse ? !above_lo(*user, lo) : !below_hi(*user, hi)) break;
+  for (;;) {
+    // The next key in scan order, and the newest source that holds it.
+    const MemTable::Iterator* layer = nullptr;
+    for (auto& it : its)
+      if (it.valid() && (!layer || before(it.key(), layer->key()))) layer = &it;
+    const bool from_lmdb =
+        lmdb.valid() && (!layer || before(lmdb.key(), layer->key()));
+    if (!layer && !lmdb.valid()) break;
+    // Views into an arena or an LMDB page: valid until end(), like values.
+    const std::string_view key = from_lmdb ? lmdb.key() : layer->key();
+    if (reverse ? !above_lo(key, lo) : !below_hi(key, hi)) break;
+
+    std::optional<ValueView> value;
+    if (from_lmdb) {
+      value = decode_value(lmdb.raw_value());
+      if (!value) return err("LMDB scan: corrupt value");
+    } else if (layer->entry().kind == MemTable::Kind::kValue) {
+      value = layer->entry().value;
+    }
     ++stepped;
-    auto value = decode_value(as_view(v));
-    if (!value) return err("LMDB scan: corrupt value");
-    if (value->expired(now_ms)) continue;
-    if (!visit(*user, *value)) break;
+    const bool live = value && !value->expired(now_ms);
+    // The visitor runs before the sources move: `value` may view into them.
+    if (live && !visit(key, *value)) break;
+    for (auto& it : its) {
+      if (!it.valid()) continue;
+      if (it.key() == key) reverse ? it.prev() : it.next();
+    }
+    if (lmdb.valid() && lmdb.key() == key) {
+      if (auto s = lmdb.step(); !s) return s.error();
+    }
   }
-  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_error(rc, "cursor_get");
   return stepped;
 }
 

@@ -1,14 +1,17 @@
-// store/read_view.h: the read side of the store, one per loop.
+// store/read_view.h: the read side of the store, one per loop (and one for
+// the writer).
 //
-// A ReadView wraps a short LMDB read transaction that is begun lazily on the
-// first read and reset (not aborted) by end() after each batch of commands,
-// then renewed on the next read: nothing pins a snapshot across a client's
-// think time. Reads never wait for the writer. Expired keys are invisible.
-//
-// It is the seam for the write path issue: it will grow buffer layers and a
-// visible_seq, and every reader goes through it, so commands do not change.
-// Used by one thread at a time (the owning loop); values it returns view
-// into LMDB pages and are valid until end().
+// A ReadView is {durable_seq, Version (the MemTables not yet in LMDB), a
+// short LMDB read transaction}, taken in that order on the first read after
+// end() (see engine.h for why the order makes the view complete). Point
+// reads consult the layers newest first, then LMDB; RANGE and SCAN merge the
+// layers and an LMDB cursor in key order, skipping tombstones, cleared
+// databases and expired keys. Entries newer than durable_seq are ignored, so
+// no read sees an unacknowledged write or a torn MSET; the writer's view
+// sees everything. end() after each batch of commands lets go of the
+// snapshot: nothing pins one across a client's think time.
+// One thread at a time; values returned view into LMDB pages or MemTable
+// arenas and are valid until end().
 #pragma once
 
 #include <cstdint>
@@ -18,7 +21,7 @@
 #include <string_view>
 
 #include "base/error.h"
-#include "store/env.h"
+#include "store/engine.h"
 #include "store/value.h"
 
 namespace lmkv::store {
@@ -36,7 +39,10 @@ struct Bound {
 
 class ReadView {
  public:
-  explicit ReadView(Env& env) : env_(env) {}
+  // `see_everything`: the writer's view, which also sees groups that are
+  // not durable yet (its own, being executed).
+  explicit ReadView(Engine& engine, bool see_everything = false)
+      : engine_(engine), see_everything_(see_everything) {}
   ~ReadView();
   ReadView(const ReadView&) = delete;
   ReadView& operator=(const ReadView&) = delete;
@@ -48,7 +54,9 @@ class ReadView {
   // or too long to exist.
   Result<std::optional<ValueView>> get(int db, std::string_view key, int64_t now_ms);
 
-  // Keys in `db`, counting expired keys not yet deleted (as Redis's DBSIZE).
+  // Keys in `db`, counting expired keys not yet deleted (as Redis's DBSIZE):
+  // LMDB's entry count corrected by the buffered keys, each probed once in
+  // LMDB, so its cost is bounded by the unapplied buffer, not the dataset.
   Result<uint64_t> dbsize(int db);
 
   // Visits the live keys of `db` within [lo, hi] in byte order (descending
@@ -62,7 +70,16 @@ class ReadView {
 
  private:
   Status begin();
-  Env& env_;
+  // The layers that may hold `db`'s keys: newest first, up to and including
+  // the first one with a visible clear marker. `cleared` says whether LMDB is
+  // hidden by such a marker.
+  size_t layers_for(int db, bool* cleared) const;
+  Result<bool> in_lmdb(int db, std::string_view key);
+
+  Engine& engine_;
+  const bool see_everything_;
+  uint64_t visible_ = 0;
+  std::shared_ptr<const Version> version_;
   MDB_txn* txn_ = nullptr;
   bool active_ = false;
   std::string keybuf_;

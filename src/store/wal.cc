@@ -44,15 +44,18 @@ Status fsync_dir(const std::string& dir) {
   return {};
 }
 
-Result<std::string> read_file(const std::string& path) {
+// The file's bytes from `from` on.
+Result<std::string> read_file(const std::string& path, uint64_t from) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return sys_error("open", path);
   std::string data;
   struct stat st{};
-  if (fstat(fd, &st) == 0) data.resize(static_cast<size_t>(st.st_size));
+  if (fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_size) > from)
+    data.resize(static_cast<size_t>(st.st_size) - from);
   size_t got = 0;
   while (got < data.size()) {
-    ssize_t n = ::read(fd, data.data() + got, data.size() - got);
+    ssize_t n = ::pread(fd, data.data() + got, data.size() - got,
+                        static_cast<off_t>(from + got));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     got += static_cast<size_t>(n);
@@ -62,6 +65,17 @@ Result<std::string> read_file(const std::string& path) {
   return data;
 }
 
+// Whether a whole, valid frame that starts at log offset `expect` begins at
+// data[pos].
+bool frame_at(std::string_view data, size_t pos, uint64_t expect) {
+  if (pos + Wal::kHeaderSize > data.size()) return false;
+  const char* h = data.data() + pos;
+  const uint32_t len = get32(h + 4);
+  if (get32(h) != kMagic || get64(h + 8) != expect || len > data.size() - pos - Wal::kHeaderSize)
+    return false;
+  return get32(h + 16) == frame_crc(h, std::string_view(h + Wal::kHeaderSize, len));
+}
+
 }  // namespace
 
 std::string Wal::segment_path(uint64_t start) const {
@@ -69,7 +83,7 @@ std::string Wal::segment_path(uint64_t start) const {
 }
 
 Result<std::unique_ptr<Wal>> Wal::open(const WalOptions& options, uint64_t from,
-                                       const Replay& replay) {
+                                       WalPosition hint, const Replay& replay) {
   std::unique_ptr<Wal> wal(new Wal());
   wal->options_ = options;
   std::error_code ec;
@@ -105,29 +119,40 @@ Result<std::unique_ptr<Wal>> Wal::open(const WalOptions& options, uint64_t from,
                    seg.start, end);
       break;
     }
-    auto data = read_file(seg.path);
-    if (!data) return data.error();
+    // Start at the hinted frame when it checks out; else read the segment.
+    uint64_t base = 0;
+    std::string data;
+    if (i == first && hint.segment == seg.start && hint.byte > 0) {
+      auto tail = read_file(seg.path, hint.byte);
+      if (!tail) return tail.error();
+      if (tail->empty() || frame_at(*tail, 0, from)) {
+        base = hint.byte;
+        end = from;
+        data = std::move(*tail);
+      }
+    }
+    if (base == 0) {
+      auto whole = read_file(seg.path, 0);
+      if (!whole) return whole.error();
+      data = std::move(*whole);
+    }
     size_t pos = 0;
-    while (pos + kHeaderSize <= data->size()) {
-      const char* h = data->data() + pos;
-      const uint32_t len = get32(h + 4);
-      if (get32(h) != kMagic || get64(h + 8) != end || len > data->size() - pos - kHeaderSize)
-        break;
-      std::string_view payload(h + kHeaderSize, len);
-      if (get32(h + 16) != frame_crc(h, payload)) break;
+    while (frame_at(data, pos, end)) {
+      const uint32_t len = get32(data.data() + pos + 4);
       if (end >= from) {
-        if (auto s = replay(end, payload); !s) return s.error();
+        if (auto s = replay(end, std::string_view(data.data() + pos + kHeaderSize, len)); !s)
+          return s.error();
       }
       end += len;
       pos += kHeaderSize + len;
     }
     last_good = i;
-    last_size = pos;
-    if (pos != data->size()) {
+    last_size = base + pos;
+    if (pos != data.size()) {
       // A torn, corrupt or stale tail: the log ends at the last whole frame.
-      log::warning("log: cutting {} at byte {} of {} (offset {})", seg.path, pos, data->size(),
-                   end);
-      if (::truncate(seg.path.c_str(), static_cast<off_t>(pos)) != 0)
+      log::warning("log: cutting {} at byte {} of {} (offset {})", seg.path, base + pos,
+                   base + data.size(), end);
+      if (::truncate(seg.path.c_str(), static_cast<off_t>(base + pos)) != 0)
         return sys_error("truncate", seg.path);
       cut = true;
     }

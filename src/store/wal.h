@@ -28,6 +28,14 @@
 
 namespace lmkv::store {
 
+// Where a frame starts: its segment (by start offset) and byte in that file.
+// Recovery seeks straight to the position LMDB stored with its applied
+// offset, so restart reads only the unapplied tail, whatever the log's size.
+struct WalPosition {
+  uint64_t segment = 0;
+  uint64_t byte = 0;
+};
+
 struct WalOptions {
   std::string dir;                          // the log's own directory
   uint64_t segment_bytes = 64ull << 20;     // a segment is closed past this size
@@ -39,11 +47,13 @@ class Wal {
   using Replay = std::function<Status(uint64_t start, std::string_view payload)>;
 
   // Opens (or creates) the log and replays every frame that starts at or
-  // after `from` (the offset LMDB already holds). A torn or corrupt tail is
-  // cut off at the last whole frame. If the log ends before `from` (its tail
-  // was never synced), the log restarts at `from`.
+  // after `from` (the offset LMDB already holds). `hint`, if it names the
+  // segment holding `from`, is where its frame starts (checked: a frame
+  // there must start at `from`, else the segment is read from its start). A
+  // torn or corrupt tail is cut off at the last whole frame. If the log ends
+  // before `from` (its tail was never synced), the log restarts at `from`.
   static Result<std::unique_ptr<Wal>> open(const WalOptions& options, uint64_t from,
-                                           const Replay& replay);
+                                           WalPosition hint, const Replay& replay);
   ~Wal();
   Wal(const Wal&) = delete;
   Wal& operator=(const Wal&) = delete;
@@ -58,6 +68,9 @@ class Wal {
   void release_before(uint64_t offset);
 
   uint64_t end_offset() const { return end_; }
+  // Where the next frame will start (or, past a full segment, the end of
+  // the last one, which recovery reads on from).
+  WalPosition end_position() const { return {segments_.back().start, segment_size_}; }
   // Bytes in all segment files (INFO).
   uint64_t disk_bytes() const;
 

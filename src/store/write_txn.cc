@@ -1,104 +1,70 @@
-// store/write_txn.cc: the writer's LMDB write transaction.
+// store/write_txn.cc: a writer group's mutations: MemTable entries plus
+// their effects in the group's log payload.
 #include "store/write_txn.h"
 
 #include <cassert>
-#include <utility>
+#include <limits>
+#include <string>
+
+#include "store/effects.h"
 
 namespace lmkv::store {
-namespace {
-
-std::string_view as_view(const MDB_val& v) {
-  return {static_cast<const char*>(v.mv_data), v.mv_size};
-}
-
-MDB_val as_val(const std::string& s) { return {s.size(), const_cast<char*>(s.data())}; }
-
-}  // namespace
-
-Result<WriteTxn> WriteTxn::begin(Env& env) {
-  MDB_txn* txn = nullptr;
-  if (int rc = mdb_txn_begin(env.raw(), nullptr, 0, &txn)) return lmdb_error(rc, "txn_begin");
-  return WriteTxn(env, txn);
-}
-
-WriteTxn::WriteTxn(WriteTxn&& other) noexcept
-    : env_(other.env_),
-      txn_(std::exchange(other.txn_, nullptr)),
-      keybuf_(std::move(other.keybuf_)),
-      valbuf_(std::move(other.valbuf_)) {}
-
-WriteTxn::~WriteTxn() { abort(); }
 
 Result<std::optional<ValueView>> WriteTxn::get(int db, std::string_view key, int64_t now_ms) {
-  assert(txn_ && db >= 0 && db < env_->databases());
-  if (!key_fits(key)) return std::optional<ValueView>{};
-  encode_key(key, &keybuf_);
-  MDB_val k = as_val(keybuf_), v;
-  const int rc = mdb_get(txn_, env_->dbi(db), &k, &v);
-  if (rc == MDB_NOTFOUND) return std::optional<ValueView>{};
-  if (rc) return lmdb_error(rc, "get");
-  auto value = decode_value(as_view(v));
-  if (!value) return err("LMDB get: corrupt value");
-  if (value->expired(now_ms)) return std::optional<ValueView>{};
-  return value;
+  return view_.get(db, key, now_ms);
 }
 
-// A failed put (MDB_MAP_FULL, ENOSPC) leaves LMDB's transaction unusable;
-// the caller must abort it, which the writer does for the whole group.
+// Effects name their database with SELECT only when it changes, as Redis's
+// replication stream does.
+void WriteTxn::select(int db) {
+  if (db == selected_) return;
+  append_effect(&payload_, {"SELECT", std::to_string(db)});
+  selected_ = db;
+}
+
 Status WriteTxn::put(int db, std::string_view key, const ValueView& value) {
-  assert(txn_ && db >= 0 && db < env_->databases());
+  assert(db >= 0 && db < engine_.databases());
   if (!key_fits(key)) return err("key too long");
-  encode_key(key, &keybuf_);
-  encode_value(value, &valbuf_);
-  MDB_val k = as_val(keybuf_), v = as_val(valbuf_);
-  if (int rc = mdb_put(txn_, env_->dbi(db), &k, &v, 0)) return lmdb_error(rc, "put");
+  last_seq_ = engine_.next_seq();
+  engine_.active().put(last_seq_, db, key, value);
+  select(db);
+  if (value.deadline_ms) {
+    append_effect(&payload_, {"SET", key, value.data, "PXAT", std::to_string(value.deadline_ms)});
+  } else {
+    append_effect(&payload_, {"SET", key, value.data});
+  }
   return {};
 }
 
-// Looks the key up and deletes it with one cursor, so the value's deadline
-// decides the answer without a second tree descent. An expired key is
-// deleted all the same (it was garbage); an undecodable value is deleted
-// and counted as live, since something was there.
+// A present key is deleted (and logged) even when it has expired, as
+// Redis's lazy expiry does, so DBSIZE stops counting it; only a live one
+// counts as deleted. An absent key logs nothing.
 Result<bool> WriteTxn::del(int db, std::string_view key, int64_t now_ms) {
-  assert(txn_ && db >= 0 && db < env_->databases());
-  if (!key_fits(key)) return false;
-  encode_key(key, &keybuf_);
-  MDB_cursor* cur = nullptr;
-  if (int rc = mdb_cursor_open(txn_, env_->dbi(db), &cur)) return lmdb_error(rc, "cursor_open");
-  MDB_val k = as_val(keybuf_), v;
-  int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
-  if (rc == MDB_NOTFOUND) {
-    mdb_cursor_close(cur);
-    return false;
-  }
-  if (rc) {
-    mdb_cursor_close(cur);
-    return lmdb_error(rc, "cursor_get");
-  }
-  auto value = decode_value(as_view(v));
-  const bool live = !value || !value->expired(now_ms);
-  rc = mdb_cursor_del(cur, 0);
-  mdb_cursor_close(cur);
-  if (rc) return lmdb_error(rc, "del");
+  assert(db >= 0 && db < engine_.databases());
+  // The earliest possible time: every stored value is still unexpired then.
+  auto current = view_.get(db, key, std::numeric_limits<int64_t>::min());
+  if (!current) return current.error();
+  if (!*current) return false;
+  const bool live = !(*current)->expired(now_ms);
+  last_seq_ = engine_.next_seq();
+  engine_.active().del(last_seq_, db, key);
+  select(db);
+  append_effect(&payload_, {"DEL", key});
   return live;
 }
 
 Status WriteTxn::clear(int db) {
-  assert(txn_ && db >= 0 && db < env_->databases());
-  if (int rc = mdb_drop(txn_, env_->dbi(db), 0)) return lmdb_error(rc, "drop");
+  assert(db >= 0 && db < engine_.databases());
+  last_seq_ = engine_.next_seq();
+  engine_.active().clear(last_seq_, db);
+  select(db);
+  append_effect(&payload_, {"FLUSHDB"});
   return {};
 }
 
-// LMDB frees the transaction whether or not the commit succeeds.
 Status WriteTxn::commit() {
-  assert(txn_);
-  const int rc = mdb_txn_commit(std::exchange(txn_, nullptr));
-  if (rc) return lmdb_error(rc, "commit");
-  return {};
-}
-
-void WriteTxn::abort() {
-  if (txn_) mdb_txn_abort(std::exchange(txn_, nullptr));
+  view_.end();
+  return engine_.commit(*this);
 }
 
 }  // namespace lmkv::store

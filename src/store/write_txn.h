@@ -1,13 +1,14 @@
-// store/write_txn.h: the writer's view and mutations of the latest state.
+// store/write_txn.h: one writer group: its view of the latest state and
+// its mutations.
 //
-// One WriteTxn is one LMDB write transaction; the writer executes a whole
-// group of commands in it and commits once (group commit), so MSET and
-// every multi-key command is atomic. Handlers validate every argument before
-// mutating, so a failure here is an I/O failure, and the writer then aborts
-// the whole group: nothing in it is acknowledged.
-//
-// This is the seam for the write path issue: the same calls will append
-// effects to the log and the write buffer instead of LMDB.
+// Reads see everything, including this group's own earlier writes and
+// groups not yet durable (an INCR sees the INCR just before it). Each
+// mutation goes into the active MemTable under its own seq and appends its
+// blind, idempotent effect (SET with an absolute PXAT, DEL, FLUSHDB) to the
+// group's payload; commit() writes the payload to the log as one frame, so
+// an MSET or a whole group is never split, and makes the group visible once
+// durable. Nothing is rolled back: handlers validate before mutating, and a
+// log failure is fatal to the process, which then recovers from the log.
 // Writer thread only.
 #pragma once
 
@@ -16,17 +17,17 @@
 #include <string_view>
 
 #include "base/error.h"
-#include "store/env.h"
+#include "store/engine.h"
+#include "store/read_view.h"
 #include "store/value.h"
 
 namespace lmkv::store {
 
 class WriteTxn {
  public:
-  static Result<WriteTxn> begin(Env& env);
-  WriteTxn(WriteTxn&& other) noexcept;
-  WriteTxn& operator=(WriteTxn&&) = delete;
-  ~WriteTxn();  // aborts if neither committed nor aborted
+  explicit WriteTxn(Engine& engine) : engine_(engine), view_(engine, true) {}
+  WriteTxn(const WriteTxn&) = delete;
+  WriteTxn& operator=(const WriteTxn&) = delete;
 
   // The live value (this transaction's writes included), or nullopt if
   // absent, expired or too long to exist. Valid until the next mutation.
@@ -38,15 +39,22 @@ class WriteTxn {
   // Empties database `db` (FLUSHDB).
   Status clear(int db);
 
-  // Commits; synced to disk when the env's policy is kAlways.
+  // Logs the group and makes it visible once durable (Engine::commit). An
+  // error is fatal: the log may hold part of a frame.
   Status commit();
-  void abort();
+
+  const std::string& payload() const { return payload_; }
+  uint64_t last_seq() const { return last_seq_; }
+  bool empty() const { return payload_.empty(); }
 
  private:
-  WriteTxn(Env& env, MDB_txn* txn) : env_(&env), txn_(txn) {}
-  Env* env_;
-  MDB_txn* txn_;
-  std::string keybuf_, valbuf_;
+  void select(int db);
+
+  Engine& engine_;
+  ReadView view_;
+  std::string payload_;
+  int selected_ = -1;  // the db the payload's last SELECT named
+  uint64_t last_seq_ = 0;
 };
 
 }  // namespace lmkv::store

@@ -248,3 +248,63 @@ def wait_for(predicate, timeout=10.0, interval=0.02):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reply decoding and INFO fields (crash and write-path tests, tools/crash-test.py)
+# ---------------------------------------------------------------------------------------------
+
+class ErrorReply(str):
+    """An error reply ("-ERR ..."), kept as a value so a pipeline's replies stay in order."""
+
+
+def decode_reply(raw):
+    """A complete RESP2 reply (bytes, as RawConn.read_exactly_reply returns it) as Python:
+    simple strings as str, errors as ErrorReply, integers as int, bulks as bytes (None for
+    nil), arrays as lists."""
+    value, end = _decode_at(raw, 0)
+    if end != len(raw):
+        raise ValueError(f"trailing bytes after reply: {raw[end:end + 40]!r}")
+    return value
+
+
+def _decode_at(buf, pos):
+    nl = buf.index(b"\r\n", pos)
+    kind, line, after = buf[pos:pos + 1], buf[pos + 1:nl], nl + 2
+    if kind == b"+":
+        return line.decode(), after
+    if kind == b"-":
+        return ErrorReply(line.decode()), after
+    if kind == b":":
+        return int(line), after
+    if kind == b"$":
+        n = int(line)
+        return (None, after) if n < 0 else (buf[after:after + n], after + n + 2)
+    if kind == b"*":
+        n = int(line)
+        if n < 0:
+            return None, after
+        items = []
+        for _ in range(n):
+            item, after = _decode_at(buf, after)
+            items.append(item)
+        return items, after
+    raise ValueError(f"unsupported reply type: {buf[pos:pos + 40]!r}")
+
+
+def info_fields(conn, section="persistence"):
+    """INFO section as {field: str} over a RawConn or a redis-py client (raw text, so lmkv's
+    own fields keep their exact spelling)."""
+    if isinstance(conn, RawConn):
+        text = decode_reply(conn.command("INFO", section)).decode()
+    else:
+        text = conn.execute_command("INFO", section)
+        text = text.decode() if isinstance(text, bytes) else text
+        if isinstance(text, dict):  # a client that parses INFO itself
+            return {k: str(v) for k, v in text.items()}
+    out = {}
+    for line in text.splitlines():
+        if ":" in line and not line.startswith("#"):
+            k, v = line.split(":", 1)
+            out[k] = v
+    return out

@@ -1,11 +1,12 @@
 // tests/unit/commands/harness.h: runs commands in-process through the real
 // Registry and Dispatcher, with no sockets (Dragonfly's BaseFamilyTest).
 //
-// Each fixture owns a fresh LMDB environment in its own mkdtemp directory,
-// a Registry with every family registered, a fake ServerApi (config map,
-// 16 databases, RANGE limits 1000/100000, a real ScanCursors and
-// ClientRegistry), a loop-side ReadView and a WriteSink that executes each
-// write at once in its own WriteTxn and commits it. run() returns the raw
+// Each fixture owns a fresh store::Engine (LMDB environment plus log) in its
+// own mkdtemp directory, a Registry with every family registered, a fake
+// ServerApi (config map, 16 databases, RANGE limits 1000/100000, a real
+// ScanCursors and ClientRegistry), a loop-side ReadView and a WriteSink
+// that executes each write at once as its own writer group (WriteTxn) and
+// commits it, so the next command's view sees it. run() returns the raw
 // reply bytes, so tests compare them exactly:
 //
 //   BOOST_TEST(run({"SET", "k", "v"}) == "+OK\r\n");
@@ -34,6 +35,7 @@
 #include "commands/registry.h"
 #include "commands/scan_cursors.h"
 #include "resp/reply_writer.h"
+#include "store/engine.h"
 #include "store/env.h"
 #include "store/read_view.h"
 #include "store/write_txn.h"
@@ -93,29 +95,24 @@ class FakeServer : public ServerApi {
   int64_t range_max_limit() const override { return max_limit; }
 };
 
-// Executes each submitted write immediately in its own transaction and
+// Executes each submitted write immediately as its own writer group and
 // appends its reply to the output of the command being run.
 class ImmediateWriter : public WriteSink {
  public:
-  ImmediateWriter(store::Env& env, ServerApi& server) : env_(env), server_(server) {}
+  ImmediateWriter(store::Engine& engine, ServerApi& server) : engine_(engine), server_(server) {}
   void set_output(std::string* out) { out_ = out; }
 
   void submit(Session& session, const CommandSpec& spec, Args args) override {
-    auto txn = store::WriteTxn::begin(env_);
-    if (!txn) throw std::runtime_error("WriteTxn::begin: " + txn.error().message);
+    store::WriteTxn txn(engine_);
     resp::ReplyWriter reply(out_, session.protocol.load());
-    const bool ok = Dispatcher::execute_write(
-        spec, args, session.db.load(), session.protocol.load(), reply, server_, *txn, unix_ms());
-    if (ok) {
-      if (auto c = txn->commit(); !c) throw std::runtime_error("commit: " + c.error().message);
-    } else {
-      txn->abort();
-    }
+    Dispatcher::execute_write(spec, args, session.db.load(), session.protocol.load(), reply,
+                              server_, txn, unix_ms());
+    if (auto c = txn.commit(); !c) throw std::runtime_error("commit: " + c.error().message);
     --session.pending_writes;
   }
 
  private:
-  store::Env& env_;
+  store::Engine& engine_;
   ServerApi& server_;
   std::string* out_ = nullptr;
 };
@@ -126,16 +123,16 @@ class CommandFixture {
     char tmpl[] = "/tmp/lmkv-commands-XXXXXX";
     if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
     dir_ = tmpl;
-    store::EnvOptions options;
-    options.dir = dir_;
-    options.databases = 16;
-    options.map_size = size_t{1} << 30;
-    options.fsync = store::Fsync::kNo;
-    auto env = store::Env::open(options);
-    if (!env) throw std::runtime_error("Env::open: " + env.error().message);
-    env_ = std::move(*env);
-    view_ = std::make_unique<store::ReadView>(*env_);
-    writer_ = std::make_unique<ImmediateWriter>(*env_, server);
+    store::EngineOptions options;
+    options.env.dir = dir_;
+    options.env.databases = 16;
+    options.env.map_size = size_t{1} << 30;
+    options.fsync = store::Fsync::kNo;  // the log is not synced per group
+    auto engine = store::Engine::open(options);
+    if (!engine) throw std::runtime_error("Engine::open: " + engine.error().message);
+    engine_ = std::move(*engine);
+    view_ = std::make_unique<store::ReadView>(*engine_);
+    writer_ = std::make_unique<ImmediateWriter>(*engine_, server);
 
     register_string_family(registry);
     register_keys_family(registry);
@@ -150,7 +147,7 @@ class CommandFixture {
   ~CommandFixture() {
     for (auto& s : sessions_) server.client_registry.remove(s.get());
     view_.reset();
-    env_.reset();
+    engine_.reset();
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
@@ -194,7 +191,8 @@ class CommandFixture {
     return out;
   }
 
-  store::Env& env() { return *env_; }
+  store::Engine& engine() { return *engine_; }
+  store::Env& env() { return engine_->env(); }
 
   FakeServer server;
   Registry registry;
@@ -203,7 +201,7 @@ class CommandFixture {
 
  private:
   std::string dir_;
-  std::unique_ptr<store::Env> env_;
+  std::unique_ptr<store::Engine> engine_;
   std::unique_ptr<store::ReadView> view_;
   std::unique_ptr<ImmediateWriter> writer_;
   std::unique_ptr<Dispatcher> dispatcher_;

@@ -11,15 +11,12 @@ namespace lmkv::commands::testing {
 namespace {
 
 // The stored deadline of `key` in db 0 (0: none), or -1 when absent, read
-// in a throwaway write transaction so the fixture's ReadView is untouched.
+// in a throwaway view so the fixture's ReadView is untouched.
 int64_t deadline_of(CommandFixture& f, std::string_view key) {
-  auto txn = store::WriteTxn::begin(f.env());
-  BOOST_TEST_REQUIRE(txn.ok());
-  auto v = txn->get(0, key, unix_ms());
+  store::ReadView view(f.engine());
+  auto v = view.get(0, key, unix_ms());
   BOOST_TEST_REQUIRE(v.ok());
-  const int64_t d = *v ? (*v)->deadline_ms : -1;
-  txn->abort();
-  return d;
+  return *v ? (*v)->deadline_ms : -1;
 }
 
 void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }

@@ -33,9 +33,10 @@ struct Frame {
   std::string payload;
 };
 
-std::vector<Frame> replay_all(const WalOptions& o, uint64_t from, uint64_t* end = nullptr) {
+std::vector<Frame> replay_all(const WalOptions& o, uint64_t from, uint64_t* end = nullptr,
+                              lmkv::store::WalPosition hint = {}) {
   std::vector<Frame> got;
-  auto wal = Wal::open(o, from, [&](uint64_t start, std::string_view p) {
+  auto wal = Wal::open(o, from, hint, [&](uint64_t start, std::string_view p) {
     got.push_back({start, std::string(p)});
     return Status();
   });
@@ -67,7 +68,7 @@ BOOST_AUTO_TEST_CASE(appended_frames_replay_in_order_with_offsets) {
   WalOptions o{d.path};
   auto data = payloads(50);
   {
-    auto wal = Wal::open(o, 0, [](uint64_t, std::string_view) { return Status(); });
+    auto wal = Wal::open(o, 0, {}, [](uint64_t, std::string_view) { return Status(); });
     BOOST_REQUIRE(wal.ok());
     uint64_t expect = 0;
     for (auto& p : data) {
@@ -98,7 +99,7 @@ BOOST_AUTO_TEST_CASE(every_truncation_point_recovers_to_the_last_whole_frame) {
   WalOptions o{d.path};
   auto data = payloads(6);
   {
-    auto wal = Wal::open(o, 0, [](uint64_t, std::string_view) { return Status(); });
+    auto wal = Wal::open(o, 0, {}, [](uint64_t, std::string_view) { return Status(); });
     for (auto& p : data) BOOST_REQUIRE((*wal)->append(p).ok());
   }
   const std::string seg = only_segment(d.path);
@@ -128,7 +129,7 @@ BOOST_AUTO_TEST_CASE(flipped_bits_end_the_log) {
   WalOptions o{d.path};
   auto data = payloads(4);
   {
-    auto wal = Wal::open(o, 0, [](uint64_t, std::string_view) { return Status(); });
+    auto wal = Wal::open(o, 0, {}, [](uint64_t, std::string_view) { return Status(); });
     for (auto& p : data) BOOST_REQUIRE((*wal)->append(p).ok());
   }
   const std::string seg = only_segment(d.path);
@@ -157,7 +158,7 @@ BOOST_AUTO_TEST_CASE(stale_frames_in_a_recycled_segment_are_rejected) {
   WalOptions o{d.path};
   auto data = payloads(8);
   {
-    auto wal = Wal::open(o, 0, [](uint64_t, std::string_view) { return Status(); });
+    auto wal = Wal::open(o, 0, {}, [](uint64_t, std::string_view) { return Status(); });
     for (auto& p : data) BOOST_REQUIRE((*wal)->append(p).ok());
   }
   const std::string seg = only_segment(d.path);
@@ -171,7 +172,7 @@ BOOST_AUTO_TEST_CASE(stale_frames_in_a_recycled_segment_are_rejected) {
   TempDir d2;
   WalOptions o2{d2.path};
   {
-    auto wal = Wal::open(o2, 0, [](uint64_t, std::string_view) { return Status(); });
+    auto wal = Wal::open(o2, 0, {}, [](uint64_t, std::string_view) { return Status(); });
     BOOST_REQUIRE((*wal)->append(data[5]).ok());
     BOOST_REQUIRE((*wal)->append(data[6]).ok());
   }
@@ -202,7 +203,7 @@ BOOST_AUTO_TEST_CASE(segments_rotate_and_are_released) {
   auto data = payloads(40);
   uint64_t mid = 0;
   {
-    auto wal = Wal::open(o, 0, [](uint64_t, std::string_view) { return Status(); });
+    auto wal = Wal::open(o, 0, {}, [](uint64_t, std::string_view) { return Status(); });
     for (size_t i = 0; i < data.size(); ++i) {
       auto s = (*wal)->append(data[i]);
       BOOST_REQUIRE(s.ok());
@@ -222,7 +223,7 @@ BOOST_AUTO_TEST_CASE(a_log_behind_the_store_restarts_at_the_store_offset) {
   TempDir d;
   WalOptions o{d.path};
   {
-    auto wal = Wal::open(o, 0, [](uint64_t, std::string_view) { return Status(); });
+    auto wal = Wal::open(o, 0, {}, [](uint64_t, std::string_view) { return Status(); });
     BOOST_REQUIRE((*wal)->append("abc").ok());
   }
   uint64_t end = 0;
@@ -231,7 +232,7 @@ BOOST_AUTO_TEST_CASE(a_log_behind_the_store_restarts_at_the_store_offset) {
   BOOST_TEST(end == 1000u);
   // And appends continue from there, surviving another reopen.
   {
-    auto wal = Wal::open(o, 1000, [](uint64_t, std::string_view) { return Status(); });
+    auto wal = Wal::open(o, 1000, {}, [](uint64_t, std::string_view) { return Status(); });
     auto s = (*wal)->append("xyz");
     BOOST_REQUIRE(s.ok());
     BOOST_TEST(*s == 1000u);
@@ -239,4 +240,41 @@ BOOST_AUTO_TEST_CASE(a_log_behind_the_store_restarts_at_the_store_offset) {
   got = replay_all(o, 1000, &end);
   BOOST_REQUIRE_EQUAL(got.size(), 1u);
   BOOST_TEST(end == 1003u);
+}
+
+BOOST_AUTO_TEST_CASE(a_position_hint_skips_straight_to_the_unapplied_tail) {
+  TempDir d;
+  WalOptions o{d.path};
+  auto data = payloads(20);
+  lmkv::store::WalPosition hint;
+  uint64_t from = 0;
+  {
+    auto wal = Wal::open(o, 0, {}, [](uint64_t, std::string_view) { return Status(); });
+    for (size_t i = 0; i < data.size(); ++i) {
+      if (i == 12) {
+        hint = (*wal)->end_position();
+        from = (*wal)->end_offset();
+      }
+      BOOST_REQUIRE((*wal)->append(data[i]).ok());
+    }
+  }
+  const std::string seg = only_segment(d.path);
+  // Scribble over the applied frames: with a good hint they are never read.
+  {
+    std::fstream f(seg, std::ios::binary | std::ios::in | std::ios::out);
+    std::string junk(hint.byte, 'x');
+    f.write(junk.data(), junk.size());
+  }
+  uint64_t end = 0;
+  auto got = replay_all(o, from, &end, hint);
+  BOOST_REQUIRE_EQUAL(got.size(), 8u);
+  BOOST_TEST(got.front().start == from);
+  BOOST_TEST(got.back().payload == data.back());
+
+  // A hint that does not point at the frame for `from` is not trusted: the
+  // segment is read from its start (where the scribbles now end the log).
+  auto wrong = hint;
+  wrong.byte += 1;
+  got = replay_all(o, from, &end, wrong);
+  BOOST_TEST(got.empty());
 }

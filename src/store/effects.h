@@ -1,0 +1,32 @@
+// store/effects.h: the log's payload format (DESIGN.md "Writes").
+//
+// A writer group's effects are blind, idempotent commands written as RESP
+// arrays, exactly the bytes a replica will receive:
+//   SELECT db | SET key value [PXAT ms] | DEL key | FLUSHDB | FLUSHALL
+// Replaying any suffix of the log twice gives the same state. The encoder
+// is here, not in resp/, because this is the store's on-disk format (store
+// may not depend on resp); it writes only arrays of bulk strings.
+// Pure functions, any thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "base/error.h"
+
+namespace lmkv::store {
+
+// Appends one effect, "*N\r\n$len\r\narg\r\n...", to *out.
+void append_effect(std::string* out, std::initializer_list<std::string_view> args);
+
+// Calls fn for each effect in a payload, in order. A payload that is not a
+// sequence of whole arrays of bulk strings is an error (the frame's CRC
+// matched, so this is a bug or a foreign file, never a torn write).
+using EffectFn = std::function<Status(std::span<const std::string_view> args)>;
+Status for_each_effect(std::string_view payload, const EffectFn& fn);
+
+}  // namespace lmkv::store

@@ -1,0 +1,162 @@
+// store/engine.h: the log-structured store (DESIGN.md "Architecture").
+//
+// Writes go to the write-ahead log first and into the active MemTable; the
+// LMDB B+tree receives them behind, in large sorted batches:
+//
+//   writer group --append+fdatasync--> log      (durable: the reply may leave)
+//                --insert-------------> active MemTable (visible once durable)
+//   active reaches write-buffer-size or its age limit --> frozen
+//   applier: one frozen MemTable = one synced LMDB transaction, in key order,
+//            storing the log offset it covers; then the MemTable is dropped
+//
+// Readers see a Version (the MemTables not yet applied, newest first) over
+// an LMDB snapshot, ignoring entries newer than durable_seq. The order of
+// taking them -- durable_seq, then the Version, then the LMDB snapshot --
+// makes every view complete: an entry at or below durable_seq is in a layer
+// of that Version or already in LMDB, since a layer leaves the Version only
+// after its LMDB commit.
+//
+// Recovery opens LMDB, reads the applied offset, and replays the log from
+// there into a MemTable without reading LMDB.
+//
+// Thread roles: the writer thread calls the group API (WriteTxn, commit,
+// tick); readers on any thread call version()/durable_seq(); the applier is
+// the engine's own thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/error.h"
+#include "store/env.h"
+#include "store/memtable.h"
+#include "store/wal.h"
+
+namespace lmkv::store {
+
+struct EngineOptions {
+  EnvOptions env;
+  Fsync fsync = Fsync::kAlways;                  // the log's policy; LMDB always syncs
+  size_t write_buffer_size = 8u << 20;           // freeze the active MemTable past this
+  size_t max_unapplied = 32u << 20;              // slow writers down past this
+  int64_t buffer_max_age_ms = 5000;              // freeze a non-empty MemTable this old
+  uint64_t segment_bytes = 64ull << 20;          // log segment size
+};
+
+// The MemTables a reader consults, newest first (layers[0] is the active one).
+struct Version {
+  std::vector<std::shared_ptr<const MemTable>> layers;
+};
+
+struct EngineStats {
+  std::atomic<uint64_t> groups{0};
+  std::atomic<uint64_t> group_bytes{0};
+  std::atomic<uint64_t> syncs{0};
+  std::atomic<uint64_t> applies{0};
+  std::atomic<uint64_t> last_apply_us{0};
+  std::atomic<uint64_t> last_apply_entries{0};
+  std::atomic<uint64_t> last_apply_bytes{0};
+  std::atomic<uint64_t> slowdowns{0};
+  std::atomic<uint64_t> replayed_frames{0};
+  std::atomic<uint64_t> recovery_us{0};
+};
+
+class WriteTxn;
+
+class Engine {
+ public:
+  // The meta database's key for the log offset LMDB holds everything before.
+  static constexpr std::string_view kAppliedOffsetKey = "applied_offset";
+  // ... and where in the log that offset's frame starts (a WalPosition).
+  static constexpr std::string_view kAppliedPositionKey = "applied_position";
+
+  static Result<std::unique_ptr<Engine>> open(const EngineOptions& options);
+  // Applies nothing more; syncs the log. LMDB is always consistent.
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  Env& env() { return *env_; }
+  int databases() const { return env_->databases(); }
+
+  // Readers (any thread).
+  std::shared_ptr<const Version> version() const;
+  uint64_t durable_seq() const { return durable_seq_.load(std::memory_order_acquire); }
+
+  // Writer thread: makes the group's effects durable per the fsync policy,
+  // then makes its entries visible. An error means the log may hold a
+  // partial frame: the caller must exit and recover.
+  Status commit(WriteTxn& group);
+  // Writer thread, when idle: the once-a-second sync of --fsync everysec,
+  // and freezing an old MemTable.
+  Status tick();
+  // Switches the log's fsync policy (CONFIG SET fsync). Any thread.
+  Status set_fsync(Fsync policy);
+  Fsync fsync() const { return fsync_.load(); }
+
+  // Waits until everything frozen so far is in LMDB, after freezing the
+  // active MemTable (SAVE, tests, shutdown). Writer thread or no writer.
+  Status flush();
+
+  // INFO persistence.
+  const EngineStats& stats() const { return stats_; }
+  uint64_t log_end_offset() const { return log_end_.load(); }
+  uint64_t applied_offset() const { return applied_offset_.load(); }
+  uint64_t durable_offset() const { return durable_offset_.load(); }
+  uint64_t log_disk_bytes() const { return log_disk_bytes_.load(); }
+  size_t unapplied_bytes() const;
+
+ private:
+  friend class WriteTxn;
+  Engine() = default;
+  uint64_t next_seq() { return ++last_seq_; }
+  MemTable& active() { return *active_; }
+  Status replay(std::string_view payload, int* db);
+  void freeze_locked();
+  void publish_locked();
+  void applier_main();
+  Status apply(const MemTable& frozen, uint64_t end_offset, WalPosition end_position);
+
+  EngineOptions options_;
+  std::unique_ptr<Env> env_;
+  std::unique_ptr<Wal> wal_;
+  // The writer appends and syncs; CONFIG SET fsync may sync from a loop.
+  std::mutex wal_mu_;
+  std::atomic<Fsync> fsync_{Fsync::kAlways};
+
+  // Writer-thread state.
+  uint64_t last_seq_ = 0;
+  int64_t active_since_ms_ = 0;
+  int64_t last_sync_ms_ = 0;
+  bool log_unsynced_ = false;
+
+  std::atomic<uint64_t> durable_seq_{0};
+  std::atomic<uint64_t> log_end_{0}, applied_offset_{0}, durable_offset_{0}, log_disk_bytes_{0};
+
+  // Layers: guarded by mu_. `frozen_` is oldest first, each with the log
+  // offset its last group ends at.
+  mutable std::mutex mu_;
+  std::condition_variable applier_cv_, progress_cv_;
+  std::shared_ptr<MemTable> active_;
+  struct Frozen {
+    std::shared_ptr<const MemTable> table;
+    uint64_t end_offset;       // the log offset its last group ends at
+    WalPosition end_position;  // and where that is in the log's files
+  };
+  std::deque<Frozen> frozen_;
+  std::shared_ptr<const Version> version_;
+  bool stopping_ = false;
+  Status apply_error_;
+  std::thread applier_;
+
+  EngineStats stats_;
+};
+
+}  // namespace lmkv::store

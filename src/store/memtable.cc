@@ -1,0 +1,438 @@
+#include "store/memtable.h"
+
+#include <cassert>
+#include <cstring>
+#include <new>
+
+namespace lmkv::store {
+
+// ---------------------------------------------------------------------------
+// Layout
+// ---------------------------------------------------------------------------
+// A node is one arena allocation: this header, then `height` link slots,
+// then the key bytes, then the value bytes. Lower nodes carry fewer links,
+// as in LevelDB, so the average node has 4/3 links.
+
+namespace {
+
+constexpr uint8_t kPut = 0;
+constexpr uint8_t kDel = 1;
+constexpr size_t kBlockSize = size_t{1} << 20;
+// Items above this get a block of their own, so a big value neither wastes
+// the rest of the current block nor forces a new one.
+constexpr size_t kLargeItem = kBlockSize / 4;
+
+}  // namespace
+
+struct MemTable::Node {
+  uint64_t seq;
+  int64_t deadline_ms;
+  uint32_t key_len;
+  uint32_t data_len;
+  uint32_t ord;  // insertion ordinal: breaks ties with clear markers of the same seq
+  uint8_t db;
+  uint8_t kind;
+  uint8_t type;
+  uint8_t height;
+
+  std::atomic<Node*>* links() { return reinterpret_cast<std::atomic<Node*>*>(this + 1); }
+  const std::atomic<Node*>* links() const {
+    return reinterpret_cast<const std::atomic<Node*>*>(this + 1);
+  }
+  const char* key_data() const { return reinterpret_cast<const char*>(links() + height); }
+  std::string_view key() const { return {key_data(), key_len}; }
+  std::string_view data() const { return {key_data() + key_len, data_len}; }
+  const Node* next(int level) const { return links()[level].load(std::memory_order_acquire); }
+
+  static size_t size_for(int height, size_t key_len, size_t data_len) {
+    return sizeof(Node) + sizeof(std::atomic<Node*>) * height + key_len + data_len;
+  }
+};
+static_assert(sizeof(MemTable::Node) % alignof(std::atomic<MemTable::Node*>) == 0);
+static_assert(std::atomic<MemTable::Node*>::is_always_lock_free);
+
+// Clear markers of one db form a list sorted newest first by (seq, ord), so
+// a reader stops at the first marker it may see.
+struct MemTable::ClearMark {
+  uint64_t seq;
+  uint32_t ord;
+  std::atomic<ClearMark*> older;
+};
+
+namespace {
+
+using Node = MemTable::Node;
+
+// Orders a node's (db, key) against (db, key): memcmp, then shorter first.
+int compare(const Node* n, int db, std::string_view key) {
+  if (n->db != db) return n->db < db ? -1 : 1;
+  const size_t len = n->key_len < key.size() ? n->key_len : key.size();
+  if (len != 0) {
+    if (int c = std::memcmp(n->key_data(), key.data(), len); c != 0) return c;
+  }
+  if (n->key_len == key.size()) return 0;
+  return n->key_len < key.size() ? -1 : 1;
+}
+
+bool same_key(const Node* a, const Node* b) {
+  return a->db == b->db && a->key_len == b->key_len &&
+         std::memcmp(a->key_data(), b->key_data(), a->key_len) == 0;
+}
+
+void fill(MemTable::Found* f, const Node* n) {
+  f->seq = n->seq;
+  if (n->kind == kDel) {
+    f->kind = MemTable::Kind::kTombstone;
+    f->value = ValueView{};
+  } else {
+    f->kind = MemTable::Kind::kValue;
+    f->value = ValueView{static_cast<Type>(n->type), n->deadline_ms, n->data()};
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Construction and the arena
+// ---------------------------------------------------------------------------
+
+MemTable::MemTable() {
+  const size_t size = Node::size_for(kMaxHeight, 0, 0);
+  blocks_.emplace_back(new char[size]);
+  head_ = new (blocks_.back().get()) Node{};
+  head_->height = kMaxHeight;
+  for (int i = 0; i < kMaxHeight; ++i) new (&head_->links()[i]) std::atomic<Node*>(nullptr);
+  for (auto& c : clears_) c.store(nullptr, std::memory_order_relaxed);
+}
+
+MemTable::~MemTable() = default;
+
+// Bump allocation, 8-byte aligned. Writer thread only.
+char* MemTable::allocate(size_t n) {
+  n = (n + 7) & ~size_t{7};
+  used_bytes_.store(used_bytes_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  if (n > block_left_) {
+    const size_t size = n > kLargeItem ? n : kBlockSize;
+    blocks_.emplace_back(new char[size]);
+    block_bytes_.store(block_bytes_.load(std::memory_order_relaxed) + size,
+                       std::memory_order_relaxed);
+    if (n > kLargeItem) return blocks_.back().get();
+    block_ptr_ = blocks_.back().get();
+    block_left_ = size;
+  }
+  char* p = block_ptr_;
+  block_ptr_ += n;
+  block_left_ -= n;
+  return p;
+}
+
+// Height h with probability 4^-(h-1) (xorshift64; quality barely matters).
+int MemTable::random_height() {
+  int h = 1;
+  while (h < kMaxHeight) {
+    rng_ ^= rng_ << 13;
+    rng_ ^= rng_ >> 7;
+    rng_ ^= rng_ << 17;
+    if ((rng_ & 3) != 0) break;
+    ++h;
+  }
+  return h;
+}
+
+// ---------------------------------------------------------------------------
+// Searches
+// ---------------------------------------------------------------------------
+// `before(n)` must be monotone along the list (true, then false).
+
+// The first node for which before() is false, or nullptr.
+template <class Before>
+const Node* MemTable::first_not_before(Before before) const {
+  const Node* x = head_;
+  const Node* known_after = nullptr;  // already found not before: skip its compare
+  int level = height_.load(std::memory_order_relaxed) - 1;
+  while (true) {
+    const Node* nx = x->next(level);
+    if (nx != nullptr && nx != known_after && before(nx)) {
+      x = nx;
+    } else if (level == 0) {
+      return nx;
+    } else {
+      known_after = nx;
+      --level;
+    }
+  }
+}
+
+// The last node for which before() is true, or head_.
+template <class Before>
+const Node* MemTable::last_before(Before before) const {
+  const Node* x = head_;
+  const Node* known_after = nullptr;  // already found not before: skip its compare
+  int level = height_.load(std::memory_order_relaxed) - 1;
+  while (true) {
+    const Node* nx = x->next(level);
+    if (nx != nullptr && nx != known_after && before(nx)) {
+      x = nx;
+    } else if (level == 0) {
+      return x;
+    } else {
+      known_after = nx;
+      --level;
+    }
+  }
+}
+
+// The first entry at or after (db, key, visible): the newest entry of the
+// key with seq <= visible if there is one, else the first of a later key.
+const Node* MemTable::lower_bound(int db, std::string_view key, uint64_t visible) const {
+  return first_not_before([&](const Node* n) {
+    const int c = compare(n, db, key);
+    return c < 0 || (c == 0 && n->seq > visible);
+  });
+}
+
+const MemTable::ClearMark* MemTable::visible_clear(int db, uint64_t visible) const {
+  const ClearMark* c = clears_[db].load(std::memory_order_acquire);
+  while (c != nullptr && c->seq > visible) c = c->older.load(std::memory_order_acquire);
+  return c;
+}
+
+// ---------------------------------------------------------------------------
+// Writer
+// ---------------------------------------------------------------------------
+
+// Links a new entry before every node that sorts before it, i.e. before
+// existing entries of the same (db, key, seq), so the latest insertion of a
+// group is found first. The node is fully built, its own links set, before
+// a release store makes it reachable at each level, bottom up.
+void MemTable::insert(uint64_t seq, int db, std::string_view key, uint8_t kind,
+                      const ValueView* value) {
+  assert(db >= 0 && db < kDbCount);
+  const std::string_view data = value != nullptr ? value->data : std::string_view();
+  assert(key.size() <= UINT32_MAX && data.size() <= UINT32_MAX);
+
+  Node* prev[kMaxHeight];
+  int cur_height = height_.load(std::memory_order_relaxed);
+  Node* x = head_;
+  for (int level = cur_height - 1; level >= 0; --level) {
+    while (true) {
+      Node* nx = x->links()[level].load(std::memory_order_relaxed);
+      if (nx == nullptr) break;
+      const int c = compare(nx, db, key);
+      if (c > 0 || (c == 0 && nx->seq <= seq)) break;
+      x = nx;
+    }
+    prev[level] = x;
+  }
+  const int height = random_height();
+  if (height > cur_height) {
+    for (int i = cur_height; i < height; ++i) prev[i] = head_;
+    // Readers that see the new height before the node find null or the new
+    // node at the head's upper levels; both are correct.
+    height_.store(height, std::memory_order_relaxed);
+  }
+
+  char* mem = allocate(Node::size_for(height, key.size(), data.size()));
+  Node* n = new (mem) Node{};
+  n->seq = seq;
+  n->deadline_ms = value != nullptr ? value->deadline_ms : 0;
+  n->key_len = static_cast<uint32_t>(key.size());
+  n->data_len = static_cast<uint32_t>(data.size());
+  n->ord = next_ord_++;
+  n->db = static_cast<uint8_t>(db);
+  n->kind = kind;
+  n->type = value != nullptr ? static_cast<uint8_t>(value->type) : 0;
+  n->height = static_cast<uint8_t>(height);
+  char* bytes = const_cast<char*>(n->key_data());
+  if (!key.empty()) std::memcpy(bytes, key.data(), key.size());
+  if (!data.empty()) std::memcpy(bytes + key.size(), data.data(), data.size());
+  for (int i = 0; i < height; ++i) {
+    new (&n->links()[i]) std::atomic<Node*>(prev[i]->links()[i].load(std::memory_order_relaxed));
+  }
+  for (int i = 0; i < height; ++i) prev[i]->links()[i].store(n, std::memory_order_release);
+
+  entries_.store(entries_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  if (seq > max_seq_.load(std::memory_order_relaxed)) {
+    max_seq_.store(seq, std::memory_order_relaxed);
+  }
+}
+
+void MemTable::put(uint64_t seq, int db, std::string_view key, const ValueView& value) {
+  insert(seq, db, key, kPut, &value);
+}
+
+void MemTable::del(uint64_t seq, int db, std::string_view key) {
+  insert(seq, db, key, kDel, nullptr);
+}
+
+// Inserts the marker at its place in the newest-first list; with
+// non-decreasing seqs that is the front.
+void MemTable::clear(uint64_t seq, int db) {
+  assert(db >= 0 && db < kDbCount);
+  auto* c = new (allocate(sizeof(ClearMark))) ClearMark{seq, next_ord_++, {nullptr}};
+  std::atomic<ClearMark*>* link = &clears_[db];
+  ClearMark* at = link->load(std::memory_order_relaxed);
+  while (at != nullptr && at->seq > seq) {
+    link = &at->older;
+    at = link->load(std::memory_order_relaxed);
+  }
+  c->older.store(at, std::memory_order_relaxed);
+  link->store(c, std::memory_order_release);
+  if (seq > max_seq_.load(std::memory_order_relaxed)) {
+    max_seq_.store(seq, std::memory_order_relaxed);
+  }
+}
+
+void MemTable::clear_all(uint64_t seq) {
+  for (int db = 0; db < kDbCount; ++db) clear(seq, db);
+}
+
+// ---------------------------------------------------------------------------
+// Readers
+// ---------------------------------------------------------------------------
+
+MemTable::Found MemTable::get(int db, std::string_view key, uint64_t visible) const {
+  assert(db >= 0 && db < kDbCount);
+  Found f;
+  const Node* n = lower_bound(db, key, visible);
+  const ClearMark* c = visible_clear(db, visible);
+  // A marker hides an entry that came before it in log order: by seq, then
+  // by insertion within one group.
+  const bool hidden =
+      c != nullptr && n != nullptr && (n->seq < c->seq || (n->seq == c->seq && n->ord < c->ord));
+  if (n != nullptr && compare(n, db, key) == 0 && !hidden) {
+    fill(&f, n);
+  } else if (c != nullptr) {
+    f.kind = Kind::kCleared;
+    f.seq = c->seq;
+  }
+  return f;
+}
+
+uint64_t MemTable::cleared_at(int db, uint64_t visible) const {
+  assert(db >= 0 && db < kDbCount);
+  const ClearMark* c = visible_clear(db, visible);
+  return c != nullptr ? c->seq : 0;
+}
+
+// ---------------------------------------------------------------------------
+// Iterator
+// ---------------------------------------------------------------------------
+// The position is always the newest visible, unhidden entry of a key. Moving
+// on steps linearly over a few older versions, then searches, so a hot key
+// with many versions costs O(log n), not O(versions).
+
+namespace {
+
+constexpr int kLinearSteps = 4;
+
+}  // namespace
+
+MemTable::Iterator::Iterator(const MemTable& m, int db, uint64_t visible)
+    : m_(&m), db_(db), visible_(visible) {
+  assert(db >= 0 && db < kDbCount);
+  if (const ClearMark* c = m.visible_clear(db, visible)) {
+    has_clear_ = true;
+    clear_seq_ = c->seq;
+    clear_ord_ = c->ord;
+  }
+}
+
+std::string_view MemTable::Iterator::key() const {
+  assert(valid());
+  return node_->key();
+}
+
+bool MemTable::Iterator::hidden(const Node* n) const {
+  return has_clear_ && (n->seq < clear_seq_ || (n->seq == clear_seq_ && n->ord < clear_ord_));
+}
+
+// The first node of the key after n's.
+const Node* MemTable::Iterator::after_key(const Node* n) const {
+  const Node* x = n->next(0);
+  for (int steps = 0; x != nullptr && same_key(x, n); ++steps) {
+    if (steps < kLinearSteps) {
+      x = x->next(0);
+    } else {
+      const std::string_view k = n->key();
+      x = m_->first_not_before([&](const Node* y) { return compare(y, db_, k) <= 0; });
+    }
+  }
+  return x;
+}
+
+// `n` is the first node of some key (or null, or another db's).
+void MemTable::Iterator::settle_forward(const Node* n) {
+  while (n != nullptr && n->db == db_) {
+    const Node* first = n;
+    const Node* m = n;
+    for (int steps = 0; m != nullptr && m->seq > visible_ && same_key(m, first); ++steps) {
+      m = steps < kLinearSteps ? m->next(0) : m_->lower_bound(db_, first->key(), visible_);
+    }
+    if (m == nullptr || !same_key(m, first)) {
+      n = m;  // no visible version: m is the next key's first node
+      continue;
+    }
+    if (!hidden(m)) {
+      node_ = m;
+      fill(&found_, m);
+      return;
+    }
+    n = after_key(m);  // older versions are hidden too
+  }
+  node_ = nullptr;
+}
+
+// `p` is the last (oldest) node of some key, or head_, or another db's.
+void MemTable::Iterator::settle_backward(const Node* p) {
+  while (p != m_->head_ && p->db == db_) {
+    const std::string_view k = p->key();
+    if (p->seq <= visible_) {
+      const Node* m = m_->lower_bound(db_, k, visible_);  // a node of k: p qualifies
+      if (!hidden(m)) {
+        node_ = m;
+        fill(&found_, m);
+        return;
+      }
+    }
+    p = m_->last_before([&](const Node* x) { return compare(x, db_, k) < 0; });
+  }
+  node_ = nullptr;
+}
+
+void MemTable::Iterator::seek(std::string_view key) {
+  settle_forward(m_->first_not_before([&](const Node* x) { return compare(x, db_, key) < 0; }));
+}
+
+void MemTable::Iterator::seek_after(std::string_view key) {
+  settle_forward(m_->first_not_before([&](const Node* x) { return compare(x, db_, key) <= 0; }));
+}
+
+void MemTable::Iterator::seek_to_first() {
+  settle_forward(m_->first_not_before([&](const Node* x) { return x->db < db_; }));
+}
+
+void MemTable::Iterator::seek_for_prev(std::string_view key) {
+  settle_backward(m_->last_before([&](const Node* x) { return compare(x, db_, key) <= 0; }));
+}
+
+void MemTable::Iterator::seek_before(std::string_view key) {
+  settle_backward(m_->last_before([&](const Node* x) { return compare(x, db_, key) < 0; }));
+}
+
+void MemTable::Iterator::seek_to_last() {
+  settle_backward(m_->last_before([&](const Node* x) { return x->db <= db_; }));
+}
+
+void MemTable::Iterator::next() {
+  assert(valid());
+  settle_forward(after_key(node_));
+}
+
+void MemTable::Iterator::prev() {
+  assert(valid());
+  const std::string_view k = node_->key();
+  settle_backward(m_->last_before([&](const Node* x) { return compare(x, db_, k) < 0; }));
+}
+
+}  // namespace lmkv::store

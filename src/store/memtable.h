@@ -1,0 +1,154 @@
+// store/memtable.h: the write buffer, an insert-only concurrent skiplist
+// (LevelDB's memtable) of values, tombstones and per-database clear markers.
+//
+// Entries are ordered by (db ascending, key bytewise ascending with shorter
+// first, seq descending), so the first entry of a key at or below a visible
+// seq is its newest visible state. Equal (db, key, seq) entries (an EXEC that
+// sets a key twice) are ordered newest insertion first, and a clear marker
+// issued in the same group as an entry hides it only if it came later: each
+// entry and marker carries an insertion ordinal for that tie.
+//
+// It knows nothing of LMDB, the log or RESP. Memory comes from an arena
+// owned by the memtable and is freed all at once with it; nothing is ever
+// removed. Threads: exactly one writer thread calls put/del/clear; any
+// number of threads call the rest concurrently, without locks. A node is
+// fully built before it is published with a release store, and readers load
+// links with acquire, so a reader that publishes `visible` through its own
+// acquire/release handshake with the writer sees every entry <= visible.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "store/value.h"
+
+namespace lmkv::store {
+
+class MemTable {
+ public:
+  MemTable();
+  ~MemTable();
+  MemTable(const MemTable&) = delete;
+  MemTable& operator=(const MemTable&) = delete;
+
+  static constexpr int kDbCount = 256;
+
+  // Writer thread only. `db` is 0..255; seqs are normally non-decreasing
+  // but need not be. Key and value bytes are copied into the arena.
+  void put(uint64_t seq, int db, std::string_view key, const ValueView& value);
+  void del(uint64_t seq, int db, std::string_view key);
+  // FLUSHDB: hides every entry of `db` inserted before it (see above).
+  void clear(uint64_t seq, int db);
+  // FLUSHALL: clear(seq, db) for every db.
+  void clear_all(uint64_t seq);
+
+  // Any thread.
+  enum class Kind { kAbsent, kValue, kTombstone, kCleared };
+  struct Found {
+    Kind kind = Kind::kAbsent;
+    ValueView value;   // kValue only; views into the arena
+    uint64_t seq = 0;  // the entry's seq, or the clear marker's for kCleared
+  };
+
+  // The newest state of (db, key) visible at `visible` (entries and clear
+  // markers with seq <= visible). kValue/kTombstone: the newest entry, when
+  // it is newer than the newest visible clear marker of db; kCleared: a
+  // visible clear marker is newer than any visible entry of the key (so
+  // older layers must not be consulted); kAbsent: this memtable knows
+  // nothing, ask older layers. Values view into the arena (valid while the
+  // memtable lives).
+  Found get(int db, std::string_view key, uint64_t visible) const;
+
+  // The newest clear marker seq of db that is <= visible, or 0 if none.
+  uint64_t cleared_at(int db, uint64_t visible) const;
+
+  // Bytes handed out by the arena (nodes, keys, values, markers), for the
+  // freeze threshold; the memory held is at most one block more.
+  size_t bytes() const { return used_bytes_.load(std::memory_order_relaxed); }
+  // Memory held by arena blocks.
+  size_t memory_bytes() const { return block_bytes_.load(std::memory_order_relaxed); }
+  size_t entries() const { return entries_.load(std::memory_order_relaxed); }
+  uint64_t max_seq() const { return max_seq_.load(std::memory_order_relaxed); }
+
+  struct Node;  // defined in memtable.cc
+
+  // Ordered iteration over the distinct keys of one db. For each key it
+  // yields the newest entry with seq <= visible (skipping keys whose only
+  // entries are newer than visible); entries hidden by a clear marker of db
+  // visible at construction are skipped. Tombstones ARE yielded (kind
+  // kTombstone) so a merging reader can hide older layers' versions.
+  // Stepping over keys hidden by a clear costs one search each.
+  class Iterator {
+   public:
+    Iterator(const MemTable& m, int db, uint64_t visible);
+    bool valid() const { return node_ != nullptr; }
+    std::string_view key() const;
+    const Found& entry() const { return found_; }  // kind kValue or kTombstone
+    void seek(std::string_view key);               // first key >= key
+    void seek_after(std::string_view key);         // first key > key
+    void seek_to_first();
+    void seek_for_prev(std::string_view key);  // last key <= key
+    void seek_before(std::string_view key);    // last key < key
+    void seek_to_last();
+    void next();  // to the next distinct key
+    void prev();  // to the previous distinct key (one search)
+
+   private:
+    // Position on the newest visible, unhidden entry at or after `n` (the
+    // first node of its key), or at or before `n` (the last node of its key).
+    void settle_forward(const Node* n);
+    void settle_backward(const Node* n);
+    const Node* after_key(const Node* n) const;
+    // Whether the db's clear marker came after `n` in log order.
+    bool hidden(const Node* n) const;
+
+    const MemTable* m_;
+    int db_;
+    uint64_t visible_;
+    uint64_t clear_seq_ = 0;
+    uint32_t clear_ord_ = 0;
+    bool has_clear_ = false;
+    const Node* node_ = nullptr;
+    Found found_;
+  };
+
+ private:
+  struct ClearMark;
+  static constexpr int kMaxHeight = 12;
+
+  char* allocate(size_t n);
+  int random_height();
+  void insert(uint64_t seq, int db, std::string_view key, uint8_t kind, const ValueView* value);
+  // The newest clear marker of db with seq <= visible, or nullptr.
+  const ClearMark* visible_clear(int db, uint64_t visible) const;
+
+  // Searches; see memtable.cc for the exact predicates.
+  template <class Before>
+  const Node* first_not_before(Before before) const;
+  template <class Before>
+  const Node* last_before(Before before) const;
+  const Node* lower_bound(int db, std::string_view key, uint64_t visible) const;
+
+  Node* head_;
+  std::atomic<int> height_{1};
+  std::array<std::atomic<ClearMark*>, kDbCount> clears_{};
+
+  // Writer-only state.
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  char* block_ptr_ = nullptr;
+  size_t block_left_ = 0;
+  uint64_t rng_ = 0x9e3779b97f4a7c15ull;
+  uint32_t next_ord_ = 1;
+
+  std::atomic<size_t> used_bytes_{0};
+  std::atomic<size_t> block_bytes_{0};
+  std::atomic<size_t> entries_{0};
+  std::atomic<uint64_t> max_seq_{0};
+};
+
+}  // namespace lmkv::store

@@ -1,0 +1,675 @@
+// The write buffer: point reads, clear markers and every iterator movement
+// checked against a plain reference model under random operations; one
+// writer against concurrent readers (no torn values, no half-visible
+// group); and a printed micro-benchmark.
+#include "store/memtable.h"
+
+#include <atomic>
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+using lmkv::store::MemTable;
+using lmkv::store::Type;
+using lmkv::store::ValueView;
+using Kind = MemTable::Kind;
+using namespace std::string_literals;
+
+namespace {
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+constexpr int kSlowdown = 8;
+#else
+constexpr int kSlowdown = 1;
+#endif
+
+// A Found as text, so a mismatch prints both sides.
+std::string describe(const MemTable::Found& f) {
+  switch (f.kind) {
+    case Kind::kAbsent:
+      return "absent";
+    case Kind::kCleared:
+      return "cleared@" + std::to_string(f.seq);
+    case Kind::kTombstone:
+      return "tombstone@" + std::to_string(f.seq);
+    case Kind::kValue:
+      return "value@" + std::to_string(f.seq) + " t" +
+             std::to_string(static_cast<int>(f.value.type)) + " d" +
+             std::to_string(f.value.deadline_ms) + " '" + std::string(f.value.data) + "'";
+  }
+  return "?";
+}
+
+std::string printable(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Reference model: every operation kept, answers computed by brute force.
+// ---------------------------------------------------------------------------
+
+struct Model {
+  struct Op {
+    uint64_t seq;
+    uint64_t ord;  // log order within equal seqs
+    bool del;
+    std::string data;
+    int64_t deadline;
+  };
+  struct Clear {
+    uint64_t seq;
+    uint64_t ord;
+  };
+  std::map<std::pair<int, std::string>, std::vector<Op>> keys;
+  std::map<int, std::vector<Clear>> clears;
+  uint64_t ord = 0;
+
+  void put(uint64_t seq, int db, const std::string& key, const std::string& data,
+           int64_t deadline) {
+    keys[{db, key}].push_back({seq, ++ord, false, data, deadline});
+  }
+  void del(uint64_t seq, int db, const std::string& key) {
+    keys[{db, key}].push_back({seq, ++ord, true, "", 0});
+  }
+  void clear(uint64_t seq, int db) { clears[db].push_back({seq, ++ord}); }
+
+  std::optional<Clear> clear_at(int db, uint64_t visible) const {
+    std::optional<Clear> best;
+    auto it = clears.find(db);
+    if (it == clears.end()) return best;
+    for (const Clear& c : it->second) {
+      if (c.seq <= visible && (!best || std::pair(c.seq, c.ord) > std::pair(best->seq, best->ord)))
+        best = c;
+    }
+    return best;
+  }
+
+  const Op* newest(int db, const std::string& key, uint64_t visible) const {
+    auto it = keys.find({db, key});
+    if (it == keys.end()) return nullptr;
+    const Op* best = nullptr;
+    for (const Op& op : it->second) {
+      if (op.seq <= visible &&
+          (!best || std::pair(op.seq, op.ord) > std::pair(best->seq, best->ord)))
+        best = &op;
+    }
+    return best;
+  }
+
+  static bool hides(const std::optional<Clear>& c, const Op& op) {
+    return c && std::pair(op.seq, op.ord) < std::pair(c->seq, c->ord);
+  }
+
+  static std::string describe_op(const Op& op) {
+    if (op.del) return "tombstone@" + std::to_string(op.seq);
+    return "value@" + std::to_string(op.seq) + " t0 d" + std::to_string(op.deadline) + " '" +
+           op.data + "'";
+  }
+
+  std::string get(int db, const std::string& key, uint64_t visible) const {
+    const auto c = clear_at(db, visible);
+    const Op* op = newest(db, key, visible);
+    if (op && !hides(c, *op)) return describe_op(*op);
+    if (c) return "cleared@" + std::to_string(c->seq);
+    return "absent";
+  }
+
+  // What the iterator of db at `visible` should yield, in key order.
+  std::vector<std::pair<std::string, std::string>> listing(int db, uint64_t visible) const {
+    std::vector<std::pair<std::string, std::string>> out;
+    const auto c = clear_at(db, visible);
+    for (const auto& [dk, ops] : keys) {
+      if (dk.first != db) continue;
+      const Op* op = newest(db, dk.second, visible);
+      if (op && !hides(c, *op)) out.emplace_back(dk.second, describe_op(*op));
+    }
+    return out;
+  }
+};
+
+// Applies the same operations to a memtable and the model.
+struct Both {
+  MemTable mt;
+  Model model;
+
+  void put(uint64_t seq, int db, const std::string& key, const std::string& data,
+           int64_t deadline = 0) {
+    mt.put(seq, db, key, ValueView{Type::kString, deadline, data});
+    model.put(seq, db, key, data, deadline);
+  }
+  void del(uint64_t seq, int db, const std::string& key) {
+    mt.del(seq, db, key);
+    model.del(seq, db, key);
+  }
+  void clear(uint64_t seq, int db) {
+    mt.clear(seq, db);
+    model.clear(seq, db);
+  }
+};
+
+using Listing = std::vector<std::pair<std::string, std::string>>;
+
+// Checks that `it` stands at listing[idx], or is invalid when idx is out of
+// range. Returns false on mismatch (after reporting it).
+bool at(const MemTable::Iterator& it, const Listing& l, long idx, const std::string& ctx) {
+  if (idx < 0 || idx >= static_cast<long>(l.size())) {
+    BOOST_TEST(!it.valid(),
+               ctx << ": expected end, at '" << printable(it.valid() ? it.key() : "") << "'");
+    return !it.valid();
+  }
+  if (!it.valid()) {
+    BOOST_TEST(it.valid(), ctx << ": expected '" << printable(l[idx].first) << "', got end");
+    return false;
+  }
+  const bool ok = it.key() == l[idx].first && describe(it.entry()) == l[idx].second;
+  BOOST_TEST(ok, ctx << ": expected '" << printable(l[idx].first) << "' " << l[idx].second
+                     << ", got '" << printable(it.key()) << "' " << describe(it.entry()));
+  return ok;
+}
+
+// Every seek variant from `probe`, then a few random steps each way.
+void check_seeks(const MemTable& mt, int db, uint64_t visible, const Listing& l,
+                 const std::string& probe, std::mt19937_64& rng) {
+  const auto lower =
+      std::lower_bound(l.begin(), l.end(), probe,
+                       [](const auto& e, const std::string& k) { return e.first < k; }) -
+      l.begin();
+  const auto upper =
+      std::upper_bound(l.begin(), l.end(), probe,
+                       [](const std::string& k, const auto& e) { return k < e.first; }) -
+      l.begin();
+  const std::string ctx = "db " + std::to_string(db) + " visible " + std::to_string(visible) +
+                          " probe '" + printable(probe) + "'";
+  for (int variant = 0; variant < 4; ++variant) {
+    MemTable::Iterator it(mt, db, visible);
+    long idx = 0;
+    switch (variant) {
+      case 0:
+        it.seek(probe), idx = lower;
+        break;
+      case 1:
+        it.seek_after(probe), idx = upper;
+        break;
+      case 2:
+        it.seek_for_prev(probe), idx = upper - 1;
+        break;
+      case 3:
+        it.seek_before(probe), idx = lower - 1;
+        break;
+    }
+    const std::string vctx = ctx + " variant " + std::to_string(variant);
+    if (!at(it, l, idx, vctx)) return;
+    for (int step = 0; step < 4 && it.valid(); ++step) {
+      if (rng() & 1) {
+        it.next();
+        ++idx;
+      } else {
+        it.prev();
+        --idx;
+      }
+      if (!at(it, l, idx, vctx + " step " + std::to_string(step))) return;
+    }
+  }
+}
+
+void check_iteration(const Both& b, int db, uint64_t visible,
+                     const std::vector<std::string>& probes, std::mt19937_64& rng) {
+  const Listing l = b.model.listing(db, visible);
+  const std::string ctx = "db " + std::to_string(db) + " visible " + std::to_string(visible);
+  MemTable::Iterator it(b.mt, db, visible);
+  it.seek_to_first();
+  for (long i = 0; i <= static_cast<long>(l.size()); ++i, it.next()) {
+    if (!at(it, l, i, ctx + " forward " + std::to_string(i)) || !it.valid()) break;
+  }
+  it.seek_to_last();
+  for (long i = static_cast<long>(l.size()) - 1; i >= -1; --i, it.prev()) {
+    if (!at(it, l, i, ctx + " backward " + std::to_string(i)) || !it.valid()) break;
+  }
+  for (const auto& p : probes) check_seeks(b.mt, db, visible, l, p, rng);
+}
+
+// Keys over a small alphabet with NUL and 0xff, so prefixes, embedded NULs
+// and the empty key all occur.
+std::vector<std::string> key_pool() {
+  std::vector<std::string> keys = {""s,     "a"s, "a\0"s,  "ab"s,    "\0"s,
+                                   "\0\0"s, "b"s, "\xff"s, "a\xff"s, "ba"s};
+  const char alphabet[] = {'\0', 'a', 'b', '\xff'};
+  std::vector<std::string> level = {""};
+  for (int len = 1; len <= 3; ++len) {
+    std::vector<std::string> longer;
+    for (const auto& s : level) {
+      for (char c : alphabet) longer.push_back(s + c);
+    }
+    keys.insert(keys.end(), longer.begin(), longer.end());
+    level = std::move(longer);
+  }
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  return keys;
+}
+
+std::string random_bytes(std::mt19937_64& rng) {
+  std::string s(rng() % 24, '\0');
+  for (char& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(memtable)
+
+// ---------------------------------------------------------------------------
+// Point reads and clear markers
+// ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(memtable_empty) {
+  MemTable mt;
+  BOOST_TEST(describe(mt.get(0, "k", 100)) == "absent");
+  BOOST_TEST(mt.cleared_at(0, 100) == 0u);
+  BOOST_TEST(mt.entries() == 0u);
+  BOOST_TEST(mt.max_seq() == 0u);
+  BOOST_TEST(mt.bytes() == 0u);
+  for (int db : {0, 255}) {
+    MemTable::Iterator it(mt, db, 100);
+    it.seek_to_first();
+    BOOST_TEST(!it.valid());
+    it.seek_to_last();
+    BOOST_TEST(!it.valid());
+    it.seek("");
+    BOOST_TEST(!it.valid());
+    it.seek_for_prev("\xff\xff");
+    BOOST_TEST(!it.valid());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(memtable_versions_and_visibility) {
+  MemTable mt;
+  mt.put(1, 0, "k", ValueView{Type::kString, 0, "one"});
+  mt.put(3, 0, "k", ValueView{Type::kString, 1234, "three"});
+  mt.del(5, 0, "k");
+  mt.put(7, 0, "k", ValueView{Type::kString, 0, ""});
+  BOOST_TEST(describe(mt.get(0, "k", 0)) == "absent");
+  BOOST_TEST(describe(mt.get(0, "k", 1)) == "value@1 t0 d0 'one'");
+  BOOST_TEST(describe(mt.get(0, "k", 2)) == "value@1 t0 d0 'one'");
+  BOOST_TEST(describe(mt.get(0, "k", 4)) == "value@3 t0 d1234 'three'");
+  BOOST_TEST(describe(mt.get(0, "k", 6)) == "tombstone@5");
+  BOOST_TEST(describe(mt.get(0, "k", UINT64_MAX)) == "value@7 t0 d0 ''");
+  BOOST_TEST(describe(mt.get(1, "k", UINT64_MAX)) == "absent");
+  BOOST_TEST(describe(mt.get(0, "k\0"s, UINT64_MAX)) == "absent");
+  BOOST_TEST(describe(mt.get(0, "", UINT64_MAX)) == "absent");
+  BOOST_TEST(mt.entries() == 4u);
+  BOOST_TEST(mt.max_seq() == 7u);
+  BOOST_TEST(mt.bytes() > 0u);
+
+  // The same key twice in one group: the later write wins.
+  mt.put(9, 0, "z", ValueView{Type::kString, 0, "first"});
+  mt.put(9, 0, "z", ValueView{Type::kString, 0, "second"});
+  BOOST_TEST(describe(mt.get(0, "z", 9)) == "value@9 t0 d0 'second'");
+  mt.put(10, 0, "y", ValueView{Type::kString, 0, "v"});
+  mt.del(10, 0, "y");
+  BOOST_TEST(describe(mt.get(0, "y", 10)) == "tombstone@10");
+}
+
+BOOST_AUTO_TEST_CASE(memtable_clear_markers) {
+  MemTable mt;
+  mt.put(1, 0, "k", ValueView{Type::kString, 0, "v1"});
+  mt.put(1, 1, "k", ValueView{Type::kString, 0, "other db"});
+  mt.clear(2, 0);
+  BOOST_TEST(describe(mt.get(0, "k", 1)) == "value@1 t0 d0 'v1'");
+  BOOST_TEST(describe(mt.get(0, "k", 2)) == "cleared@2");
+  BOOST_TEST(describe(mt.get(0, "never", 2)) == "cleared@2");
+  BOOST_TEST(describe(mt.get(0, "never", 1)) == "absent");
+  BOOST_TEST(describe(mt.get(1, "k", 2)) == "value@1 t0 d0 'other db'");
+  BOOST_TEST(mt.cleared_at(0, 1) == 0u);
+  BOOST_TEST(mt.cleared_at(0, 2) == 2u);
+  BOOST_TEST(mt.cleared_at(1, 2) == 0u);
+  mt.put(3, 0, "k", ValueView{Type::kString, 0, "v3"});
+  BOOST_TEST(describe(mt.get(0, "k", 3)) == "value@3 t0 d0 'v3'");
+  BOOST_TEST(describe(mt.get(0, "k", 2)) == "cleared@2");
+
+  // One group: SET x; FLUSHDB; SET y. Same seq, log order decides.
+  mt.put(5, 0, "x", ValueView{Type::kString, 0, "x"});
+  mt.clear(5, 0);
+  mt.put(5, 0, "y", ValueView{Type::kString, 0, "y"});
+  BOOST_TEST(describe(mt.get(0, "x", 5)) == "cleared@5");
+  BOOST_TEST(describe(mt.get(0, "y", 5)) == "value@5 t0 d0 'y'");
+  BOOST_TEST(describe(mt.get(0, "k", 5)) == "cleared@5");
+  BOOST_TEST(describe(mt.get(0, "k", 4)) == "value@3 t0 d0 'v3'");
+  MemTable::Iterator it(mt, 0, 5);
+  it.seek_to_first();
+  BOOST_TEST_REQUIRE(it.valid());
+  BOOST_TEST(it.key() == "y");
+  it.next();
+  BOOST_TEST(!it.valid());
+  it.seek_to_last();
+  BOOST_TEST_REQUIRE(it.valid());
+  BOOST_TEST(it.key() == "y");
+  it.prev();
+  BOOST_TEST(!it.valid());
+
+  // Markers inserted out of seq order still answer by seq.
+  mt.clear(20, 7);
+  mt.clear(12, 7);
+  BOOST_TEST(mt.cleared_at(7, 11) == 0u);
+  BOOST_TEST(mt.cleared_at(7, 15) == 12u);
+  BOOST_TEST(mt.cleared_at(7, 25) == 20u);
+
+  mt.clear_all(30);
+  for (int db : {0, 1, 7, 255}) BOOST_TEST(mt.cleared_at(db, 30) == 30u);
+  BOOST_TEST(describe(mt.get(1, "k", 30)) == "cleared@30");
+  BOOST_TEST(describe(mt.get(1, "k", 29)) == "value@1 t0 d0 'other db'");
+  BOOST_TEST(mt.max_seq() == 30u);
+}
+
+BOOST_AUTO_TEST_CASE(memtable_large_values) {
+  MemTable mt;
+  std::string big(3 << 20, 'x');
+  for (size_t i = 0; i < big.size(); i += 4099) big[i] = static_cast<char>(i);
+  mt.put(1, 0, "small", ValueView{Type::kString, 0, "s"});
+  mt.put(2, 0, "big", ValueView{Type::kString, 0, big});
+  mt.put(3, 0, "small2", ValueView{Type::kString, 0, "s2"});
+  BOOST_TEST(mt.get(0, "big", 3).value.data == big);
+  BOOST_TEST(mt.get(0, "small", 3).value.data == "s");
+  BOOST_TEST(mt.get(0, "small2", 3).value.data == "s2");
+  BOOST_TEST(mt.bytes() >= big.size());
+  BOOST_TEST(mt.memory_bytes() >= mt.bytes());
+}
+
+// ---------------------------------------------------------------------------
+// Random operations against the model
+// ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(memtable_random_against_model) {
+  std::mt19937_64 rng(20240611);
+  const std::vector<std::string> pool = key_pool();
+  for (int round = 0; round < 3; ++round) {
+    Both b;
+    uint64_t seq = 0;
+    const int ops = 4000;
+    int done = 0;
+    while (done < ops) {
+      seq += 1 + rng() % 3;
+      const int group = 1 + static_cast<int>(rng() % 4);
+      for (int g = 0; g < group; ++g, ++done) {
+        const int db = (rng() % 16 == 0) ? 255 : static_cast<int>(rng() % 3);
+        // Few distinct keys in round 0 (many versions per key), all in 1..2.
+        const std::string& key = pool[rng() % (round == 0 ? 12 : pool.size())];
+        const unsigned r = rng() % 100;
+        if (r < 65) {
+          b.put(seq, db, key, random_bytes(rng),
+                (rng() & 1) ? static_cast<int64_t>(rng() % 1000) : 0);
+        } else if (r < 97) {
+          b.del(seq, db, key);
+        } else {
+          b.clear(seq, db);
+        }
+      }
+      if (done % 500 < 4 || done >= ops) {
+        // Point reads of every key at several visibility levels.
+        std::vector<uint64_t> levels = {0, seq, seq + 10, rng() % (seq + 1), rng() % (seq + 1)};
+        for (uint64_t v : levels) {
+          for (int db : {0, 1, 2, 255}) {
+            for (const auto& k : pool) {
+              const std::string want = b.model.get(db, k, v);
+              const std::string got = describe(b.mt.get(db, k, v));
+              BOOST_TEST(got == want, "db " << db << " key '" << printable(k) << "' visible " << v);
+              if (got != want) return;
+            }
+            const auto c = b.model.clear_at(db, v);
+            BOOST_TEST(b.mt.cleared_at(db, v) == (c ? c->seq : 0));
+          }
+        }
+        std::vector<std::string> probes;
+        for (int i = 0; i < 12; ++i) probes.push_back(pool[rng() % pool.size()]);
+        probes.push_back("");
+        probes.push_back("\xff\xff\xff\xff");
+        for (uint64_t v : {seq, rng() % (seq + 1)}) {
+          for (int db : {0, 1, 255, 3}) check_iteration(b, db, v, probes, rng);
+        }
+      }
+    }
+    BOOST_TEST(b.mt.max_seq() == seq);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// One writer, concurrent readers
+// ---------------------------------------------------------------------------
+
+namespace {
+
+// A value names its key and seq and carries a filler derived from the seq,
+// so a reader can tell a torn or misattributed value.
+std::string stress_value(std::string_view key, uint64_t seq) {
+  std::string v = std::to_string(seq) + ":" + std::string(key) + ":";
+  v.append(seq % 61, static_cast<char>('a' + seq % 26));
+  return v;
+}
+
+struct Failures {
+  std::atomic<int> count{0};
+  std::mutex mu;
+  std::string first;
+  void add(const std::string& what) {
+    if (count.fetch_add(1) == 0) {
+      std::lock_guard lock(mu);
+      first = what;
+    }
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(memtable_concurrent_readers) {
+  MemTable mt;
+  std::atomic<uint64_t> published{0};
+  std::atomic<bool> done{false};
+  Failures fail;
+  const int target_entries = 200000 / kSlowdown;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  const char* group_keys[] = {"g0", "g1", "g2", "g3", "g4", "g5", "g6", "g7", "g8", "g9"};
+  const char* clear_keys[] = {"c0", "c1", "c2", "c3", "c4"};
+
+  // Db 1: single SETs/DELs of k<n>, and MSETs of g0..g9 under one seq. Db 2:
+  // each round is FLUSHDB then c0..c4 under one seq, so exactly five keys of
+  // one round are ever visible.
+  std::thread writer([&] {
+    std::mt19937_64 rng(7);
+    uint64_t seq = 0;
+    while (mt.entries() < static_cast<size_t>(target_entries) &&
+           std::chrono::steady_clock::now() < deadline) {
+      for (int i = 0; i < 64; ++i) {
+        ++seq;
+        const unsigned r = rng() % 10;
+        if (r < 7) {
+          const std::string key = "k" + std::to_string(rng() % 5000);
+          if (rng() % 10 == 0) {
+            mt.del(seq, 1, key);
+          } else {
+            const std::string v = stress_value(key, seq);
+            mt.put(seq, 1, key, ValueView{Type::kString, static_cast<int64_t>(seq), v});
+          }
+        } else if (r < 9) {
+          for (const char* k : group_keys) {
+            const std::string v = stress_value(k, seq);
+            mt.put(seq, 1, k, ValueView{Type::kString, static_cast<int64_t>(seq), v});
+          }
+        } else {
+          mt.clear(seq, 2);
+          for (const char* k : clear_keys) {
+            const std::string v = stress_value(k, seq);
+            mt.put(seq, 2, k, ValueView{Type::kString, static_cast<int64_t>(seq), v});
+          }
+        }
+        published.store(seq, std::memory_order_release);
+      }
+    }
+    done.store(true);
+  });
+
+  auto check_value = [&](std::string_view key, const MemTable::Found& f, uint64_t visible) {
+    if (f.seq > visible) {
+      fail.add("entry newer than visible for " + std::string(key));
+    } else if (f.kind == Kind::kValue) {
+      if (f.value.data != stress_value(key, f.seq) ||
+          f.value.deadline_ms != static_cast<int64_t>(f.seq)) {
+        fail.add("torn value for " + std::string(key) + ": " + std::string(f.value.data));
+      }
+    } else if (f.kind != Kind::kTombstone) {
+      fail.add("bad kind for " + std::string(key) + ": " + describe(f));
+    }
+  };
+
+  std::atomic<long> reads{0};
+  auto reader = [&](int id) {
+    std::mt19937_64 rng(100 + id);
+    long n = 0;
+    while (!done.load() || n < 100) {
+      ++n;
+      const uint64_t visible = published.load(std::memory_order_acquire);
+      if (mt.max_seq() < visible) fail.add("max_seq behind published seq");
+      // MSET atomicity by point reads.
+      {
+        uint64_t group_seq = 0;
+        bool any = false, absent = false;
+        for (const char* k : group_keys) {
+          const auto f = mt.get(1, k, visible);
+          if (f.kind == Kind::kAbsent) {
+            absent = true;
+            continue;
+          }
+          check_value(k, f, visible);
+          if (any && f.seq != group_seq) fail.add("group split across seqs (get)");
+          any = true;
+          group_seq = f.seq;
+        }
+        if (any && absent) fail.add("group partly visible (get)");
+      }
+      // Clear then refill in one group.
+      {
+        const uint64_t cleared = mt.cleared_at(2, visible);
+        for (const char* k : clear_keys) {
+          const auto f = mt.get(2, k, visible);
+          if (cleared == 0 ? f.kind != Kind::kAbsent : f.kind != Kind::kValue || f.seq != cleared) {
+            fail.add("db 2 round not atomic: " + describe(f) + " cleared_at " +
+                     std::to_string(cleared));
+          } else if (f.kind == Kind::kValue) {
+            check_value(k, f, visible);
+          }
+        }
+      }
+      for (int i = 0; i < 8; ++i) {
+        const std::string key = "k" + std::to_string(rng() % 5000);
+        const auto f = mt.get(1, key, visible);
+        if (f.kind != Kind::kAbsent) check_value(key, f, visible);
+      }
+      if (n % 8 == 0) {
+        // A forward walk from a random key: strictly increasing, intact,
+        // and any group met whole.
+        MemTable::Iterator it(mt, 1, visible);
+        it.seek("k" + std::to_string(rng() % 5000));
+        std::string last;
+        bool first = true;
+        for (int steps = 0; it.valid() && steps < 100; ++steps, it.next()) {
+          if (!first && !(last < it.key())) fail.add("iteration out of order");
+          first = false;
+          last = std::string(it.key());
+          check_value(it.key(), it.entry(), visible);
+        }
+        // Backward from the end.
+        it.seek_to_last();
+        first = true;
+        for (int steps = 0; it.valid() && steps < 50; ++steps, it.prev()) {
+          if (!first && !(it.key() < last)) fail.add("backward iteration out of order");
+          first = false;
+          last = std::string(it.key());
+          check_value(it.key(), it.entry(), visible);
+        }
+        // The MSET keys by iteration.
+        it.seek("g");
+        int groups = 0;
+        uint64_t group_seq = 0;
+        for (; it.valid() && it.key().substr(0, 1) == "g"; it.next(), ++groups) {
+          if (groups > 0 && it.entry().seq != group_seq) fail.add("group split (iteration)");
+          group_seq = it.entry().seq;
+        }
+        if (groups != 0 && groups != 10) fail.add("group partly visible (iteration)");
+        // Db 2 holds exactly one round.
+        MemTable::Iterator it2(mt, 2, visible);
+        int count = 0;
+        for (it2.seek_to_first(); it2.valid(); it2.next()) ++count;
+        if (count != (mt.cleared_at(2, visible) == 0 ? 0 : 5)) {
+          fail.add("db 2 iteration saw " + std::to_string(count) + " keys");
+        }
+      }
+    }
+    reads += n;
+  };
+
+  std::vector<std::thread> readers;
+  for (int i = 0; i < 3; ++i) readers.emplace_back(reader, i);
+  writer.join();
+  for (auto& t : readers) t.join();
+  BOOST_TEST(fail.count.load() == 0, fail.first);
+  BOOST_TEST(mt.entries() >= static_cast<size_t>(target_entries) / 2);
+  BOOST_TEST_MESSAGE("memtable stress: " << mt.entries() << " entries, " << reads.load()
+                                         << " reader rounds");
+}
+
+// ---------------------------------------------------------------------------
+// Micro-benchmark (printed, not asserted)
+// ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(memtable_benchmark) {
+  const int n = 250000 / kSlowdown;
+  std::mt19937_64 rng(1);
+  std::vector<std::string> keys;
+  keys.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "key:%016llx", static_cast<unsigned long long>(rng()));
+    keys.emplace_back(buf);
+  }
+  const std::string value(32, 'v');
+  MemTable mt;
+  using Clock = std::chrono::steady_clock;
+  auto t0 = Clock::now();
+  for (int i = 0; i < n; ++i) mt.put(i + 1, 0, keys[i], ValueView{Type::kString, 0, value});
+  auto t1 = Clock::now();
+  size_t found = 0;
+  for (int i = 0; i < n; ++i) {
+    found += mt.get(0, keys[i], n).kind == Kind::kValue;
+  }
+  auto t2 = Clock::now();
+  size_t walked = 0;
+  MemTable::Iterator it(mt, 0, n);
+  for (it.seek_to_first(); it.valid(); it.next()) ++walked;
+  auto t3 = Clock::now();
+  BOOST_TEST(found == static_cast<size_t>(n));
+  BOOST_TEST(walked == static_cast<size_t>(n));
+  const auto secs = [](auto d) { return std::chrono::duration<double>(d).count(); };
+  std::printf(
+      "memtable benchmark (%d keys of 20 B, 32 B values): %.2fM inserts/s, %.2fM gets/s, "
+      "%.1fM iterated keys/s, %.1f MiB used\n",
+      n, n / secs(t1 - t0) / 1e6, n / secs(t2 - t1) / 1e6, n / secs(t3 - t2) / 1e6,
+      mt.bytes() / 1048576.0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
