@@ -138,6 +138,7 @@ size_t Engine::unapplied_bytes() const {
 // Rebuilds the readers' Version from the active and frozen MemTables.
 void Engine::publish_locked() {
   auto v = std::make_shared<Version>();
+  v->applied_offset = applied_offset_.load(std::memory_order_acquire);
   v->layers.reserve(frozen_.size() + 1);
   v->layers.push_back(active_);
   for (auto it = frozen_.rbegin(); it != frozen_.rend(); ++it) v->layers.push_back(it->table);

@@ -53,6 +53,9 @@ struct EngineOptions {
 // The MemTables a reader consults, newest first (layers[0] is the active one).
 struct Version {
   std::vector<std::shared_ptr<const MemTable>> layers;
+  // The log offset LMDB held when this Version was published. A reader whose
+  // LMDB snapshot stores a larger one raced an apply (see ReadView::begin).
+  uint64_t applied_offset = 0;
 };
 
 struct EngineStats {

@@ -3,6 +3,7 @@
 #include "store/read_view.h"
 
 #include <cassert>
+#include <cstring>
 #include <limits>
 
 namespace lmkv::store {
@@ -127,21 +128,43 @@ void ReadView::end() {
 // durable_seq, then the Version, then the LMDB snapshot: in this order the
 // view misses nothing acknowledged (engine.h). The reset handle is renewed,
 // which reuses its reader slot; one whose renewal failed is dropped.
+//
+// An apply that commits between taking the Version and the snapshot puts in
+// LMDB a MemTable whose entries above visible_ the Version's layer still
+// hides: a key with an older visible entry in that layer reads old, while a
+// key without one falls through to LMDB and reads new (a torn MSET). So the
+// snapshot's stored applied offset must be the Version's; if an apply got
+// in between, all three are taken again (rare: an LMDB commit must land in
+// a window of a few instructions).
 Status ReadView::begin() {
   if (active_) return {};
-  visible_ = see_everything_ ? std::numeric_limits<uint64_t>::max() : engine_.durable_seq();
-  version_ = engine_.version();
-  if (txn_) {
-    if (int rc = mdb_txn_renew(txn_)) {
-      mdb_txn_abort(txn_);
+  for (;;) {
+    visible_ = see_everything_ ? std::numeric_limits<uint64_t>::max() : engine_.durable_seq();
+    version_ = engine_.version();
+    if (txn_) {
+      if (int rc = mdb_txn_renew(txn_)) {
+        mdb_txn_abort(txn_);
+        txn_ = nullptr;
+        version_.reset();
+        return lmdb_error(rc, "txn_renew");
+      }
+    } else if (int rc = mdb_txn_begin(engine_.env().raw(), nullptr, MDB_RDONLY, &txn_)) {
       txn_ = nullptr;
       version_.reset();
-      return lmdb_error(rc, "txn_renew");
+      return lmdb_error(rc, "txn_begin");
     }
-  } else if (int rc = mdb_txn_begin(engine_.env().raw(), nullptr, MDB_RDONLY, &txn_)) {
-    txn_ = nullptr;
-    version_.reset();
-    return lmdb_error(rc, "txn_begin");
+    const auto name = Engine::kAppliedOffsetKey;
+    MDB_val k{name.size(), const_cast<char*>(name.data())}, v;
+    uint64_t applied = 0;
+    const int rc = mdb_get(txn_, engine_.env().meta_dbi(), &k, &v);
+    if (rc == 0 && v.mv_size == 8) std::memcpy(&applied, v.mv_data, 8);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+      mdb_txn_reset(txn_);
+      version_.reset();
+      return lmdb_error(rc, "get applied offset");
+    }
+    if (applied <= version_->applied_offset) break;
+    mdb_txn_reset(txn_);
   }
   active_ = true;
   return {};

@@ -2,8 +2,8 @@
 // the merged view of MemTable layers over LMDB against a std::map model,
 // visibility at durable_seq, recovery from the log (with a torn tail),
 // FLUSHDB markers, and writers, the applier and readers running at once.
-#include <boost/test/unit_test.hpp>
 #include <atomic>
+#include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -63,7 +63,8 @@ struct MultiModel {
         auto got = view.get(db, k, kNow);
         BOOST_REQUIRE(got.ok());
         if (e.expired()) {
-          BOOST_TEST(!got->has_value(), what << " db " << db << " expired key of size " << k.size());
+          BOOST_TEST(!got->has_value(),
+                     what << " db " << db << " expired key of size " << k.size());
         } else {
           BOOST_TEST((got->has_value() && (*got)->data == e.data),
                      what << " db " << db << " key of size " << k.size());
@@ -84,9 +85,8 @@ struct MultiModel {
         const ScanResult got = run_scan(view, db, lo, hi, reverse, limit);
         const ScanResult want = expect_scan(model, lo, hi, reverse, limit);
         BOOST_TEST(got.items == want.items, what << " db " << db << " lo " << lo.show() << " hi "
-                                                 << hi.show() << " reverse " << reverse
-                                                 << " limit " << limit << " got " << got
-                                                 << " want " << want);
+                                                 << hi.show() << " reverse " << reverse << " limit "
+                                                 << limit << " got " << got << " want " << want);
         if (all_in_lmdb) {
           BOOST_TEST(got.stepped == want.stepped, what);
         } else {
@@ -268,7 +268,9 @@ BOOST_FIXTURE_TEST_CASE(recovery_replays_the_log_and_releases_applied_segments, 
   auto write = [&](int from, int to) {
     for (int i = from; i < to; ++i) {
       WriteTxn txn(*engine);
-      BOOST_REQUIRE(txn.put(i % 4, "k" + std::to_string(i), {Type::kString, 0, "v" + std::to_string(i)}).ok());
+      BOOST_REQUIRE(
+          txn.put(i % 4, "k" + std::to_string(i), {Type::kString, 0, "v" + std::to_string(i)})
+              .ok());
       BOOST_REQUIRE(txn.put(0, "last", {Type::kString, 0, std::to_string(i)}).ok());
       if (i % 7 == 0 && i >= 7)
         BOOST_REQUIRE(*txn.del((i - 7) % 4, "k" + std::to_string(i - 7), kNow));
@@ -278,8 +280,9 @@ BOOST_FIXTURE_TEST_CASE(recovery_replays_the_log_and_releases_applied_segments, 
   auto check = [&](int upto) {
     for (int i = 0; i < upto; ++i) {
       const bool deleted = i % 7 == 0 && i + 7 < upto;
-      BOOST_TEST(get(i % 4, "k" + std::to_string(i)) == (deleted ? "<none>" : "v" + std::to_string(i)),
-                 "k" << i);
+      BOOST_TEST(
+          get(i % 4, "k" + std::to_string(i)) == (deleted ? "<none>" : "v" + std::to_string(i)),
+          "k" << i);
     }
     BOOST_TEST(get(0, "last") == std::to_string(upto - 1));
   };
@@ -344,7 +347,8 @@ BOOST_FIXTURE_TEST_CASE(replaying_applied_groups_again_is_harmless, EngineFixtur
     BOOST_REQUIRE(mdb_txn_begin((*env)->raw(), nullptr, 0, &txn) == 0);
     uint64_t zero = 0;
     WalPosition start;
-    MDB_val k{Engine::kAppliedOffsetKey.size(), const_cast<char*>(Engine::kAppliedOffsetKey.data())};
+    MDB_val k{Engine::kAppliedOffsetKey.size(),
+              const_cast<char*>(Engine::kAppliedOffsetKey.data())};
     MDB_val v{8, &zero};
     BOOST_REQUIRE(mdb_put(txn, (*env)->meta_dbi(), &k, &v, 0) == 0);
     k = {Engine::kAppliedPositionKey.size(), const_cast<char*>(Engine::kAppliedPositionKey.data())};
@@ -536,9 +540,9 @@ BOOST_FIXTURE_TEST_CASE(a_full_write_buffer_freezes_at_a_group_boundary, EngineF
   for (int g = 0; g < 40; ++g) {
     WriteTxn txn(*engine);
     for (int i = 0; i < 3; ++i)
-      BOOST_REQUIRE(txn.put(0, "g" + std::to_string(g) + "." + std::to_string(i),
-                            {Type::kString, 0, value})
-                        .ok());
+      BOOST_REQUIRE(
+          txn.put(0, "g" + std::to_string(g) + "." + std::to_string(i), {Type::kString, 0, value})
+              .ok());
     BOOST_REQUIRE(txn.commit().ok());
     // The active MemTable never holds more than one group past the limit.
     BOOST_TEST(engine->version()->layers[0]->bytes() < 4096u + 4 * 1100u);
@@ -600,11 +604,12 @@ BOOST_FIXTURE_TEST_CASE(readers_never_see_torn_or_lost_groups, EngineFixture) {
       const int64_t floor = acked.load();
       // Scan the ten keys in one view, then get them in the same view.
       std::vector<int64_t> seen;
-      auto s = view.scan(0, Bound::at("key", true), Bound::at("key9", true), id % 2 == 1, kNow,
-                         [&](std::string_view, const ValueView& v) {
-                           seen.push_back(std::stoll(std::string(v.data.substr(0, v.data.find('/')))));
-                           return true;
-                         });
+      auto s =
+          view.scan(0, Bound::at("key", true), Bound::at("key9", true), id % 2 == 1, kNow,
+                    [&](std::string_view, const ValueView& v) {
+                      seen.push_back(std::stoll(std::string(v.data.substr(0, v.data.find('/')))));
+                      return true;
+                    });
       if (!s.ok()) return fail("scan: " + s.error().message);
       for (int j = 0; j < kKeys; ++j) {
         auto g = view.get(0, key(j), kNow);

@@ -132,9 +132,9 @@ BOOST_FIXTURE_TEST_CASE(long_bounds_are_clamped_exactly, EngineFixture) {
     for (const auto& lo : bounds)
       for (const auto& hi : bounds)
         for (bool reverse : {false, true}) {
-          BOOST_TEST(run_scan(view, 0, lo, hi, reverse, 0) == expect_scan(model, lo, hi, reverse, 0),
-                     phase << " lo " << lo.show() << " hi " << hi.show() << " reverse "
-                           << reverse);
+          BOOST_TEST(
+              run_scan(view, 0, lo, hi, reverse, 0) == expect_scan(model, lo, hi, reverse, 0),
+              phase << " lo " << lo.show() << " hi " << hi.show() << " reverse " << reverse);
           ++checked;
         }
     BOOST_TEST(checked == 2 * 29 * 29);
@@ -204,8 +204,7 @@ BOOST_FIXTURE_TEST_CASE(scan_skips_tombstones_in_layers, EngineFixture) {
   ReadView view(*engine);
   for (bool reverse : {false, true}) {
     auto r = run_scan(view, 0, OwnedBound{}, OwnedBound{}, reverse, 0);
-    std::vector<std::pair<std::string, std::string>> want = {
-        {"a", "a"}, {"c", "c"}, {"e", "e"}};
+    std::vector<std::pair<std::string, std::string>> want = {{"a", "a"}, {"c", "c"}, {"e", "e"}};
     if (reverse) std::reverse(want.begin(), want.end());
     BOOST_TEST(r.items == want);
     BOOST_TEST(r.stepped == 6u);  // a b bb c d e
