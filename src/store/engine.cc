@@ -83,7 +83,7 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options) {
   e->env_ = std::move(*env);
   auto applied = read_applied(*e->env_);
   if (!applied) return applied.error();
-  e->active_ = std::make_shared<MemTable>();
+  e->active_ = std::make_shared<MemTable>(options.write_buffer_size);
   int db = 0;
   WalOptions wal_options{.dir = options.env.dir + "/log", .segment_bytes = options.segment_bytes};
   auto wal = Wal::open(wal_options, applied->offset, applied->position,
@@ -149,7 +149,7 @@ void Engine::publish_locked() {
 // group boundary, so a group never straddles two MemTables.
 void Engine::freeze_locked() {
   frozen_.push_back({active_, wal_->end_offset(), wal_->end_position()});
-  active_ = std::make_shared<MemTable>();
+  active_ = std::make_shared<MemTable>(options_.write_buffer_size);
   active_since_ms_ = mono_ms();
   applier_cv_.notify_one();
 }

@@ -16,6 +16,9 @@ namespace {
 // transient readers must not make a loop's begin fail with MDB_READERS_FULL.
 constexpr int kReaderMargin = 16;
 
+// The smallest map tried when the address space is capped.
+constexpr size_t kMinMapSize = size_t{1} << 30;
+
 // Owns a half-opened environment so every early return in open() releases it.
 struct EnvCloser {
   MDB_env* env = nullptr;
@@ -50,21 +53,30 @@ Result<std::unique_ptr<Env>> Env::open(const EnvOptions& options) {
   if (!std::filesystem::is_directory(options.dir, ec))
     return err("data directory '" + options.dir + "' is not a directory");
 
+  // The map is reserved address space, not memory, so it is set huge; but
+  // where address space is capped (ulimit -v, valgrind) a smaller map is
+  // the difference between starting and not. Each failed open needs a new
+  // handle (lmdb.h), hence the loop.
   EnvCloser guard;
-  int rc = mdb_env_create(&guard.env);
-  if (rc) return lmdb_error(rc, "env_create");
-  if ((rc = mdb_env_set_mapsize(guard.env, options.map_size))) return lmdb_error(rc, "set_mapsize");
-  if ((rc = mdb_env_set_maxreaders(guard.env,
-                                   static_cast<unsigned>(options.readers + kReaderMargin))))
-    return lmdb_error(rc, "set_maxreaders");
-  // Data and expiry index per database, plus "meta".
-  if ((rc = mdb_env_set_maxdbs(guard.env, static_cast<MDB_dbi>(2 * options.databases + 1))))
-    return lmdb_error(rc, "set_maxdbs");
-
-  // Every commit is synced: the log is released up to what LMDB holds.
-  const unsigned int flags = MDB_NORDAHEAD | MDB_NOTLS;
-  if ((rc = mdb_env_open(guard.env, options.dir.c_str(), flags, 0644)))
-    return lmdb_error(rc, "open '" + options.dir + "'");
+  int rc = 0;
+  for (size_t map_size = options.map_size;; map_size /= 4) {
+    if (guard.env) mdb_env_close(guard.release());
+    if ((rc = mdb_env_create(&guard.env))) return lmdb_error(rc, "env_create");
+    if ((rc = mdb_env_set_mapsize(guard.env, map_size))) return lmdb_error(rc, "set_mapsize");
+    if ((rc = mdb_env_set_maxreaders(guard.env,
+                                     static_cast<unsigned>(options.readers + kReaderMargin))))
+      return lmdb_error(rc, "set_maxreaders");
+    // Data and expiry index per database, plus "meta".
+    if ((rc = mdb_env_set_maxdbs(guard.env, static_cast<MDB_dbi>(2 * options.databases + 1))))
+      return lmdb_error(rc, "set_maxdbs");
+    // Every commit is synced: the log is released up to what LMDB holds.
+    const unsigned int flags = MDB_NORDAHEAD | MDB_NOTLS;
+    rc = mdb_env_open(guard.env, options.dir.c_str(), flags, 0644);
+    if (rc == 0) break;
+    const bool no_address_space = rc == ENOMEM || rc == EINVAL;
+    if (!no_address_space || map_size / 4 < kMinMapSize)
+      return lmdb_error(rc, "open '" + options.dir + "'");
+  }
   // Frees reader slots left by processes that died holding them.
   int dead = 0;
   mdb_reader_check(guard.env, &dead);

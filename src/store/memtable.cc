@@ -1,5 +1,7 @@
 #include "store/memtable.h"
 
+#include <functional>
+
 #include <cassert>
 #include <cstring>
 #include <new>
@@ -96,7 +98,13 @@ void fill(MemTable::Found* f, const Node* n) {
 // Construction and the arena
 // ---------------------------------------------------------------------------
 
-MemTable::MemTable() {
+MemTable::MemTable(size_t expected_bytes) {
+  size_t bits = size_t{1} << 16;
+  while (bits < expected_bytes / 8) bits <<= 1;
+  bloom_.reset(new std::atomic<uint64_t>[bits / 64]);
+  for (size_t i = 0; i < bits / 64; ++i) bloom_[i].store(0, std::memory_order_relaxed);
+  bloom_bits_mask_ = bits - 1;
+  block_bytes_.fetch_add(bits / 8, std::memory_order_relaxed);
   const size_t size = Node::size_for(kMaxHeight, 0, 0);
   blocks_.emplace_back(new char[size]);
   head_ = new (blocks_.back().get()) Node{};
@@ -106,6 +114,31 @@ MemTable::MemTable() {
 }
 
 MemTable::~MemTable() = default;
+
+uint64_t MemTable::hash(int db, std::string_view key) {
+  return std::hash<std::string_view>{}(key) ^ (static_cast<uint64_t>(db) * 0x9E3779B97F4A7C15ull);
+}
+
+// Three probes by double hashing (Kirsch and Mitzenmacher).
+void MemTable::bloom_add(int db, std::string_view key) {
+  const uint64_t h = hash(db, key);
+  const uint64_t step = (h >> 32) | 1;
+  for (uint64_t i = 0, bit = h; i < 3; ++i, bit += step) {
+    const uint64_t b = bit & bloom_bits_mask_;
+    bloom_[b >> 6].fetch_or(uint64_t{1} << (b & 63), std::memory_order_relaxed);
+  }
+}
+
+bool MemTable::may_contain(int db, std::string_view key) const {
+  const uint64_t h = hash(db, key);
+  const uint64_t step = (h >> 32) | 1;
+  for (uint64_t i = 0, bit = h; i < 3; ++i, bit += step) {
+    const uint64_t b = bit & bloom_bits_mask_;
+    if (!(bloom_[b >> 6].load(std::memory_order_relaxed) & (uint64_t{1} << (b & 63))))
+      return false;
+  }
+  return true;
+}
 
 // Bump allocation, 8-byte aligned. Writer thread only.
 char* MemTable::allocate(size_t n) {
@@ -211,6 +244,7 @@ void MemTable::insert(uint64_t seq, int db, std::string_view key, uint8_t kind,
   const std::string_view data = value != nullptr ? value->data : std::string_view();
   assert(key.size() <= UINT32_MAX && data.size() <= UINT32_MAX);
 
+  bloom_add(db, key);
   Node* prev[kMaxHeight];
   int cur_height = height_.load(std::memory_order_relaxed);
   Node* x = head_;
@@ -294,8 +328,15 @@ void MemTable::clear_all(uint64_t seq) {
 MemTable::Found MemTable::get(int db, std::string_view key, uint64_t visible) const {
   assert(db >= 0 && db < kDbCount);
   Found f;
-  const Node* n = lower_bound(db, key, visible);
   const ClearMark* c = visible_clear(db, visible);
+  if (!may_contain(db, key)) {
+    if (c != nullptr) {
+      f.kind = Kind::kCleared;
+      f.seq = c->seq;
+    }
+    return f;
+  }
+  const Node* n = lower_bound(db, key, visible);
   // A marker hides an entry that came before it in log order: by seq, then
   // by insertion within one group.
   const bool hidden =

@@ -31,7 +31,9 @@ namespace lmkv::store {
 
 class MemTable {
  public:
-  MemTable();
+  // `expected_bytes` sizes the Bloom filter (about one bit per 8 bytes of
+  // entries, at least 64 Ki bits): the write buffer size.
+  explicit MemTable(size_t expected_bytes = 8u << 20);
   ~MemTable();
   MemTable(const MemTable&) = delete;
   MemTable& operator=(const MemTable&) = delete;
@@ -122,6 +124,14 @@ class MemTable {
   static constexpr int kMaxHeight = 12;
 
   char* allocate(size_t n);
+  // The Bloom filter over (db, key): most GETs ask for keys a layer does not
+  // hold, and it answers them without a skiplist search. The writer sets a
+  // key's bits before the entry can become visible (the node's release
+  // publication and durable_seq's both come after), so a reader never gets
+  // a false "absent" for an entry it may see.
+  static uint64_t hash(int db, std::string_view key);
+  void bloom_add(int db, std::string_view key);
+  bool may_contain(int db, std::string_view key) const;
   int random_height();
   void insert(uint64_t seq, int db, std::string_view key, uint8_t kind, const ValueView* value);
   // The newest clear marker of db with seq <= visible, or nullptr.
@@ -135,6 +145,8 @@ class MemTable {
   const Node* lower_bound(int db, std::string_view key, uint64_t visible) const;
 
   Node* head_;
+  std::unique_ptr<std::atomic<uint64_t>[]> bloom_;
+  uint64_t bloom_bits_mask_ = 0;
   std::atomic<int> height_{1};
   std::array<std::atomic<ClearMark*>, kDbCount> clears_{};
 
