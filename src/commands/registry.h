@@ -45,7 +45,6 @@ struct CommandSpec {
   std::string_view group = "generic";  // COMMAND DOCS group
   std::string_view summary;            // COMMAND DOCS summary
   std::string_view since = "1.0.0";
-  std::vector<std::string_view> subcommands = {};  // "CLIENT|SETNAME"-style names, for COMMAND
   // Subcommands with their own arity, flags and docs, for COMMAND INFO/DOCS/
   // LIST (CLIENT SETNAME...): `name` is the subcommand ("SETNAME"), and
   // `lower_name` its full "client|setname" (filled by the family). The parent's

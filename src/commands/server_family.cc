@@ -13,54 +13,16 @@
 #include "base/numbers.h"
 #include "commands/glob.h"
 #include "commands/registry.h"
+#include "commands/subcommands.h"
 #include "resp/errors.h"
 
 namespace lmkv::commands {
 namespace {
 
-// Runs the subcommand named by args[1] from the parent's registry entry:
-// checks its arity (the error names "config|get"), records it as the
-// session's last command, or replies "unknown subcommand 'x'. Try CONFIG
-// HELP.". (The twin of connection_family.cc's; both are a dozen lines.)
-void run_subcommand(Context& ctx, Args args) {
-  const CommandSpec* parent = ctx.registry ? ctx.registry->find(args[0]) : nullptr;
-  if (parent) {
-    for (const CommandSpec& sub : parent->subcommand_specs) {
-      if (!iequals(sub.name, args[1])) continue;
-      if (!arity_ok(sub.arity, args.size()))
-        return ctx.reply.error(resp::wrong_arity(sub.lower_name));
-      if (ctx.session)
-        ctx.session->last_command.store(sub.lower_name.c_str(), std::memory_order_relaxed);
-      return sub.run(ctx, args);
-    }
-  }
-  ctx.reply.error(resp::unknown_subcommand(args[0], args[1]));
-}
-
-// A subcommand entry: `full` is the "parent|sub" name COMMAND reports.
+// A subcommand entry of this family (see subcommands.h).
 CommandSpec sub(std::string_view name, std::string full, int arity, uint32_t flags, Handler run,
                 std::string_view summary, std::string_view since) {
-  return CommandSpec{.name = name,
-                     .arity = arity,
-                     .flags = flags,
-                     .run = run,
-                     .group = "server",
-                     .summary = summary,
-                     .since = since,
-                     .lower_name = std::move(full)};
-}
-
-// Replies the lines of a HELP subcommand as status strings, as Redis's
-// addReplyHelp does: a header naming the command, then the entries, then HELP.
-void reply_help(Context& ctx, std::string_view command,
-                std::initializer_list<std::string_view> lines) {
-  ctx.reply.array(lines.size() + 3);
-  std::string header(command);
-  header += " <subcommand> [<arg> [value] [opt] ...]. Subcommands are:";
-  ctx.reply.simple(header);
-  for (std::string_view line : lines) ctx.reply.simple(line);
-  ctx.reply.simple("HELP");
-  ctx.reply.simple("    Prints this help.");
+  return subcommand("server", name, std::move(full), arity, flags, run, summary, since);
 }
 
 // ===================================================================

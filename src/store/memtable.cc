@@ -328,15 +328,17 @@ void MemTable::clear_all(uint64_t seq) {
 MemTable::Found MemTable::get(int db, std::string_view key, uint64_t visible) const {
   assert(db >= 0 && db < kDbCount);
   Found f;
-  const ClearMark* c = visible_clear(db, visible);
   if (!may_contain(db, key)) {
-    if (c != nullptr) {
+    if (const ClearMark* c = visible_clear(db, visible)) {
       f.kind = Kind::kCleared;
       f.seq = c->seq;
     }
     return f;
   }
+  // The entry before the marker: a clear is inserted before the entries
+  // that follow it, so seeing an entry implies seeing its clear.
   const Node* n = lower_bound(db, key, visible);
+  const ClearMark* c = visible_clear(db, visible);
   // A marker hides an entry that came before it in log order: by seq, then
   // by insertion within one group.
   const bool hidden =

@@ -569,7 +569,7 @@ BOOST_AUTO_TEST_CASE(memtable_concurrent_readers) {
           const auto f = mt.get(2, k, visible);
           if (cleared == 0 ? f.kind != Kind::kAbsent : f.kind != Kind::kValue || f.seq != cleared) {
             fail.add("db 2 round not atomic: " + describe(f) + " cleared_at " +
-                     std::to_string(cleared));
+                     std::to_string(cleared) + " visible " + std::to_string(visible));
           } else if (f.kind == Kind::kValue) {
             check_value(k, f, visible);
           }
