@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing lmkv needs, from Debian
 # packages, if anything is missing. Idempotent; run as root (or with sudo).
+#   --test  also what the test suite needs (g++'s ASan/UBSan runtimes come with g++)
+#   --fuzz  also clang 14 and its runtimes (libFuzzer, ASan, UBSan) for tools/fuzz.sh
 set -euo pipefail
 build_pkgs=(g++ meson ninja-build pkg-config libuv1-dev liblmdb-dev libfmt-dev)
 test_pkgs=(libboost-test-dev python3-pytest python3-redis redis-server redis-tools lmdb-utils
            libhiredis-dev strace)
+fuzz_pkgs=(clang-14 libclang-rt-14-dev)
 want=("${build_pkgs[@]}")
-[ "${1:-}" = "--test" ] && want+=("${test_pkgs[@]}")
+for arg in "$@"; do
+  case "$arg" in
+    --test) want+=("${test_pkgs[@]}") ;;
+    --fuzz) want+=("${fuzz_pkgs[@]}") ;;
+    *) echo "usage: tools/setup.sh [--test] [--fuzz]" >&2; exit 2 ;;
+  esac
+done
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -37,28 +37,34 @@ void Shard::stop_intake() {
 }
 
 void Shard::drain() {
+  draining_ = true;
   // Copy: closing a connection removes it from the set.
   std::vector<net::Connection*> open(connections_.begin(), connections_.end());
   for (net::Connection* c : open) c->close_after_flush();
   for (net::Connection* c : open) c->flush();
   view_.end();
+  if (connections_.empty()) return finish_drain();
   // A client that does not read its last replies must not hold the process:
-  // close whatever is still open after a grace period. The timer is unref'd
-  // so the loop ends as soon as every connection is gone.
-  auto* timer = new uv_timer_t;
-  uv_timer_init(loop_.uv(), timer);
-  timer->data = this;
+  // whatever is still open after a grace period is closed.
+  uv_timer_init(loop_.uv(), &grace_);
+  grace_.data = this;
+  grace_started_ = true;
   uv_timer_start(
-      timer,
+      &grace_,
       [](uv_timer_t* t) {
         auto* self = static_cast<Shard*>(t->data);
         std::vector<net::Connection*> left(self->connections_.begin(), self->connections_.end());
         for (net::Connection* c : left) c->close();
-        uv_close(reinterpret_cast<uv_handle_t*>(t),
-                 [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
       },
       2000, 0);
-  uv_unref(reinterpret_cast<uv_handle_t*>(timer));
+}
+
+// The last connection is gone: close the loop's remaining handles, so
+// uv_run returns and the loop closes with nothing left open.
+void Shard::finish_drain() {
+  if (drained_) return;
+  drained_ = true;
+  if (grace_started_) uv_close(reinterpret_cast<uv_handle_t*>(&grace_), nullptr);
   loop_.stop();
 }
 
@@ -108,10 +114,14 @@ net::Verdict Shard::on_command(net::Connection& c, std::span<const std::string_v
 void Shard::on_close(net::Connection& c) {
   connections_.erase(&c);
   auto* client = static_cast<Client*>(c.user);
-  if (!client) return;  // refused at open
+  if (!client) {  // refused at open
+    if (drain_started() && connections_.empty()) finish_drain();
+    return;
+  }
   server_.clients().remove(&client->session);
   client->closed = true;
   if (client->session.pending_writes == 0) delete client;
+  if (drain_started() && connections_.empty()) finish_drain();
 }
 
 void Shard::submit(commands::Session&, const commands::CommandSpec& spec, commands::Args args) {

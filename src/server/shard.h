@@ -54,7 +54,8 @@ class Shard : public net::Handler, public commands::WriteSink {
   struct Client;
   void turn_end();
   void complete(std::vector<WriteRequest>& done);
-  void forget(Client* client);
+  void finish_drain();
+  bool drain_started() const { return grace_started_ || drained_; }
 
   Server& server_;
   net::Loop loop_;
@@ -64,7 +65,10 @@ class Shard : public net::Handler, public commands::WriteSink {
   std::vector<WriteRequest> batch_;     // this turn's writes
   std::unordered_set<net::Connection*> connections_;
   std::atomic<uint64_t> commands_{0};
-  bool draining_ = false;
+  bool draining_ = false;     // no new connections or commands
+  uv_timer_t grace_;          // drain(): closes clients that do not read
+  bool grace_started_ = false;
+  bool drained_ = false;      // the loop's handles are closing
 };
 
 }  // namespace lmkv::server

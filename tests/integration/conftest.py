@@ -11,6 +11,7 @@ is what proves it tests Redis behaviour rather than lmkv's own idea of it.
 """
 
 import os
+import re
 import shutil
 import tempfile
 
@@ -63,6 +64,26 @@ class Target:
         return redis.Redis(host=self.host, port=self.port, **kw)
 
 
+# What ASan, LSan and UBSan print when they report; the sanitized build's server writes it to
+# stderr, which goes to its log. A report fails the test even when the server kept running
+# (UBSan without halt_on_error) or only reported at exit (LeakSanitizer after SIGTERM).
+_SANITIZER_REPORT = re.compile(rb"ERROR: (?:Address|Leak|Thread|Memory)Sanitizer|runtime error:")
+
+
+def check_sanitizer_report(proc):
+    """Fails if proc's log (all its starts) holds a sanitizer report."""
+    try:
+        with open(proc.log_path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return
+    m = _SANITIZER_REPORT.search(data)
+    if m:
+        start = max(0, m.start() - 200)
+        raise AssertionError(f"sanitizer report in {proc.log_path}\n"
+                             + data[start:start + 8000].decode("utf-8", "replace"))
+
+
 @pytest.fixture(scope="session")
 def target(request):
     """The server shared by the ordinary tests (one per session)."""
@@ -81,6 +102,7 @@ def target(request):
     if crashed:
         raise AssertionError(f"shared lmkv-server died during the session (status {status})\n"
                              + proc.log_tail())
+    check_sanitizer_report(proc)
     shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -129,6 +151,8 @@ def lmkv_factory(request):
             proc.kill9() if proc.running() else None
         finally:
             _live_processes.remove(proc)
+    for proc in made:
+        check_sanitizer_report(proc)
     if not getattr(request.node, "_lmkv_failed", False):
         for proc in made:
             shutil.rmtree(proc.workdir, ignore_errors=True)
