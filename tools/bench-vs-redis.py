@@ -30,15 +30,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from benchlib import REDIS_MODE_ARGS, fs_type  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-REDIS_MODE_ARGS = {
-    "always": ["--appendonly", "yes", "--appendfsync", "always"],
-    "everysec": ["--appendonly", "yes", "--appendfsync", "everysec"],
-    "no": ["--appendonly", "no"],
-}
 
 
 def parse_args():
@@ -89,14 +84,6 @@ def cpu_model():
     except OSError:
         pass
     return platform.processor() or "unknown"
-
-
-def fs_type(path):
-    try:
-        out = subprocess.run(["stat", "-f", "-c", "%T", path], capture_output=True, text=True)
-        return out.stdout.strip() or "unknown"
-    except OSError:
-        return "unknown"
 
 
 def cpu_split(no_pin):

@@ -51,6 +51,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
 from helpers import RawConn, decode_reply, encode_command, free_port, info_fields  # noqa: E402
+from benchlib import log, fs_type  # noqa: E402
 
 LOOPBACK = "127.0.0.1"
 
@@ -86,19 +87,6 @@ def parse_args():
     p.add_argument("--keep", action="store_true", help="keep the temp dirs")
     p.add_argument("--out", help="also write the markdown report to this file")
     return p.parse_args()
-
-
-def log(msg):
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def fs_type(path):
-    try:
-        out = subprocess.run(["stat", "-f", "-c", "%T", path], capture_output=True, text=True,
-                             timeout=10)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
 
 
 def dir_bytes(path):

@@ -37,16 +37,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
 from helpers import RawConn, decode_reply, free_port, info_fields  # noqa: E402
+from benchlib import REDIS_MODE_ARGS, log, fs_type  # noqa: E402
 
 LOOPBACK = "127.0.0.1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MIB = 1024 * 1024
-
-REDIS_MODE_ARGS = {
-    "always": ["--appendonly", "yes", "--appendfsync", "always"],
-    "everysec": ["--appendonly", "yes", "--appendfsync", "everysec"],
-    "no": ["--appendonly", "no"],
-}
 
 
 def parse_args():
@@ -77,19 +72,6 @@ def parse_args():
     if args.total is None:
         args.total = 1 << 62 if args.seconds else 20_000_000
     return args
-
-
-def log(msg):
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def fs_type(path):
-    try:
-        out = subprocess.run(["stat", "-f", "-c", "%T", path], capture_output=True, text=True,
-                             timeout=10)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
 
 
 def tree_bytes(path):

@@ -177,7 +177,10 @@ int MemTable::random_height() {
 // ---------------------------------------------------------------------------
 // `before(n)` must be monotone along the list (true, then false).
 
-// The first node for which before() is false, or nullptr.
+// The first node for which before() is false, or nullptr. Not written as
+// last_before(before)->next(0): re-reading that link could return a node a
+// concurrent insert just put there, which was never tested with before()
+// (the concurrent-reader test catches this).
 template <class Before>
 const Node* MemTable::first_not_before(Before before) const {
   const Node* x = head_;
