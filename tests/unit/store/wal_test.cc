@@ -61,6 +61,18 @@ std::string only_segment(const std::string& dir) {
   return files[0];
 }
 
+// Writes one frame per payload into a fresh log in `o.dir`.
+void write_log(const WalOptions& o, const std::vector<std::string>& data) {
+  auto wal = Wal::open(o, 0, {}, [](uint64_t, std::string_view) { return Status(); });
+  BOOST_REQUIRE(wal.ok());
+  for (auto& p : data) BOOST_REQUIRE((*wal)->append(p).ok());
+}
+
+std::string read_all(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(appended_frames_replay_in_order_with_offsets) {
@@ -98,16 +110,9 @@ BOOST_AUTO_TEST_CASE(every_truncation_point_recovers_to_the_last_whole_frame) {
   TempDir d;
   WalOptions o{d.path};
   auto data = payloads(6);
-  {
-    auto wal = Wal::open(o, 0, {}, [](uint64_t, std::string_view) { return Status(); });
-    for (auto& p : data) BOOST_REQUIRE((*wal)->append(p).ok());
-  }
+  write_log(o, data);
   const std::string seg = only_segment(d.path);
-  std::string full;
-  {
-    std::ifstream f(seg, std::ios::binary);
-    full.assign(std::istreambuf_iterator<char>(f), {});
-  }
+  const std::string full = read_all(seg);
   // Frame boundaries in file bytes.
   std::vector<size_t> ends;
   size_t pos = 0;
@@ -128,16 +133,9 @@ BOOST_AUTO_TEST_CASE(flipped_bits_end_the_log) {
   TempDir d;
   WalOptions o{d.path};
   auto data = payloads(4);
-  {
-    auto wal = Wal::open(o, 0, {}, [](uint64_t, std::string_view) { return Status(); });
-    for (auto& p : data) BOOST_REQUIRE((*wal)->append(p).ok());
-  }
+  write_log(o, data);
   const std::string seg = only_segment(d.path);
-  std::string full;
-  {
-    std::ifstream f(seg, std::ios::binary);
-    full.assign(std::istreambuf_iterator<char>(f), {});
-  }
+  const std::string full = read_all(seg);
   const size_t frame0 = Wal::kHeaderSize + data[0].size();
   // Flip each bit of the second frame (header and payload; not the
   // reserved word, which is not checked) in turn.
@@ -157,16 +155,9 @@ BOOST_AUTO_TEST_CASE(stale_frames_in_a_recycled_segment_are_rejected) {
   TempDir d;
   WalOptions o{d.path};
   auto data = payloads(8);
-  {
-    auto wal = Wal::open(o, 0, {}, [](uint64_t, std::string_view) { return Status(); });
-    for (auto& p : data) BOOST_REQUIRE((*wal)->append(p).ok());
-  }
+  write_log(o, data);
   const std::string seg = only_segment(d.path);
-  std::string full;
-  {
-    std::ifstream f(seg, std::ios::binary);
-    full.assign(std::istreambuf_iterator<char>(f), {});
-  }
+  const std::string full = read_all(seg);
   // A new log of two frames written over the old file's start leaves the
   // old frames 3.. after it: valid CRCs, wrong offsets.
   TempDir d2;
@@ -177,11 +168,7 @@ BOOST_AUTO_TEST_CASE(stale_frames_in_a_recycled_segment_are_rejected) {
     BOOST_REQUIRE((*wal)->append(data[6]).ok());
   }
   const std::string seg2 = only_segment(d2.path);
-  std::string fresh;
-  {
-    std::ifstream f(seg2, std::ios::binary);
-    fresh.assign(std::istreambuf_iterator<char>(f), {});
-  }
+  const std::string fresh = read_all(seg2);
   size_t old_pos = 0;
   for (int i = 0; i < 3; ++i) old_pos += Wal::kHeaderSize + data[i].size();
   std::string recycled = fresh +
