@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "commands/notify.h"
 #include "resp/reply_writer.h"
 #include "store/read_view.h"
 #include "store/write_txn.h"
@@ -48,6 +50,21 @@ struct Session {
   bool close_after_reply = false;  // QUIT
   bool killed = false;             // CLIENT KILL from another loop (atomic via registry)
   uint32_t pending_writes = 0;     // submitted, reply not yet written
+
+  // Authentication and ACL (issue 2).
+  bool authenticated = true;       // false until AUTH when the user needs a password
+  std::string user = "default";
+
+  // MULTI ... EXEC (issue 5): the queued commands; null outside a
+  // transaction. Defined by commands/transaction.h.
+  std::shared_ptr<struct MultiState> multi;
+
+  // Pub/sub and MONITOR (issue 5).
+  uint32_t subscriptions = 0;      // channels + patterns: in the subscribed state when > 0
+  bool monitor = false;
+
+  // CLIENT REPLY (issue 5).
+  enum class ReplyMode { kOn, kOff, kSkip } reply_mode = ReplyMode::kOn;
 };
 
 // What commands may ask of the server around them. Implemented by server/,
@@ -85,6 +102,9 @@ struct Context {
   // The command table, for COMMAND (INFO, COUNT, DOCS, LIST); set by the
   // dispatcher on the loop.
   const Registry* registry = nullptr;
+  // The group's keyspace events (writer only; null: nobody listens). See
+  // commands/notify.h.
+  std::vector<KeyspaceEvent>* events = nullptr;
 
   // Replies with a store error. Nothing needs undoing: handlers validate
   // before mutating, and a mutation itself cannot fail (the log can, which

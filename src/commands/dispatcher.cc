@@ -16,8 +16,14 @@ Outcome Dispatcher::dispatch(Session& session, Args args, resp::ReplyWriter& rep
     reply.error(resp::wrong_arity(spec->lower_name));
     return Outcome::kDone;
   }
-  // Later pre-checks, in Redis's order, go here: NOAUTH, MULTI, NOPERM, OOM,
-  // READONLY, MASTERDOWN, LOADING.
+  // The pre-checks, in Redis's order (processCommand). Each concern owns one
+  // slot; keep them in this order.
+  // [auth] NOAUTH, then NOPERM (issue 2).
+  // [pubsub] RESP2 subscribed state: only (P)SUBSCRIBE, (P)UNSUBSCRIBE,
+  // PING, QUIT, RESET (issue 5).
+  // [multi] Inside MULTI every command but EXEC, DISCARD, MULTI, WATCH,
+  // QUIT and RESET is queued (issue 5); unknown/arity errors above also
+  // flag the transaction (EXECABORT).
 
   const int64_t now = unix_ms();
   session.last_interaction_ms.store(mono_ms(), std::memory_order_relaxed);

@@ -27,6 +27,7 @@ Status WriteTxn::put(int db, std::string_view key, const ValueView& value) {
   if (!key_fits(key)) return err("key too long");
   last_seq_ = engine_.next_seq();
   engine_.active().put(last_seq_, db, key, value);
+  if (observer_) observer_->touched(db, key);
   select(db);
   if (value.deadline_ms) {
     append_effect(&payload_, {"SET", key, value.data, "PXAT", std::to_string(value.deadline_ms)});
@@ -48,6 +49,7 @@ Result<bool> WriteTxn::del(int db, std::string_view key, int64_t now_ms) {
   const bool live = !(*current)->expired(now_ms);
   last_seq_ = engine_.next_seq();
   engine_.active().del(last_seq_, db, key);
+  if (observer_) observer_->touched(db, key);
   select(db);
   append_effect(&payload_, {"DEL", key});
   return live;
@@ -57,6 +59,7 @@ Status WriteTxn::clear(int db) {
   assert(db >= 0 && db < engine_.databases());
   last_seq_ = engine_.next_seq();
   engine_.active().clear(last_seq_, db);
+  if (observer_) observer_->touched_db(db);
   select(db);
   append_effect(&payload_, {"FLUSHDB"});
   return {};

@@ -23,6 +23,16 @@
 
 namespace lmkv::store {
 
+// Told of every change a group makes, so WATCH sees changes by any client,
+// expiry deletions, flushes and swaps alike. Writer thread only.
+class TouchObserver {
+ public:
+  virtual ~TouchObserver() = default;
+  virtual void touched(int db, std::string_view key) = 0;
+  // Every key of `db` may have changed (FLUSHDB, FLUSHALL, SWAPDB).
+  virtual void touched_db(int db) = 0;
+};
+
 class WriteTxn {
  public:
   explicit WriteTxn(Engine& engine) : engine_(engine), view_(engine, true) {}
@@ -43,6 +53,9 @@ class WriteTxn {
   // error is fatal: the log may hold part of a frame.
   Status commit();
 
+  // Who hears of this group's changes (null: nobody).
+  void set_observer(TouchObserver* o) { observer_ = o; }
+
   const std::string& payload() const { return payload_; }
   uint64_t last_seq() const { return last_seq_; }
   bool empty() const { return payload_.empty(); }
@@ -55,6 +68,7 @@ class WriteTxn {
   std::string payload_;
   int selected_ = -1;  // the db the payload's last SELECT named
   uint64_t last_seq_ = 0;
+  TouchObserver* observer_ = nullptr;
 };
 
 }  // namespace lmkv::store
