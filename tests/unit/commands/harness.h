@@ -16,6 +16,7 @@
 
 #include <stdlib.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <initializer_list>
 #include <map>
@@ -120,8 +121,11 @@ class ImmediateWriter : public WriteSink {
 class CommandFixture {
  public:
   CommandFixture() {
-    char tmpl[] = "/tmp/lmkv-commands-XXXXXX";
-    if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+    // TMPDIR: the fuzzer points it at /dev/shm, where a fresh environment
+    // per input costs no disk syncs.
+    const char* tmp = std::getenv("TMPDIR");
+    std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/lmkv-commands-XXXXXX";
+    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
     dir_ = tmpl;
     store::EngineOptions options;
     options.env.dir = dir_;
