@@ -4,7 +4,9 @@
 For each durability mode and pipeline depth it runs redis-benchmark against a fresh server of
 each kind (fresh temp dir each time), alternating which server goes first per round, and
 prints a markdown table: median ops/s, the lmkv/redis ratio, the server's CPU time per request
-(from /proc/PID/stat, utime+stime over the run) and p50/p99 latency from --csv.
+(from /proc/PID/stat, utime+stime over the run) and p50/p99/p99.9 latency from
+redis-benchmark's report. Scenarios: -P 1 and -P 16 at 50 clients, one connection (-c 1),
+500 writing clients, and a RANGE page read over 1M keys (ZRANGEBYLEX on Redis).
 
 Modes (lmkv flags vs redis flags):
   always    --fsync always    vs --appendonly yes --appendfsync always   --save ''
@@ -12,7 +14,7 @@ Modes (lmkv flags vs redis flags):
   no        --fsync no        vs --appendonly no                         --save ''
 
 Every benchmark run has a timeout, servers are stopped by PID, temp dirs are removed.
-Example:  tools/bench-vs-redis.py --modes always,no --rounds 3
+Example:  tools/bench-vs-redis.py --modes always,everysec,no --rounds 3 --out BENCHMARKS.md
 Check the harness without lmkv:  tools/bench-vs-redis.py --lmkv redis-server --rounds 1 --n16 20000 --n1 10000
 """
 
@@ -47,7 +49,12 @@ def parse_args():
     p.add_argument("--bench", default=shutil.which("redis-benchmark") or "redis-benchmark")
     p.add_argument("--modes", default="always,no", help="comma list of always,everysec,no")
     p.add_argument("--pipelines", default="1,16", help="comma list of -P values")
-    p.add_argument("--tests", default="set,get,mset", help="redis-benchmark -t tests")
+    p.add_argument("--tests", default="set,get,mset,incr", help="redis-benchmark -t tests")
+    p.add_argument("--scenarios", default="pipelines,latency,clients500,range",
+                   help="comma list of pipelines (every --pipelines value; or p1, p16...), "
+                        "latency (-c 1 -P 1), clients500 (SET with 500 clients), range")
+    p.add_argument("--n-latency", type=int, default=20000, help="-n for the -c 1 run")
+    p.add_argument("--n-range", type=int, default=20000, help="-n for the RANGE page read")
     p.add_argument("--n16", type=int, default=200000, help="-n for pipelined runs (P > 1)")
     p.add_argument("--n1", type=int, default=100000, help="-n for unpipelined runs (P = 1)")
     p.add_argument("--clients", type=int, default=50)
@@ -59,7 +66,9 @@ def parse_args():
                    help="parent of the servers' temp dirs; must be on a real disk for fsync "
                         "to mean anything (not tmpfs)")
     p.add_argument("--no-pin", action="store_true", help="do not use taskset")
-    p.add_argument("--out", help="also write the markdown report to this file")
+    p.add_argument("--out", help="also write the markdown report to this file "
+                   "(e.g. BENCHMARKS.md)")
+    p.add_argument("--append", action="store_true", help="append to --out")
     return p.parse_args()
 
 
@@ -169,12 +178,44 @@ class Server:
 
 # --- benchmark -------------------------------------------------------------------------------
 
-def run_bench(args, server, test, pipeline, n, cpus):
-    """One redis-benchmark test against server; returns a dict of the CSV figures plus the
-    server's CPU microseconds per request."""
-    cmd = taskset(cpus) + [args.bench, "-p", str(server.port), "-t", test, "-n", str(n),
-                           "-r", str(args.keyspace), "-d", str(args.datasize),
-                           "-c", str(args.clients), "-P", str(pipeline), "--csv"]
+def parse_bench_output(text):
+    """Figures from redis-benchmark's full report: the test name, requests/s, the latency
+    summary (avg, min, p50, p95, p99, max) and p99.9, read from the percentile
+    distribution as the first bucket at or above 99.9% (so an upper estimate)."""
+    text = text.replace("\r", "\n")
+    figures = {}
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        s = line.strip()
+        if s.startswith("======") and s.endswith("======"):
+            figures["name"] = s.strip("= ").strip()
+        elif s.startswith("throughput summary:"):
+            figures["rps"] = float(s.split(":")[1].split()[0])
+        elif s.startswith("avg") and "p99" in s and i + 1 < len(lines):
+            names = s.split()
+            values = [float(v) for v in lines[i + 1].split()]
+            for n, v in zip(names, values):
+                figures[f"{n}_ms"] = v
+        elif "% <= " in s and "p999_ms" not in figures and "cumulative count" in s:
+            pct = float(s.split("%")[0])
+            if pct >= 99.9:
+                figures["p999_ms"] = float(s.split("<=")[1].split()[0])
+    if "rps" not in figures:
+        raise RuntimeError(f"unexpected redis-benchmark output:\n{text[-2000:]}")
+    return figures
+
+
+def bench_command(args, server, pipeline, n, clients, test=None, command=None):
+    cmd = [args.bench, "-p", str(server.port), "-n", str(n), "-r", str(args.keyspace),
+           "-d", str(args.datasize), "-c", str(clients), "-P", str(pipeline)]
+    return cmd + (["-t", test] if test else list(command))
+
+
+def run_bench(args, server, test, pipeline, n, cpus, clients=None, command=None):
+    """One redis-benchmark run against server (a -t test, or a custom command line);
+    returns its figures plus the server's CPU microseconds per request."""
+    cmd = taskset(cpus) + bench_command(args, server, pipeline, n, clients or args.clients,
+                                        test=None if command else test, command=command)
     before = server.cpu_seconds()
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
@@ -183,22 +224,78 @@ def run_bench(args, server, test, pipeline, n, cpus):
     after = server.cpu_seconds()
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stdout}\n{out.stderr}")
-    rows = [r for r in csv.reader(io.StringIO(out.stdout)) if r]
-    header, data = rows[0], rows[1:]
-    if not data or header[:2] != ["test", "rps"]:
-        raise RuntimeError(f"unexpected redis-benchmark output:\n{out.stdout}\n{out.stderr}")
-    result = dict(zip(header, data[0]))
-    figures = {"rps": float(result["rps"])}
-    for key in ("p50_latency_ms", "p99_latency_ms"):
-        if key in result:
-            figures[key] = float(result[key])
+    figures = parse_bench_output(out.stdout)
     figures["cpu_us"] = (after - before) * 1e6 / n
-    figures["name"] = data[0][0]
+    if command:
+        figures["name"] = command[0]
     return figures
 
 
 def median(values):
     return statistics.median(values) if values else float("nan")
+
+
+# --- scenarios -------------------------------------------------------------------------------
+
+RANGE_PAGE = 100
+RANGE_KEYS = 1000000
+
+
+def preload_range(server, kind, count):
+    """Loads `count` sequential keys as redis-benchmark names them (key:%012d), through
+    redis-cli --pipe: lmkv gets strings to RANGE over, Redis a sorted set of the same
+    names for ZRANGEBYLEX, its closest ordered page read."""
+    value = b"x" * 100
+
+    def bulk(b):
+        return b"$%d\r\n%s\r\n" % (len(b), b)
+
+    def commands():
+        if kind == "lmkv":
+            for start in range(0, count, 1000):
+                args = [b"MSET"]
+                for i in range(start, min(count, start + 1000)):
+                    args += [b"key:%012d" % i, value]
+                yield b"*%d\r\n" % len(args) + b"".join(bulk(a) for a in args)
+        else:
+            for start in range(0, count, 1000):
+                args = [b"ZADD", b"zkeys"]
+                for i in range(start, min(count, start + 1000)):
+                    args += [b"0", b"key:%012d" % i]
+                yield b"*%d\r\n" % len(args) + b"".join(bulk(a) for a in args)
+
+    proc = subprocess.Popen(["redis-cli", "-p", str(server.port), "--pipe"],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    for chunk in commands():
+        proc.stdin.write(chunk)
+    proc.stdin.close()
+    if proc.wait(600) != 0:
+        raise RuntimeError("preload failed")
+
+
+def scenarios(args):
+    """(label, pipeline, clients, n, [(test name, -t test or None, command or None)],
+    needs range preload). The issue's set: -P 1 and -P 16 at 50 clients, a latency run
+    on one connection, a write run with 500 clients, and a RANGE page read."""
+    tests = [t for t in args.tests.split(",") if t]
+    out = []
+    wanted = args.scenarios.split(",")
+    for p in [int(x) for x in args.pipelines.split(",")]:
+        if f"p{p}" in wanted or "pipelines" in wanted:
+            out.append((f"P{p} c{args.clients}", p, args.clients,
+                        args.n1 if p == 1 else args.n16, [(t, t, None) for t in tests], False))
+    if "latency" in wanted:
+        out.append(("P1 c1 (latency)", 1, 1, args.n_latency,
+                    [(t, t, None) for t in ("set", "get")], False))
+    if "clients500" in wanted:
+        out.append(("P1 c500 (writes)", 1, 500, args.n1, [("set", "set", None)], False))
+    return out
+
+
+def range_command(kind):
+    if kind == "lmkv":
+        return ["RANGE", "[key:__rand_int__", "+", "LIMIT", str(RANGE_PAGE)]
+    return ["ZRANGEBYLEX", "zkeys", "[key:__rand_int__", "+", "LIMIT", "0", str(RANGE_PAGE)]
 
 
 def main():
@@ -208,33 +305,51 @@ def main():
     for m in modes:
         if m not in REDIS_MODE_ARGS:
             sys.exit(f"unknown mode {m}")
-    pipelines = [int(p) for p in args.pipelines.split(",")]
-    tests = [t for t in args.tests.split(",") if t]
     os.makedirs(args.workdir, exist_ok=True)
     server_cpus, bench_cpus = cpu_split(args.no_pin)
     kinds = [("lmkv", lmkv), ("redis", args.redis)]
+    plan = scenarios(args)
 
-    # results[(mode, P, test, kind)] -> list of figure dicts, one per round
+    # results[(mode, scenario label, test, kind)] -> list of figure dicts, one per round
     results = {}
-    names = {}
     started = time.monotonic()
+
+    def record(rnd, mode, label, test, kind, fig):
+        results.setdefault((mode, label, test, kind), []).append(fig)
+        print(f"round {rnd + 1}/{args.rounds} {mode:8} {label:18} {kind:5} {test:10} "
+              f"{fig['rps']:>12,.0f} ops/s {fig['cpu_us']:7.2f} us/req "
+              f"p99 {fig.get('p99_ms', float('nan')):.3f} ms", file=sys.stderr, flush=True)
+
     for rnd in range(args.rounds):
         order = kinds if rnd % 2 == 0 else kinds[::-1]
         for mode in modes:
-            for pipeline in pipelines:
-                n = args.n1 if pipeline == 1 else args.n16
+            for label, pipeline, clients, n, tests, _ in plan:
                 for kind, binary in order:
                     server = Server(kind, binary, mode, server_cpus, args.workdir)
                     try:
-                        for test in tests:
-                            fig = run_bench(args, server, test, pipeline, n, bench_cpus)
-                            names[test] = fig["name"]
-                            results.setdefault((mode, pipeline, test, kind), []).append(fig)
-                            print(f"round {rnd + 1}/{args.rounds} {mode:8} P{pipeline:<3} "
-                                  f"{kind:5} {fig['name']:16} {fig['rps']:>12,.0f} ops/s "
-                                  f"{fig['cpu_us']:7.2f} us/req", file=sys.stderr, flush=True)
+                        for test, t, command in tests:
+                            fig = run_bench(args, server, t, pipeline, n, bench_cpus,
+                                            clients=clients, command=command)
+                            record(rnd, mode, label, test, kind, fig)
                     finally:
                         server.stop()
+        # The RANGE page read does not depend on the durability mode: once per round.
+        if "range" in args.scenarios.split(","):
+            label = f"RANGE {RANGE_PAGE} c{args.clients}"
+            for kind, binary in order:
+                server = Server(kind, binary, "no", server_cpus, args.workdir)
+                try:
+                    # (--lmkv redis-server checks the harness: Redis's command then)
+                    flavour = "redis" if os.path.basename(binary) == "redis-server" else "lmkv"
+                    preload_range(server, flavour, RANGE_KEYS)
+                    saved = args.keyspace
+                    args.keyspace = RANGE_KEYS
+                    fig = run_bench(args, server, None, 1, args.n_range, bench_cpus,
+                                    command=range_command(flavour))
+                    args.keyspace = saved
+                    record(rnd, "any", label, "range", kind, fig)
+                finally:
+                    server.stop()
 
     lines = []
     out = lines.append
@@ -251,37 +366,46 @@ def main():
     else:
         out("- not pinned (fewer than 2 cores, taskset missing, or --no-pin)")
     out(f"- data dirs under {args.workdir} (filesystem: {fs_type(args.workdir)})")
-    out(f"- redis-benchmark -t <test> -n {args.n16} (P>1) / {args.n1} (P=1) -r {args.keyspace} "
-        f"-d {args.datasize} -c {args.clients} -P <P> --csv; {args.rounds} rounds, servers "
-        f"alternating, median shown; a fresh server per (round, mode, P)")
+    out(f"- redis-benchmark -n {args.n16} (P>1) / {args.n1} (P=1) / {args.n_latency} (latency) "
+        f"-r {args.keyspace} -d {args.datasize}; {args.rounds} rounds, servers alternating, "
+        f"median shown; a fresh server per (round, mode, scenario)")
     out("- redis flags: --save '' plus " + "; ".join(
         f"{m}: {' '.join(REDIS_MODE_ARGS[m])}" for m in modes) + "; lmkv flags: --fsync <mode>")
-    out("- CPU us/req: server utime+stime over the test / requests (MSET: per 10-key command)")
+    out(f"- RANGE: lmkv `RANGE [key:<rand> + LIMIT {RANGE_PAGE}` (keys and values) over "
+        f"{RANGE_KEYS:,} keys vs redis `ZRANGEBYLEX zkeys [key:<rand> + LIMIT 0 {RANGE_PAGE}` "
+        "(keys only, its closest ordered page read); ops/s are pages/s")
+    out("- CPU us/req: server utime+stime over the run / requests (MSET: per 10-key command); "
+        "p99.9 is the first percentile bucket of redis-benchmark's distribution at >= 99.9%")
     out(f"- total time {time.monotonic() - started:.0f} s")
     out("")
-    out("| mode | P | test | lmkv ops/s | redis ops/s | lmkv/redis | lmkv CPU us/req | "
-        "redis CPU us/req | lmkv p50/p99 ms | redis p50/p99 ms |")
+    out("| mode | run | test | lmkv ops/s | redis ops/s | lmkv/redis | lmkv CPU us/req | "
+        "redis CPU us/req | lmkv p50/p99/p99.9 ms | redis p50/p99/p99.9 ms |")
     out("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
 
     def lat(figs):
-        p50 = median([f["p50_latency_ms"] for f in figs if "p50_latency_ms" in f])
-        p99 = median([f["p99_latency_ms"] for f in figs if "p99_latency_ms" in f])
-        return f"{p50:.3f} / {p99:.3f}"
+        def m(key):
+            return median([f[key] for f in figs if key in f])
+        return f"{m('p50_ms'):.3f} / {m('p99_ms'):.3f} / {m('p999_ms'):.3f}"
 
-    for mode in modes:
-        for pipeline in pipelines:
-            for test in tests:
-                lm = results[(mode, pipeline, test, "lmkv")]
-                rd = results[(mode, pipeline, test, "redis")]
-                lr, rr = median([f["rps"] for f in lm]), median([f["rps"] for f in rd])
-                out(f"| {mode} | {pipeline} | {names[test]} | {lr:,.0f} | {rr:,.0f} | "
-                    f"{lr / rr:.2f} | {median([f['cpu_us'] for f in lm]):.2f} | "
-                    f"{median([f['cpu_us'] for f in rd]):.2f} | {lat(lm)} | {lat(rd)} |")
+    seen = []
+    for key in results:
+        if key[:3] not in seen:
+            seen.append(key[:3])
+    for mode, label, test in seen:
+        lm = results.get((mode, label, test, "lmkv"), [])
+        rd = results.get((mode, label, test, "redis"), [])
+        if not lm or not rd:
+            continue
+        lr, rr = median([f["rps"] for f in lm]), median([f["rps"] for f in rd])
+        name = "RANGE / ZRANGEBYLEX" if test == "range" else lm[0]["name"]
+        out(f"| {mode} | {label} | {name} | {lr:,.0f} | {rr:,.0f} | "
+            f"{lr / rr:.2f} | {median([f['cpu_us'] for f in lm]):.2f} | "
+            f"{median([f['cpu_us'] for f in rd]):.2f} | {lat(lm)} | {lat(rd)} |")
     report = "\n".join(lines) + "\n"
     print(report)
     if args.out:
-        with open(args.out, "w") as f:
-            f.write(report)
+        with open(args.out, "a" if args.append else "w") as f:
+            f.write(report + "\n")
 
 
 if __name__ == "__main__":
