@@ -6,19 +6,31 @@
 // MemTable ends at is stored in the same transaction. LMDB therefore always
 // equals the log at its stored offset: a crash mid-apply loses nothing, and
 // recovery replays from that offset without applying anything twice.
+//
+// The same transaction maintains the expiry index (store/expiry.h): it first
+// deletes the entries the expiry cycle consumed while this MemTable was the
+// active one (so together with the DELs the cycle logged into it), then
+// adds one entry per applied value with a deadline, in index order. It
+// never reads to remove an old deadline's entry (no extra read per put):
+// such stale entries are dropped by the cycle when their deadline comes.
+// A MemTable holding SWAPDB markers also stores the new database map.
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <string>
 
 #include "store/engine.h"
+#include "store/expiry.h"
 
 namespace lmkv::store {
 
-Status Engine::apply(const MemTable& frozen, uint64_t end_offset, WalPosition end_position) {
+Status Engine::apply(const MemTable& frozen, uint64_t end_offset, WalPosition end_position,
+                     const std::vector<std::string>& consumed, std::vector<uint8_t>* map) {
   constexpr uint64_t kAll = std::numeric_limits<uint64_t>::max();
   MDB_txn* txn = nullptr;
   if (int rc = mdb_txn_begin(env_->raw(), nullptr, 0, &txn)) return lmdb_error(rc, "txn_begin");
   std::string key, value;
+  std::vector<std::string> index;  // new expiry index entries
   auto fail = [&](int rc, std::string_view what) {
     mdb_txn_abort(txn);
     return Status(lmdb_error(rc, what));
@@ -37,10 +49,25 @@ Status Engine::apply(const MemTable& frozen, uint64_t end_offset, WalPosition en
         encode_value(it.entry().value, &value);
         MDB_val v{value.size(), value.data()};
         if (int rc = mdb_put(txn, dbi, &k, &v, 0)) return fail(rc, "put");
+        if (it.entry().value.deadline_ms != 0)
+          index.push_back(expiry_entry(it.entry().value.deadline_ms, db, it.key()));
       } else if (int rc = mdb_del(txn, dbi, &k, nullptr); rc && rc != MDB_NOTFOUND) {
         return fail(rc, "del");
       }
     }
+  }
+  const MDB_dbi expires = env_->expires_dbi();
+  for (const auto& raw : consumed) {
+    MDB_val k{kDeadlineBytes, const_cast<char*>(raw.data())};
+    MDB_val v{raw.size() - kDeadlineBytes, const_cast<char*>(raw.data() + kDeadlineBytes)};
+    if (int rc = mdb_del(txn, expires, &k, &v); rc && rc != MDB_NOTFOUND)
+      return fail(rc, "del expiry entry");
+  }
+  std::sort(index.begin(), index.end());
+  for (const auto& raw : index) {
+    MDB_val k{kDeadlineBytes, const_cast<char*>(raw.data())};
+    MDB_val v{raw.size() - kDeadlineBytes, const_cast<char*>(raw.data() + kDeadlineBytes)};
+    if (int rc = mdb_put(txn, expires, &k, &v, 0)) return fail(rc, "put expiry entry");
   }
   auto put_meta = [&](std::string_view name, const void* data, size_t size) {
     MDB_val k{name.size(), const_cast<char*>(name.data())};
@@ -51,6 +78,10 @@ Status Engine::apply(const MemTable& frozen, uint64_t end_offset, WalPosition en
     return fail(rc, "put applied offset");
   if (int rc = put_meta(kAppliedPositionKey, &end_position, sizeof end_position))
     return fail(rc, "put applied position");
+  if (frozen.has_swaps()) {
+    frozen.apply_swaps(kAll, map);
+    if (int rc = put_meta(kDbMapKey, map->data(), map->size())) return fail(rc, "put db map");
+  }
   if (int rc = mdb_txn_commit(txn)) return lmdb_error(rc, "commit");
   return {};
 }

@@ -2,7 +2,7 @@
 //
 // A writer group's effects are blind, idempotent commands written as RESP
 // arrays, exactly the bytes a replica will receive:
-//   SELECT db | SET key value [PXAT ms] | DEL key | FLUSHDB | FLUSHALL
+//   SELECT db | SET key value [PXAT ms] | DEL key | FLUSHDB | FLUSHALL | SWAPDB a b
 // Replaying any suffix of the log twice gives the same state. The encoder
 // is here, not in resp/, because this is the store's on-disk format (store
 // may not depend on resp); it writes only arrays of bulk strings.

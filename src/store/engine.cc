@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -21,7 +22,26 @@ namespace {
 struct Applied {
   uint64_t offset = 0;
   WalPosition position;
+  std::string db_map;  // empty: never swapped (the identity)
 };
+
+// The stored map for `databases` databases: the identity extended by any
+// databases added since it was written. A map that is not a permutation, or
+// names more databases than configured, is refused rather than guessed at.
+Result<std::vector<uint8_t>> make_map(std::string_view stored, int databases) {
+  std::vector<uint8_t> map(static_cast<size_t>(databases));
+  for (int i = 0; i < databases; ++i) map[static_cast<size_t>(i)] = static_cast<uint8_t>(i);
+  if (stored.size() > map.size())
+    return err("the data has more databases than --databases allows (SWAPDB map)");
+  std::vector<bool> seen(map.size(), false);
+  for (size_t i = 0; i < stored.size(); ++i) {
+    const auto p = static_cast<uint8_t>(stored[i]);
+    if (p >= stored.size() || seen[p]) return err("corrupt SWAPDB map in LMDB");
+    seen[p] = true;
+    map[i] = p;
+  }
+  return map;
+}
 
 // The log offset (and its place in the log) LMDB holds everything before.
 Result<Applied> read_applied(Env& env) {
@@ -36,6 +56,13 @@ Result<Applied> read_applied(Env& env) {
   };
   int rc = get(Engine::kAppliedOffsetKey, &applied.offset, 8);
   if (rc == 0) rc = get(Engine::kAppliedPositionKey, &applied.position, sizeof(WalPosition));
+  if (rc == 0) {
+    const auto name = Engine::kDbMapKey;
+    MDB_val k{name.size(), const_cast<char*>(name.data())}, v;
+    rc = mdb_get(txn, env.meta_dbi(), &k, &v);
+    if (rc == 0) applied.db_map.assign(static_cast<const char*>(v.mv_data), v.mv_size);
+    if (rc == MDB_NOTFOUND) rc = 0;
+  }
   mdb_txn_abort(txn);
   if (rc) return lmdb_error(rc, "get applied offset");
   return applied;
@@ -61,15 +88,20 @@ Status Engine::replay(std::string_view payload, int* db) {
         if (!at || !iequals(a[3], "PXAT")) return bad();
         v.deadline_ms = *at;
       }
-      active_->put(next_seq(), *db, a[1], v);
+      active_->put(next_seq(), physical_db(*db), a[1], v);
     } else if (iequals(name, "DEL")) {
       if (a.size() != 2) return bad();
-      active_->del(next_seq(), *db, a[1]);
+      active_->del(next_seq(), physical_db(*db), a[1]);
     } else if (iequals(name, "FLUSHDB")) {
-      active_->clear(next_seq(), *db);
+      active_->clear(next_seq(), physical_db(*db));
     } else if (iequals(name, "FLUSHALL")) {
       const uint64_t seq = next_seq();
       for (int d = 0; d < databases(); ++d) active_->clear(seq, d);
+    } else if (iequals(name, "SWAPDB")) {
+      auto x = parse_i64(a.size() == 3 ? a[1] : "");
+      auto y = parse_i64(a.size() == 3 ? a[2] : "");
+      if (!x || !y || *x < 0 || *y < 0 || *x >= databases() || *y >= databases()) return bad();
+      swap_dbs(next_seq(), static_cast<int>(*x), static_cast<int>(*y));
     }
     // PING, REPLCONF and other stream-only records change no data.
     return {};
@@ -86,6 +118,10 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options) {
   e->env_ = std::move(*env);
   auto applied = read_applied(*e->env_);
   if (!applied) return applied.error();
+  auto map = make_map(applied->db_map, e->databases());
+  if (!map) return map.error();
+  e->writer_map_ = *map;
+  e->applied_map_ = std::move(*map);
   e->active_ = std::make_shared<MemTable>(options.write_buffer_size);
   int db = 0;
   WalOptions wal_options{.dir = options.env.dir + "/log", .segment_bytes = options.segment_bytes};
@@ -142,6 +178,7 @@ size_t Engine::unapplied_bytes() const {
 void Engine::publish_locked() {
   auto v = std::make_shared<Version>();
   v->applied_offset = applied_offset_.load(std::memory_order_acquire);
+  v->db_map = applied_map_;
   v->layers.reserve(frozen_.size() + 1);
   v->layers.push_back(active_);
   for (auto it = frozen_.rbegin(); it != frozen_.rend(); ++it) v->layers.push_back(it->table);
@@ -151,10 +188,33 @@ void Engine::publish_locked() {
 // Hands the active MemTable to the applier and starts a new one. Only at a
 // group boundary, so a group never straddles two MemTables.
 void Engine::freeze_locked() {
-  frozen_.push_back({active_, wal_->end_offset(), wal_->end_position()});
+  frozen_.push_back(
+      {active_, wal_->end_offset(), wal_->end_position(), std::move(active_drops_)});
+  active_drops_.clear();
   active_ = std::make_shared<MemTable>(options_.write_buffer_size);
   active_since_ms_ = mono_ms();
   applier_cv_.notify_one();
+}
+
+int Engine::logical_db(int physical) const {
+  for (size_t i = 0; i < writer_map_.size(); ++i)
+    if (writer_map_[i] == physical) return static_cast<int>(i);
+  return -1;
+}
+
+void Engine::swap_dbs(uint64_t seq, int a, int b) {
+  active_->swap(seq, a, b);
+  std::swap(writer_map_[static_cast<size_t>(a)], writer_map_[static_cast<size_t>(b)]);
+}
+
+void Engine::drop_expiry_entries(std::vector<std::string>&& raw) {
+  if (raw.empty()) return;
+  stats_.expiry_index_dropped.fetch_add(raw.size(), std::memory_order_relaxed);
+  if (active_drops_.empty()) {
+    active_drops_ = std::move(raw);
+  } else {
+    for (auto& r : raw) active_drops_.push_back(std::move(r));
+  }
 }
 
 Status Engine::commit(WriteTxn& group) {
@@ -210,7 +270,8 @@ Status Engine::tick() {
   wal_->release_before(applied_offset_.load(std::memory_order_acquire));
   log_disk_bytes_.store(wal_->disk_bytes(), std::memory_order_relaxed);
   wal_lock.unlock();
-  if (active_->entries() > 0 && mono_ms() - active_since_ms_ >= options_.buffer_max_age_ms) {
+  if ((active_->entries() > 0 || !active_drops_.empty()) &&
+      mono_ms() - active_since_ms_ >= options_.buffer_max_age_ms) {
     std::lock_guard lock(mu_);
     freeze_locked();
     publish_locked();
@@ -232,7 +293,7 @@ Status Engine::set_fsync(Fsync policy) {
 
 Status Engine::flush() {
   std::unique_lock lock(mu_);
-  if (active_->entries() > 0) {
+  if (active_->entries() > 0 || !active_drops_.empty()) {
     freeze_locked();
     publish_locked();
   }
@@ -249,14 +310,16 @@ void Engine::applier_main() {
   setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
   for (;;) {
     Frozen next;
+    std::vector<uint8_t> map;
     {
       std::unique_lock lock(mu_);
       applier_cv_.wait(lock, [this] { return stopping_ || !frozen_.empty(); });
       if (stopping_) return;
       next = frozen_.front();
+      map = applied_map_;
     }
     const int64_t started = unix_us();
-    Status s = apply(*next.table, next.end_offset, next.end_position);
+    Status s = apply(*next.table, next.end_offset, next.end_position, next.expiry_drops, &map);
     {
       std::lock_guard lock(mu_);
       if (!s) {
@@ -267,7 +330,11 @@ void Engine::applier_main() {
         apply_error_ = Status();
         frozen_.pop_front();
         applied_offset_.store(next.end_offset, std::memory_order_release);
+        applied_map_ = std::move(map);
         publish_locked();
+        // Counted before anyone waiting for progress wakes: the expiry
+        // cycle restarts its index walk when this changes.
+        stats_.applies.fetch_add(1, std::memory_order_release);
       }
     }
     progress_cv_.notify_all();
@@ -277,7 +344,6 @@ void Engine::applier_main() {
       applier_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
       continue;
     }
-    stats_.applies.fetch_add(1, std::memory_order_relaxed);
     stats_.last_apply_us.store(static_cast<uint64_t>(unix_us() - started));
     stats_.last_apply_entries.store(next.table->entries());
     stats_.last_apply_bytes.store(next.table->bytes());

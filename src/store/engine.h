@@ -19,6 +19,21 @@
 // Recovery opens LMDB, reads the applied offset, and replays the log from
 // there into a MemTable without reading LMDB.
 //
+// SWAPDB: a logical -> physical database map. MemTable entries, clear
+// markers, LMDB databases and expiry index entries are all keyed by
+// physical db; only the map changes on SWAPDB, so a swap costs O(1) and
+// needs no drain. The writer translates with the latest map (writer_map_,
+// which replay rebuilds from the logged "SWAPDB a b" effects); a swap also
+// leaves a marker at its seq in the active MemTable. LMDB stores the map as
+// of its applied offset (meta "db_map", written by the apply of the
+// MemTable holding the marker), and each Version carries that map, so a
+// reader's map is the Version's map plus the markers of its layers with seq
+// <= its visible seq: the swap becomes visible atomically with the group
+// that made it, and the applied-offset check of ReadView::begin keeps map
+// and snapshot consistent.
+//
+// Expiry index: see store/expiry.h.
+//
 // Thread roles: the writer thread calls the group API (WriteTxn, commit,
 // tick); readers on any thread call version()/durable_seq(); the applier is
 // the engine's own thread.
@@ -56,6 +71,8 @@ struct Version {
   // The log offset LMDB held when this Version was published. A reader whose
   // LMDB snapshot stores a larger one raced an apply (see ReadView::begin).
   uint64_t applied_offset = 0;
+  // The logical -> physical database map LMDB held at applied_offset.
+  std::vector<uint8_t> db_map;
 };
 
 struct EngineStats {
@@ -69,6 +86,9 @@ struct EngineStats {
   std::atomic<uint64_t> slowdowns{0};
   std::atomic<uint64_t> replayed_frames{0};
   std::atomic<uint64_t> recovery_us{0};
+  std::atomic<uint64_t> expired_keys{0};  // deleted by active expiry (INFO expired_keys)
+  std::atomic<uint64_t> expiry_cycles{0};
+  std::atomic<uint64_t> expiry_index_dropped{0};  // index entries consumed (stale or expired)
 };
 
 class WriteTxn;
@@ -79,6 +99,8 @@ class Engine {
   static constexpr std::string_view kAppliedOffsetKey = "applied_offset";
   // ... and where in the log that offset's frame starts (a WalPosition).
   static constexpr std::string_view kAppliedPositionKey = "applied_position";
+  // ... and the logical -> physical database map (one byte per database).
+  static constexpr std::string_view kDbMapKey = "db_map";
 
   static Result<std::unique_ptr<Engine>> open(const EngineOptions& options);
   // Applies nothing more; syncs the log. LMDB is always consistent.
@@ -108,6 +130,21 @@ class Engine {
   // active MemTable (SAVE, tests, shutdown). Writer thread or no writer.
   Status flush();
 
+  // Writer thread: the physical database logical `db` names now (every
+  // group and swap included), and the inverse (-1 if none).
+  int physical_db(int db) const { return writer_map_[static_cast<size_t>(db)]; }
+  int logical_db(int physical) const;
+
+  // Writer thread (active expiry, store/expiry.h): index entries the cycle
+  // has consumed, raw (8-byte deadline + db byte + key). They go with the
+  // active MemTable, which holds the cycle's DELs, and leave LMDB in the
+  // same transaction as those DELs: so the index never loses an entry whose
+  // DEL a crash (or power loss under --fsync everysec/no) could lose.
+  // Also the count of keys the cycle expired.
+  void drop_expiry_entries(std::vector<std::string>&& raw);
+  void note_expired(uint64_t keys) { stats_.expired_keys.fetch_add(keys); }
+  void count_expiry_cycle() { stats_.expiry_cycles.fetch_add(1, std::memory_order_relaxed); }
+
   // INFO persistence.
   const EngineStats& stats() const { return stats_; }
   uint64_t log_end_offset() const { return log_end_.load(); }
@@ -125,7 +162,10 @@ class Engine {
   void freeze_locked();
   void publish_locked();
   void applier_main();
-  Status apply(const MemTable& frozen, uint64_t end_offset, WalPosition end_position);
+  Status apply(const MemTable& frozen, uint64_t end_offset, WalPosition end_position,
+               const std::vector<std::string>& consumed, std::vector<uint8_t>* map);
+  // SWAPDB in the active MemTable and the writer's map.
+  void swap_dbs(uint64_t seq, int a, int b);
 
   EngineOptions options_;
   std::unique_ptr<Env> env_;
@@ -139,6 +179,8 @@ class Engine {
   int64_t active_since_ms_ = 0;
   int64_t last_sync_ms_ = 0;
   bool log_unsynced_ = false;
+  std::vector<uint8_t> writer_map_;        // logical -> physical, latest
+  std::vector<std::string> active_drops_;  // consumed index entries, go with active_
 
   std::atomic<uint64_t> durable_seq_{0};
   std::atomic<uint64_t> log_end_{0}, applied_offset_{0}, durable_offset_{0}, log_disk_bytes_{0};
@@ -152,8 +194,10 @@ class Engine {
     std::shared_ptr<const MemTable> table;
     uint64_t end_offset;       // the log offset its last group ends at
     WalPosition end_position;  // and where that is in the log's files
+    std::vector<std::string> expiry_drops;  // consumed index entries to delete with it
   };
   std::deque<Frozen> frozen_;
+  std::vector<uint8_t> applied_map_;       // the map LMDB holds (applier writes)
   std::shared_ptr<const Version> version_;
   bool stopping_ = false;
   Status apply_error_;

@@ -98,6 +98,10 @@ Result<std::unique_ptr<Env>> Env::open(const EnvOptions& options) {
     mdb_txn_abort(txn);
     return lmdb_error(rc, "open database meta");
   }
+  if ((rc = mdb_dbi_open(txn, "expires", MDB_CREATE | MDB_DUPSORT, &env->expires_))) {
+    mdb_txn_abort(txn);
+    return lmdb_error(rc, "open database expires");
+  }
   if ((rc = mdb_txn_commit(txn))) return lmdb_error(rc, "commit");
   env->env_ = guard.release();
   return env;

@@ -1,7 +1,8 @@
 // store/env.h: the LMDB environment in --dir, opened by DESIGN.md's "LMDB
 // rules": MDB_NORDAHEAD, MDB_NOTLS, no MDB_WRITEMAP, a huge map size set at
 // open, maxreaders sized from the threads, one named database per Redis
-// database plus "meta". All named databases are opened at start, so any
+// database plus "meta" and the expiry index "expires" (MDB_DUPSORT:
+// 8-byte big-endian deadline -> physical db byte + user key; see expiry.h). All named databases are opened at start, so any
 // thread may use the handles afterwards.
 // Knows nothing of RESP or commands. No MDB_* code leaves store/: LMDB
 // failures become Errors here.
@@ -41,6 +42,7 @@ class Env {
   MDB_env* raw() const { return env_; }
   MDB_dbi dbi(int db) const { return dbis_[db]; }
   MDB_dbi meta_dbi() const { return meta_; }
+  MDB_dbi expires_dbi() const { return expires_; }
 
   // Forces committed transactions to disk (a no-op while every commit syncs).
   Status sync();
@@ -52,6 +54,7 @@ class Env {
   MDB_env* env_ = nullptr;
   std::vector<MDB_dbi> dbis_;
   MDB_dbi meta_ = 0;
+  MDB_dbi expires_ = 0;
   std::string dir_;
 };
 

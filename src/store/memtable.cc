@@ -5,6 +5,7 @@
 #include <cassert>
 #include <cstring>
 #include <new>
+#include <utility>
 
 namespace lmkv::store {
 
@@ -59,6 +60,13 @@ struct MemTable::ClearMark {
   uint64_t seq;
   uint32_t ord;
   std::atomic<ClearMark*> older;
+};
+
+// Swap markers form a list oldest first; seqs never decrease along it.
+struct MemTable::SwapMark {
+  uint64_t seq;
+  uint8_t a, b;
+  std::atomic<SwapMark*> newer;
 };
 
 namespace {
@@ -322,6 +330,32 @@ void MemTable::clear(uint64_t seq, int db) {
 
 void MemTable::clear_all(uint64_t seq) {
   for (int db = 0; db < kDbCount; ++db) clear(seq, db);
+}
+
+// Appends the marker, fully built, with a release store; counted as an
+// entry so a memtable holding only a swap still freezes by age.
+void MemTable::swap(uint64_t seq, int a, int b) {
+  assert(a >= 0 && a < kDbCount && b >= 0 && b < kDbCount);
+  auto* m = new (allocate(sizeof(SwapMark)))
+      SwapMark{seq, static_cast<uint8_t>(a), static_cast<uint8_t>(b), {nullptr}};
+  if (swaps_tail_ == nullptr) {
+    swaps_.store(m, std::memory_order_release);
+  } else {
+    swaps_tail_->newer.store(m, std::memory_order_release);
+  }
+  swaps_tail_ = m;
+  entries_.store(entries_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  if (seq > max_seq_.load(std::memory_order_relaxed)) {
+    max_seq_.store(seq, std::memory_order_relaxed);
+  }
+}
+
+void MemTable::apply_swaps(uint64_t visible, std::vector<uint8_t>* map) const {
+  for (const SwapMark* m = swaps_.load(std::memory_order_acquire); m != nullptr;
+       m = m->newer.load(std::memory_order_acquire)) {
+    if (m->seq > visible) break;
+    std::swap((*map)[m->a], (*map)[m->b]);
+  }
 }
 
 // ---------------------------------------------------------------------------

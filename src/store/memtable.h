@@ -48,6 +48,10 @@ class MemTable {
   void clear(uint64_t seq, int db);
   // FLUSHALL: clear(seq, db) for every db.
   void clear_all(uint64_t seq);
+  // SWAPDB: from `seq` on, logical databases a and b name each other's
+  // physical database. Entries are keyed by physical db, so a marker changes
+  // no entry, only the map a reader computes (see apply_swaps).
+  void swap(uint64_t seq, int a, int b);
 
   // Any thread.
   enum class Kind { kAbsent, kValue, kTombstone, kCleared };
@@ -68,6 +72,11 @@ class MemTable {
 
   // The newest clear marker seq of db that is <= visible, or 0 if none.
   uint64_t cleared_at(int db, uint64_t visible) const;
+
+  // Applies this memtable's swap markers with seq <= visible, oldest first,
+  // to a logical -> physical database map. Whether it has any.
+  void apply_swaps(uint64_t visible, std::vector<uint8_t>* map) const;
+  bool has_swaps() const { return swaps_.load(std::memory_order_acquire) != nullptr; }
 
   // Bytes handed out by the arena (nodes, keys, values, markers), for the
   // freeze threshold; the memory held is at most one block more.
@@ -121,6 +130,7 @@ class MemTable {
 
  private:
   struct ClearMark;
+  struct SwapMark;
   static constexpr int kMaxHeight = 12;
 
   char* allocate(size_t n);
@@ -149,6 +159,9 @@ class MemTable {
   uint64_t bloom_bits_mask_ = 0;
   std::atomic<int> height_{1};
   std::array<std::atomic<ClearMark*>, kDbCount> clears_{};
+  // Swap markers, oldest first (appended at swaps_tail_ by the writer).
+  std::atomic<SwapMark*> swaps_{nullptr};
+  SwapMark* swaps_tail_ = nullptr;
 
   // Writer-only state.
   std::vector<std::unique_ptr<char[]>> blocks_;

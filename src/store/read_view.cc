@@ -166,6 +166,12 @@ Status ReadView::begin() {
     if (applied <= version_->applied_offset) break;
     mdb_txn_reset(txn_);
   }
+  // The snapshot's map, then the swaps of the layers this view may see,
+  // oldest layer first.
+  map_.assign(version_->db_map.begin(), version_->db_map.end());
+  const auto& layers = version_->layers;
+  for (auto it = layers.rbegin(); it != layers.rend(); ++it)
+    if ((*it)->has_swaps()) (*it)->apply_swaps(visible_, &map_);
   active_ = true;
   return {};
 }
@@ -186,6 +192,7 @@ Result<std::optional<ValueView>> ReadView::get(int db, std::string_view key, int
   assert(db >= 0 && db < engine_.databases());
   if (!key_fits(key)) return std::optional<ValueView>{};
   if (auto s = begin(); !s) return s.error();
+  db = physical(db);
   for (const auto& layer : version_->layers) {
     auto found = layer->get(db, key, visible_);
     switch (found.kind) {
@@ -223,6 +230,7 @@ Result<bool> ReadView::in_lmdb(int db, std::string_view key) {
 Result<uint64_t> ReadView::dbsize(int db) {
   assert(db >= 0 && db < engine_.databases());
   if (auto s = begin(); !s) return s.error();
+  db = physical(db);
   bool cleared = false;
   const size_t n = layers_for(db, &cleared);
   int64_t count = 0;
@@ -268,6 +276,7 @@ Result<uint64_t> ReadView::scan(int db, const Bound& lo_in, const Bound& hi_in, 
                                 int64_t now_ms, const Visitor& visit) {
   assert(db >= 0 && db < engine_.databases());
   if (auto s = begin(); !s) return s.error();
+  db = physical(db);
   const Bound lo = clamp(lo_in, true);
   const Bound hi = clamp(hi_in, false);
 

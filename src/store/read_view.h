@@ -10,6 +10,9 @@
 // no read sees an unacknowledged write or a torn MSET; the writer's view
 // sees everything. end() after each batch of commands lets go of the
 // snapshot: nothing pins one across a client's think time.
+// Callers name logical databases; the view translates them to physical ones
+// with the map of its snapshot (SWAPDB; see engine.h), or, for the writer's
+// view, the writer's latest map.
 // One thread at a time; values returned view into LMDB pages or MemTable
 // arenas and are valid until end().
 #pragma once
@@ -75,6 +78,10 @@ class ReadView {
   // hidden by such a marker.
   size_t layers_for(int db, bool* cleared) const;
   Result<bool> in_lmdb(int db, std::string_view key);
+  // The physical database of logical `db` in this view (after begin()).
+  int physical(int db) const {
+    return see_everything_ ? engine_.physical_db(db) : map_[static_cast<size_t>(db)];
+  }
 
   Engine& engine_;
   const bool see_everything_;
@@ -83,6 +90,7 @@ class ReadView {
   MDB_txn* txn_ = nullptr;
   bool active_ = false;
   std::string keybuf_;
+  std::vector<uint8_t> map_;  // logical -> physical at visible_ (client views)
 };
 
 }  // namespace lmkv::store

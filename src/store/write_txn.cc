@@ -26,7 +26,7 @@ Status WriteTxn::put(int db, std::string_view key, const ValueView& value) {
   assert(db >= 0 && db < engine_.databases());
   if (!key_fits(key)) return err("key too long");
   last_seq_ = engine_.next_seq();
-  engine_.active().put(last_seq_, db, key, value);
+  engine_.active().put(last_seq_, engine_.physical_db(db), key, value);
   if (observer_) observer_->touched(db, key);
   select(db);
   if (value.deadline_ms) {
@@ -48,7 +48,7 @@ Result<bool> WriteTxn::del(int db, std::string_view key, int64_t now_ms) {
   if (!*current) return false;
   const bool live = !(*current)->expired(now_ms);
   last_seq_ = engine_.next_seq();
-  engine_.active().del(last_seq_, db, key);
+  engine_.active().del(last_seq_, engine_.physical_db(db), key);
   if (observer_) observer_->touched(db, key);
   select(db);
   append_effect(&payload_, {"DEL", key});
@@ -58,10 +58,24 @@ Result<bool> WriteTxn::del(int db, std::string_view key, int64_t now_ms) {
 Status WriteTxn::clear(int db) {
   assert(db >= 0 && db < engine_.databases());
   last_seq_ = engine_.next_seq();
-  engine_.active().clear(last_seq_, db);
+  engine_.active().clear(last_seq_, engine_.physical_db(db));
   if (observer_) observer_->touched_db(db);
   select(db);
   append_effect(&payload_, {"FLUSHDB"});
+  return {};
+}
+
+// Swapping a database with itself changes nothing and logs nothing.
+Status WriteTxn::swap(int a, int b) {
+  assert(a >= 0 && a < engine_.databases() && b >= 0 && b < engine_.databases());
+  if (a == b) return {};
+  last_seq_ = engine_.next_seq();
+  engine_.swap_dbs(last_seq_, a, b);
+  if (observer_) {
+    observer_->touched_db(a);
+    observer_->touched_db(b);
+  }
+  append_effect(&payload_, {"SWAPDB", std::to_string(a), std::to_string(b)});
   return {};
 }
 

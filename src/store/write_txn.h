@@ -4,8 +4,9 @@
 // Reads see everything, including this group's own earlier writes and
 // groups not yet durable (an INCR sees the INCR just before it). Each
 // mutation goes into the active MemTable under its own seq and appends its
-// blind, idempotent effect (SET with an absolute PXAT, DEL, FLUSHDB) to the
-// group's payload; commit() writes the payload to the log as one frame, so
+// blind, idempotent effect (SET with an absolute PXAT, DEL, FLUSHDB, SWAPDB) to the
+// group's payload (databases are logical in the payload, physical in the
+// MemTable); commit() writes the payload to the log as one frame, so
 // an MSET or a whole group is never split, and makes the group visible once
 // durable. Nothing is rolled back: handlers validate before mutating, and a
 // log failure is fatal to the process, which then recovers from the log.
@@ -48,6 +49,9 @@ class WriteTxn {
   Result<bool> del(int db, std::string_view key, int64_t now_ms);
   // Empties database `db` (FLUSHDB).
   Status clear(int db);
+  // Swaps databases a and b (SWAPDB): logged as "SWAPDB a b", visible to
+  // readers with the group, like any other effect (see engine.h).
+  Status swap(int a, int b);
 
   // Logs the group and makes it visible once durable (Engine::commit). An
   // error is fatal: the log may hold part of a frame.
@@ -55,6 +59,10 @@ class WriteTxn {
 
   // Who hears of this group's changes (null: nobody).
   void set_observer(TouchObserver* o) { observer_ = o; }
+
+  // The group's view (sees everything, this group's writes included), for
+  // the reads EXEC runs on the writer.
+  ReadView& view() { return view_; }
 
   const std::string& payload() const { return payload_; }
   uint64_t last_seq() const { return last_seq_; }
