@@ -11,6 +11,7 @@
 
 #include "base/clock.h"
 #include "base/numbers.h"
+#include "commands/acl.h"
 #include "commands/arguments.h"
 #include "commands/client_registry.h"
 #include "commands/registry.h"
@@ -24,6 +25,10 @@ constexpr std::string_view kNoPasswordConfigured =
     "AUTH <password> called without any password configured for the default user. Are you "
     "sure your configuration is correct?";
 constexpr std::string_view kWrongPass = "invalid username-password pair or user is disabled.";
+constexpr std::string_view kHelloNoAuth =
+    "HELLO must be called with the client already authenticated, otherwise the HELLO AUTH "
+    "<user> <pass> option can be used to authenticate the client and select the RESP protocol "
+    "version at the same time";
 constexpr std::string_view kBadClientName =
     "Client names cannot contain spaces, newlines or special characters.";
 
@@ -51,13 +56,20 @@ bool set_client_name(Context& ctx, std::string_view name) {
   return true;
 }
 
-// Checks a username/password pair. Until requirepass and ACLs exist, the
-// default user has no password (Redis's "nopass"): any password is accepted
-// for it, and every other user name is unknown.
-bool authenticate(Context& ctx, std::string_view user, std::string_view /*password*/) {
-  if (user == "default") return true;
-  ctx.reply.error(Code::kWrongPass, kWrongPass);
-  return false;
+// Checks a username/password pair against the ACL (commands/acl.h, digests
+// compared in constant time) and, on success, makes the session that user.
+// Without an ACL the default user has no password (Redis's "nopass"): any
+// password is accepted for it, and every other user name is unknown. False
+// after replying WRONGPASS.
+bool authenticate(Context& ctx, std::string_view user, std::string_view password) {
+  const Acl* acl = ctx.server.acl();
+  if (acl ? !acl->authenticate(user, password) : user != "default") {
+    ctx.reply.error(Code::kWrongPass, kWrongPass);
+    return false;
+  }
+  ctx.server.clients().set_user(*ctx.session, std::string(user));
+  ctx.session->authenticated = true;
+  return true;
 }
 
 // ===================================================================
@@ -89,11 +101,18 @@ void quit(Context& ctx, Args) {
   ctx.session->close_after_reply = true;
 }
 
-// AUTH [username] password. Without a configured password, the one-argument
-// form is an error pointing at the configuration (Redis's exact text).
+// AUTH [username] password. Without a configured password (the default
+// user is nopass), the one-argument form is an error pointing at the
+// configuration (Redis's exact text); otherwise it authenticates "default".
 void auth(Context& ctx, Args args) {
   if (args.size() > 3) return ctx.reply.error(Code::kErr, resp::msg::kSyntax);
-  if (args.size() == 2) return ctx.reply.error(Code::kErr, kNoPasswordConfigured);
+  const Acl* acl = ctx.server.acl();
+  if (args.size() == 2) {
+    if (!acl || acl->default_nopass())
+      return ctx.reply.error(Code::kErr, kNoPasswordConfigured);
+    if (authenticate(ctx, "default", args[1])) ctx.reply.ok();
+    return;
+  }
   if (authenticate(ctx, args[1], args[2])) ctx.reply.ok();
 }
 
@@ -128,6 +147,9 @@ void hello(Context& ctx, Args args) {
     }
   }
   if (has_auth && !authenticate(ctx, user, password)) return;
+  const Acl* acl = ctx.server.acl();
+  if (!ctx.session->authenticated && acl && acl->auth_required())
+    return ctx.reply.error(Code::kNoAuth, kHelloNoAuth);
   if (has_name && !set_client_name(ctx, name)) return;
   if (version) {
     ctx.session->protocol.store(static_cast<int>(version), std::memory_order_relaxed);
@@ -152,10 +174,18 @@ void hello(Context& ctx, Args args) {
   ctx.reply.array(0);
 }
 
-// RESET: back to a fresh connection's state (database 0, RESP2, no name).
+// RESET: back to a fresh connection's state: database 0, RESP2, no name,
+// replies on, the default user (authenticated only if it needs no
+// password). The dispatcher's slots have already ended MULTI, WATCH,
+// subscriptions and MONITOR.
 void reset(Context& ctx, Args) {
-  ctx.session->db.store(0, std::memory_order_relaxed);
+  Session& s = *ctx.session;
+  s.db.store(0, std::memory_order_relaxed);
   ctx.db = 0;
+  s.reply_mode = Session::ReplyMode::kOn;
+  ctx.server.clients().set_user(s, "default");
+  const Acl* acl = ctx.server.acl();
+  s.authenticated = !(acl && acl->auth_required());
   ctx.session->protocol.store(2, std::memory_order_relaxed);
   ctx.reply.set_protocol(2);
   ctx.server.clients().set_name(*ctx.session, {});
@@ -197,12 +227,10 @@ void client_list(Context& ctx, Args args) {
   const int64_t now = mono_ms();
   if (args.size() == 2) return ctx.reply.verbatim(clients.list(now));
   if (args.size() == 4 && iequals(args[2], "TYPE")) {
-    const std::string_view type = args[3];
-    if (iequals(type, "normal")) return ctx.reply.verbatim(clients.list(now));
-    if (iequals(type, "master") || iequals(type, "replica") || iequals(type, "slave") ||
-        iequals(type, "pubsub"))
-      return ctx.reply.verbatim("");
-    return ctx.reply.error(Code::kErr, "Unknown client type '" + resp::sanitize(type) + "'");
+    const auto type = parse_client_type(args[3]);
+    if (!type)
+      return ctx.reply.error(Code::kErr, "Unknown client type '" + resp::sanitize(args[3]) + "'");
+    return ctx.reply.verbatim(clients.list_type(*type, now));
   }
   if (args.size() > 3 && iequals(args[2], "ID")) {
     std::vector<uint64_t> ids;
@@ -230,17 +258,135 @@ void client_setinfo(Context& ctx, Args args) {
   ctx.reply.ok();
 }
 
+// CLIENT KILL ip:port (the old form: +OK, or "No such client") or
+// CLIENT KILL <filter> <value> ... with ID, TYPE, USER, ADDR, LADDR and
+// SKIPME (default yes): the number of clients closed. Other clients are
+// closed on their own loops; this one after its reply.
+void client_kill(Context& ctx, Args args) {
+  KillFilter f;
+  const bool old_form = args.size() == 3;
+  if (old_form) {
+    f.addr = std::string(args[2]);
+    f.skipme = false;
+  } else if (args.size() % 2 != 0) {
+    return ctx.reply.error(Code::kErr, resp::msg::kSyntax);
+  }
+  for (size_t i = 2; !old_form && i < args.size(); i += 2) {
+    const std::string_view opt = args[i], v = args[i + 1];
+    if (iequals(opt, "ID")) {
+      auto id = parse_i64(v);
+      if (!id || *id < 1)
+        return ctx.reply.error(Code::kErr, "client-id should be greater than 0");
+      f.id = static_cast<uint64_t>(*id);
+    } else if (iequals(opt, "TYPE")) {
+      f.type = parse_client_type(v);
+      if (!f.type)
+        return ctx.reply.error(Code::kErr, "Unknown client type '" + resp::sanitize(v) + "'");
+    } else if (iequals(opt, "ADDR")) {
+      f.addr = std::string(v);
+    } else if (iequals(opt, "LADDR")) {
+      f.laddr = std::string(v);
+    } else if (iequals(opt, "USER")) {
+      const Acl* acl = ctx.server.acl();
+      if (acl ? !acl->exists(v) : v != "default")
+        return ctx.reply.error(Code::kErr, "No such user '" + resp::sanitize(v) + "'");
+      f.user = std::string(v);
+    } else if (iequals(opt, "SKIPME")) {
+      if (iequals(v, "yes"))
+        f.skipme = true;
+      else if (iequals(v, "no"))
+        f.skipme = false;
+      else
+        return ctx.reply.error(Code::kErr, resp::msg::kSyntax);
+    } else {
+      return ctx.reply.error(Code::kErr, resp::msg::kSyntax);
+    }
+  }
+  bool self = false;
+  const int n = ctx.server.clients().kill(f, ctx.session, &self);
+  if (self) ctx.session->close_after_reply = true;
+  if (!old_form) return ctx.reply.integer(n);
+  if (n == 0) return ctx.reply.error(Code::kErr, "No such client");
+  ctx.reply.ok();
+}
+
+// CLIENT REPLY ON|OFF|SKIP. Only ON is answered; the loop drops the
+// replies (Shard::on_command, and write replies when they come back).
+void client_reply(Context& ctx, Args args) {
+  using Mode = Session::ReplyMode;
+  if (iequals(args[2], "ON")) {
+    ctx.session->reply_mode = Mode::kOn;
+    return ctx.reply.ok();
+  }
+  if (iequals(args[2], "OFF"))
+    ctx.session->reply_mode = Mode::kOff;
+  else if (iequals(args[2], "SKIP"))
+    ctx.session->reply_mode = Mode::kSkip;
+  else
+    return ctx.reply.error(Code::kErr, resp::msg::kSyntax);
+  // Not seen by the client: its reply is dropped with the mode just set.
+  ctx.reply.ok();
+}
+
+// CLIENT PAUSE timeout [WRITE|ALL]: for `timeout` ms, every client's
+// commands (ALL, the default) or only its writes wait; CLIENT UNPAUSE ends
+// it early. The loops hold the commands back (Shard::hold_for_pause).
+void client_pause(Context& ctx, Args args) {
+  if (args.size() > 4) return ctx.reply.error(Code::kErr, resp::msg::kSyntax);
+  auto ms = parse_i64(args[2]);
+  if (!ms) return ctx.reply.error(Code::kErr, "timeout is not an integer or out of range");
+  if (*ms < 0) return ctx.reply.error(Code::kErr, "timeout is negative");
+  bool all = true;
+  if (args.size() == 4) {
+    if (iequals(args[3], "WRITE"))
+      all = false;
+    else if (!iequals(args[3], "ALL"))
+      return ctx.reply.error(Code::kErr, "CLIENT PAUSE mode must be WRITE or ALL");
+  }
+  const int64_t now = mono_ms();
+  const int64_t until = *ms > INT64_MAX - now ? INT64_MAX : now + *ms;
+  ctx.server.clients().pause(until, all);
+  ctx.reply.ok();
+}
+
+void client_unpause(Context& ctx, Args) {
+  ctx.server.clients().unpause();
+  ctx.reply.ok();
+}
+
+// CLIENT NO-EVICT ON|OFF: lmkv never evicts clients, so there is nothing
+// to exempt; accepted for clients that send it.
+void client_no_evict(Context& ctx, Args args) {
+  if (!iequals(args[2], "ON") && !iequals(args[2], "OFF"))
+    return ctx.reply.error(Code::kErr, resp::msg::kSyntax);
+  ctx.reply.ok();
+}
+
 void client_help(Context& ctx, Args) {
   reply_help(
       ctx, "CLIENT",
       {"GETNAME", "    Return the name of the current connection.", "ID",
        "    Return the ID of the current connection.", "INFO",
-       "    Return information about the current client connection.", "LIST [options ...]",
+       "    Return information about the current client connection.", "KILL <ip:port>",
+       "    Kill connection made from <ip:port>.",
+       "KILL <option> <value> [<option> <value> [...]]", "    Kill connections. Options are:",
+       "    * ADDR (<ip:port>|<unixsocket>:0)", "      Kill connections made from the specified address",
+       "    * LADDR (<ip:port>|<unixsocket>:0)",
+       "      Kill connections made to specified local address",
+       "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)", "      Kill connections by type.",
+       "    * USER <username>", "      Kill connections authenticated by <username>.",
+       "    * SKIPME (YES|NO)", "      Skip killing current connection (default: yes).",
+       "LIST [options ...]",
        "    Return information about client connections. Options:",
        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)", "      Return clients of specified type.",
        "    * ID <client-id> [<client-id> ...]", "      Return clients with the specified IDs.",
+       "UNPAUSE", "    Stop the current client pause, resuming traffic.",
+       "PAUSE <timeout> [WRITE|ALL]",
+       "    Suspend all, or just write, clients for <timeout> milliseconds.", "REPLY (ON|OFF|SKIP)",
+       "    Control the replies sent to the current connection.",
        "SETINFO <option> <value>", "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
-       "SETNAME <name>", "    Assign the name <name> to the current connection."});
+       "SETNAME <name>", "    Assign the name <name> to the current connection.",
+       "NO-EVICT (ON|OFF)", "    Protect current client connection from eviction."});
 }
 
 }  // namespace
@@ -266,6 +412,11 @@ void register_connection_family(Registry& r) {
              sub("INFO", "client|info", 2, kClientSub, client_info, "Returns information about the current client connection.", "6.2.0"),
              sub("LIST", "client|list", -2, kClientAdmin, client_list, "Get the list of client connections", "2.4.0"),
              sub("SETINFO", "client|setinfo", 4, kClientSub, client_setinfo, "Set client or connection specific info", "7.2.0"),
+             sub("KILL", "client|kill", -3, kClientAdmin, client_kill, "Kill the connection of a client", "2.4.0"),
+             sub("REPLY", "client|reply", 3, kClientSub, client_reply, "Instruct the server whether to reply to commands", "3.2.0"),
+             sub("PAUSE", "client|pause", -3, kClientAdmin, client_pause, "Stop processing commands from clients for some time", "2.9.50"),
+             sub("UNPAUSE", "client|unpause", 2, kClientAdmin, client_unpause, "Resume processing of clients that were paused", "6.2.0"),
+             sub("NO-EVICT", "client|no-evict", 3, kClientAdmin, client_no_evict, "Set client eviction mode for the current connection", "7.0.0"),
              sub("HELP", "client|help", 2, kLoading | kStale, client_help, "Show helpful text about the different subcommands", "5.0.0")}});
 }
 // clang-format on

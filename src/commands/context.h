@@ -30,8 +30,13 @@ namespace lmkv::commands {
 // returns: copy what you keep.
 using Args = std::span<const std::string_view>;
 
+class Acl;
 class ClientRegistry;
+class CommandStats;
+class PubSub;
 class Registry;
+class SlowLog;
+class WatchTable;
 class ScanCursors;
 
 // One client connection's state. Owned by its loop; the fields other loops
@@ -53,15 +58,17 @@ struct Session {
 
   // Authentication and ACL (issue 2).
   bool authenticated = true;       // false until AUTH when the user needs a password
-  std::string user = "default";
+  std::string user = "default";   // guarded by the ClientRegistry mutex
 
   // MULTI ... EXEC (issue 5): the queued commands; null outside a
   // transaction. Defined by commands/transaction.h.
   std::shared_ptr<struct MultiState> multi;
+  bool watching = false;  // WATCH sent since the last UNWATCH/EXEC/DISCARD
 
   // Pub/sub and MONITOR (issue 5).
   uint32_t subscriptions = 0;      // channels + patterns: in the subscribed state when > 0
   bool monitor = false;
+  int loop = -1;                   // index of the owning loop, for pub/sub delivery
 
   // CLIENT REPLY (issue 5).
   enum class ReplyMode { kOn, kOff, kSkip } reply_mode = ReplyMode::kOn;
@@ -88,6 +95,30 @@ class ServerApi {
   virtual int databases() const = 0;
   virtual int64_t range_default_limit() const = 0;
   virtual int64_t range_max_limit() const = 0;
+  // Users and permissions (commands/acl.h); null: no ACL, everyone is the
+  // default user without a password.
+  virtual Acl* acl() { return nullptr; }
+
+  // Introspection and admin (issue 5). The defaults suit a server that
+  // keeps no statistics and has no config file (unit-test fakes).
+  virtual CommandStats* command_stats() { return nullptr; }
+  virtual SlowLog* slowlog() { return nullptr; }
+  // CONFIG SET with several pairs: all are applied or none is.
+  virtual Status config_set_many(
+      std::span<const std::pair<std::string_view, std::string_view>> pairs) {
+    for (const auto& [name, value] : pairs)
+      if (Status s = config_set(name, value); !s) return s;
+    return {};
+  }
+  // CONFIG RESETSTAT: INFO stats, commandstats and errorstats.
+  virtual void reset_stats() {}
+  // CONFIG REWRITE of the file the server was started with.
+  virtual Status config_rewrite() { return err("The server is running without a config file"); }
+  // LASTSAVE: unix seconds of the last durable snapshot.
+  virtual int64_t lastsave() const { return 0; }
+  // The pub/sub broker (channels, patterns, MONITOR, keyspace events);
+  // null in fakes without one.
+  virtual PubSub* pubsub() { return nullptr; }
 };
 
 // Everything a handler may touch.
@@ -105,6 +136,9 @@ struct Context {
   // The group's keyspace events (writer only; null: nobody listens). See
   // commands/notify.h.
   std::vector<KeyspaceEvent>* events = nullptr;
+  // The writer's WATCH table (WATCH, UNWATCH, EXEC on the writer; null
+  // elsewhere). See commands/transaction.h.
+  WatchTable* watches = nullptr;
 
   // Replies with a store error. Nothing needs undoing: handlers validate
   // before mutating, and a mutation itself cannot fail (the log can, which

@@ -17,6 +17,9 @@ class WriteSink {
  public:
   virtual ~WriteSink() = default;
   virtual void submit(Session& session, const CommandSpec& spec, Args args) = 0;
+  // Tells the writer to drop the session's WATCHes (RESET, close), ordered
+  // after any WATCH already submitted.
+  virtual void forget_watches(Session& session) = 0;
 };
 
 enum class Outcome {
@@ -38,7 +41,7 @@ class Dispatcher {
   // Runs a kWrite command on the writer thread inside the group `txn`.
   static void execute_write(const CommandSpec& spec, Args args, int db, int protocol,
                             resp::ReplyWriter& reply, ServerApi& server, store::WriteTxn& txn,
-                            int64_t now_ms);
+                            int64_t now_ms, std::vector<KeyspaceEvent>* events = nullptr);
 
   const Registry& registry() const { return registry_; }
 

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,7 +27,19 @@ enum NotifyClass : uint32_t {
   kNotifyEvicted = 1 << 5,   // e (never raised: lmkv does not evict)
   kNotifyKeyMiss = 1 << 6,   // m (never raised: reads run on the loops)
   kNotifyNew = 1 << 7,       // n
+  kNotifyList = 1 << 8,      // l
+  kNotifySet = 1 << 9,       // s
+  kNotifyHash = 1 << 10,     // h
+  kNotifyZset = 1 << 11,     // z
+  kNotifyStream = 1 << 12,   // t
+  kNotifyModule = 1 << 13,   // d (never raised: no modules)
 };
+
+// notify-keyspace-events text <-> NotifyClass bits, with Redis's letters
+// ("A" is every type class, not m or n). parse returns nullopt on an
+// unknown letter; format gives Redis's canonical form (CONFIG GET).
+std::optional<uint32_t> parse_notify_classes(std::string_view letters);
+std::string format_notify_classes(uint32_t flags);
 
 struct KeyspaceEvent {
   uint32_t cls = 0;

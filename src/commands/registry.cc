@@ -1,5 +1,6 @@
 #include "commands/registry.h"
 
+#include <algorithm>
 #include <cassert>
 
 #include "base/numbers.h"
@@ -26,6 +27,35 @@ const CommandSpec* Registry::find(std::string_view name) const {
   // the table is small, and this string fits in the SSO buffer.
   auto it = by_name_.find(std::string(lower, name.size()));
   return it == by_name_.end() ? nullptr : &it->second;
+}
+
+}  // namespace lmkv::commands
+
+namespace lmkv::commands {
+
+// The spec keeps its address (the map node moves, the element does not), so
+// ordered_ stays valid; a removed command leaves ordered_ as well.
+Status Registry::rename(std::string_view from, std::string_view to) {
+  auto node = by_name_.extract(to_lower(from));
+  if (node.empty()) return err("No such command in rename-command");
+  if (to.empty()) {
+    const CommandSpec* gone = &node.mapped();
+    ordered_.erase(std::remove(ordered_.begin(), ordered_.end(), gone), ordered_.end());
+    return {};
+  }
+  const std::string lower = to_lower(to);
+  if (lower.size() > 32 || by_name_.count(lower)) {
+    by_name_.insert(std::move(node));
+    return err(lower.size() > 32 ? "Target command name is too long"
+                                 : "Target command name already exists");
+  }
+  std::string upper(to);
+  for (char& c : upper) c = (c >= 'a' && c <= 'z') ? static_cast<char>(c - ('a' - 'A')) : c;
+  node.mapped().name = renamed_.emplace_back(std::move(upper));
+  node.mapped().lower_name = lower;
+  node.key() = lower;
+  by_name_.insert(std::move(node));
+  return {};
 }
 
 }  // namespace lmkv::commands

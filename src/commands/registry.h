@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -27,6 +28,7 @@ enum Flag : uint32_t {
   kPubSub = 1 << 8,
   kNoScript = 1 << 9,
   kNoMulti = 1 << 10,
+  kTransaction = 1 << 11,  // MULTI EXEC DISCARD WATCH UNWATCH: the dispatcher's [multi] slot
 };
 
 using Handler = void (*)(Context& ctx, Args args);
@@ -59,18 +61,27 @@ class Registry {
   // The command named `name` (any case), or nullptr.
   const CommandSpec* find(std::string_view name) const;
   const std::vector<const CommandSpec*>& all() const { return ordered_; }
+  // rename-command: `from` is known as `to` from now on, or removed when
+  // `to` is empty. Start-up only, before the registry is shared.
+  Status rename(std::string_view from, std::string_view to);
 
  private:
   std::unordered_map<std::string, CommandSpec> by_name_;  // lower-case keys
   std::vector<const CommandSpec*> ordered_;
+  std::deque<std::string> renamed_;  // storage for renamed specs' `name`
 };
 
 // The family registrations, one per <group>_family.cc.
 void register_string_family(Registry& r);      // GET SET MSET MGET ...
+void register_bitmap_family(Registry& r);      // SETBIT GETBIT BITCOUNT BITPOS BITOP
 void register_keys_family(Registry& r);        // DEL EXISTS TYPE KEYS SCAN DBSIZE FLUSHDB ...
+void register_expire_family(Registry& r);      // EXPIRE PEXPIRE ... TTL PTTL PERSIST ...
 void register_range_family(Registry& r);       // RANGE
 void register_connection_family(Registry& r);  // PING ECHO SELECT HELLO CLIENT QUIT ...
 void register_server_family(Registry& r);      // INFO TIME CONFIG COMMAND SHUTDOWN ...
+void register_pubsub_family(Registry& r);      // SUBSCRIBE PUBLISH PUBSUB MONITOR ...
+void register_acl_family(Registry& r);         // ACL (commands/acl.cc)
+void register_transaction_family(Registry& r); // MULTI EXEC DISCARD WATCH UNWATCH
 
 // True when `arity` admits `argc` arguments (name included).
 inline bool arity_ok(int arity, size_t argc) {

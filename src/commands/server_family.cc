@@ -3,7 +3,10 @@
 // everything server-wide goes through ctx.server (ServerApi), and COMMAND
 // reads the registry the dispatcher passes in ctx.registry.
 
+#include <chrono>
 #include <cstdint>
+#include <cstdlib>
+#include <thread>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -11,8 +14,10 @@
 
 #include "base/clock.h"
 #include "base/numbers.h"
+#include "commands/digest.h"
 #include "commands/glob.h"
 #include "commands/registry.h"
+#include "commands/slowlog.h"
 #include "commands/subcommands.h"
 #include "resp/errors.h"
 
@@ -106,19 +111,27 @@ void config_set(Context& ctx, Args args) {
                                                "') - duplicate parameter");
     }
   }
-  for (size_t i = 2; i < args.size(); i += 2) {
-    Status s = ctx.server.config_set(args[i], args[i + 1]);
-    if (!s) return ctx.reply.error(s.error());
-  }
+  // All or nothing: the server checks every pair before applying any.
+  std::vector<std::pair<std::string_view, std::string_view>> pairs;
+  for (size_t i = 2; i < args.size(); i += 2) pairs.emplace_back(args[i], args[i + 1]);
+  Status s = ctx.server.config_set_many(pairs);
+  if (!s) return ctx.reply.error(s.error());
   ctx.reply.ok();
 }
 
-// CONFIG RESETSTAT: lmkv keeps no resettable statistics yet.
-void config_resetstat(Context& ctx, Args) { ctx.reply.ok(); }
+// CONFIG RESETSTAT: INFO's stats, commandstats and errorstats start over
+// (the SLOWLOG does not: SLOWLOG RESET).
+void config_resetstat(Context& ctx, Args) {
+  ctx.server.reset_stats();
+  ctx.reply.ok();
+}
 
-// CONFIG REWRITE: needs a config file, which the server does not track yet.
+// CONFIG REWRITE: the config file the server started with, rewritten in
+// place with the running values (server/config.h rewrite_config_file).
 void config_rewrite(Context& ctx, Args) {
-  ctx.reply.error(Code::kErr, "The server is running without a config file");
+  Status s = ctx.server.config_rewrite();
+  if (!s) return ctx.reply.error(s.error());
+  ctx.reply.ok();
 }
 
 void config_help(Context& ctx, Args) {
@@ -348,21 +361,52 @@ void command_list(Context& ctx, Args args) {
   ctx.reply.bulks(names);
 }
 
-// COMMAND GETKEYS command [arg ...]: the key arguments of a full command,
-// from its (first, last, step) key positions.
-void command_getkeys(Context& ctx, Args args) {
+// The key arguments of the full command in args[2..], from its (first,
+// last, step) key positions; null after replying Redis's error.
+const CommandSpec* command_keys(Context& ctx, Args args, std::vector<std::string_view>* keys) {
   const CommandSpec* c = ctx.registry->find(args[2]);
-  if (!c) return ctx.reply.error(Code::kErr, "Invalid command specified");
+  if (!c) {
+    ctx.reply.error(Code::kErr, "Invalid command specified");
+    return nullptr;
+  }
   const Args cmd = args.subspan(2);
-  if (!arity_ok(c->arity, cmd.size()))
-    return ctx.reply.error(Code::kErr, "Invalid number of arguments specified for command");
-  if (c->keys.first <= 0) return ctx.reply.error(Code::kErr, "The command has no key arguments");
+  if (!arity_ok(c->arity, cmd.size())) {
+    ctx.reply.error(Code::kErr, "Invalid number of arguments specified for command");
+    return nullptr;
+  }
+  if (c->keys.first <= 0) {
+    ctx.reply.error(Code::kErr, "The command has no key arguments");
+    return nullptr;
+  }
   const int n = static_cast<int>(cmd.size());
   const int last = c->keys.last < 0 ? n + c->keys.last : std::min(c->keys.last, n - 1);
   const int step = c->keys.step > 0 ? c->keys.step : 1;
+  for (int i = c->keys.first; i <= last; i += step) keys->push_back(cmd[i]);
+  return c;
+}
+
+// COMMAND GETKEYS command [arg ...]: the key arguments of a full command.
+void command_getkeys(Context& ctx, Args args) {
   std::vector<std::string_view> keys;
-  for (int i = c->keys.first; i <= last; i += step) keys.push_back(cmd[i]);
-  ctx.reply.bulks(keys);
+  if (command_keys(ctx, args, &keys)) ctx.reply.bulks(keys);
+}
+
+// COMMAND GETKEYSANDFLAGS command [arg ...]: each key with its key-spec
+// flags, the same ones COMMAND INFO shows (RW update for writes, RO access
+// for reads; Redis's per-command flags are finer).
+void command_getkeysandflags(Context& ctx, Args args) {
+  std::vector<std::string_view> keys;
+  const CommandSpec* c = command_keys(ctx, args, &keys);
+  if (!c) return;
+  const bool write = c->flags & kWrite;
+  ctx.reply.array(keys.size());
+  for (std::string_view key : keys) {
+    ctx.reply.array(2);
+    ctx.reply.bulk(key);
+    ctx.reply.set(2);
+    ctx.reply.simple(write ? "RW" : "RO");
+    ctx.reply.simple(write ? "update" : "access");
+  }
 }
 
 void command_help(Context& ctx, Args) {
@@ -376,7 +420,115 @@ void command_help(Context& ctx, Args) {
               "    Return documentation details about multiple Redis commands.",
               "    If no command names are given, documentation details for all",
               "    commands are returned.", "GETKEYS <full-command>",
-              "    Return the keys from a full Redis command."});
+              "    Return the keys from a full Redis command.", "GETKEYSANDFLAGS <full-command>",
+              "    Return the keys and the access flags from a full Redis command."});
+}
+
+// ===================================================================
+// SLOWLOG LASTSAVE
+// ===================================================================
+
+void slowlog(Context& ctx, Args args) { run_subcommand(ctx, args); }
+
+// SLOWLOG GET [count]: the newest `count` entries (default 10, -1: all),
+// newest first: id, unix time, microseconds, arguments, address, name.
+void slowlog_get(Context& ctx, Args args) {
+  if (args.size() > 3)
+    return ctx.reply.error(Code::kErr, "unknown subcommand or wrong number of arguments for '" +
+                                           resp::sanitize(args[1]) + "'. Try SLOWLOG HELP.");
+  int64_t count = 10;
+  if (args.size() == 3) {
+    auto n = parse_i64(args[2]);
+    if (!n || *n < -1)
+      return ctx.reply.error(Code::kErr, "count should be greater than or equal to -1");
+    count = *n;
+  }
+  SlowLog* log = ctx.server.slowlog();
+  const auto entries = log ? log->newest(count) : std::vector<SlowLogEntry>{};
+  auto& r = ctx.reply;
+  r.array(entries.size());
+  for (const SlowLogEntry& e : entries) {
+    r.array(6);
+    r.integer(e.id);
+    r.integer(e.unix_s);
+    r.integer(e.usec);
+    r.array(e.args.size());
+    for (const std::string& a : e.args) r.bulk(a);
+    r.bulk(e.addr);
+    r.bulk(e.name);
+  }
+}
+
+void slowlog_len(Context& ctx, Args) {
+  SlowLog* log = ctx.server.slowlog();
+  ctx.reply.integer(log ? static_cast<int64_t>(log->size()) : 0);
+}
+
+void slowlog_reset(Context& ctx, Args) {
+  if (SlowLog* log = ctx.server.slowlog()) log->reset();
+  ctx.reply.ok();
+}
+
+void slowlog_help(Context& ctx, Args) {
+  reply_help(ctx, "SLOWLOG",
+             {"GET [<count>]",
+              "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+              "    Entries are made of:",
+              "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+              "    client name", "LEN", "    Return the length of the slowlog.", "RESET",
+              "    Reset the slowlog."});
+}
+
+// LASTSAVE: lmkv takes no snapshots; every write is durable in its log
+// before it is acknowledged. It answers the unix time the server started,
+// when recovery had made the data on disk whole, and that stays fixed.
+void lastsave(Context& ctx, Args) { ctx.reply.integer(ctx.server.lastsave()); }
+
+// ===================================================================
+// DEBUG
+// ===================================================================
+
+void debug_unknown(Context& ctx, Args args) {
+  ctx.reply.error(Code::kErr, "unknown subcommand or wrong number of arguments for '" +
+                                  resp::sanitize(args[1]) + "'. Try DEBUG HELP.");
+}
+
+// DEBUG SLEEP seconds | DIGEST | DIGEST-VALUE key ... | HELP.
+// SLEEP blocks this loop, like Redis's whole server, for tests that need a
+// slow command; the seconds parse like C's strtod (garbage is 0).
+// DIGEST fingerprints the whole dataset (commands/digest.h): the scan
+// runs on this loop, through its view, so it is for tests and small sets.
+void debug(Context& ctx, Args args) {
+  const std::string_view sub = args[1];
+  if (iequals(sub, "SLEEP") && args.size() == 3) {
+    const double seconds = std::strtod(std::string(args[2]).c_str(), nullptr);
+    if (seconds > 0)
+      std::this_thread::sleep_for(std::chrono::microseconds(static_cast<int64_t>(seconds * 1e6)));
+    return ctx.reply.ok();
+  }
+  if (iequals(sub, "DIGEST") && args.size() == 2) {
+    auto d = dataset_digest(*ctx.view, ctx.server.databases(), ctx.now_ms);
+    if (!d) return ctx.reply.error(d.error());
+    return ctx.reply.simple(sha1_hex(*d));
+  }
+  if (iequals(sub, "DIGEST-VALUE")) {
+    ctx.reply.array(args.size() - 2);
+    for (size_t i = 2; i < args.size(); ++i) {
+      auto v = ctx.view->get(ctx.db, args[i], ctx.now_ms);
+      if (!v) return ctx.reply.error(v.error());  // an I/O error ends the reply
+      ctx.reply.simple(sha1_hex(*v ? value_digest(**v) : Sha1Digest{}));
+    }
+    return;
+  }
+  if (iequals(sub, "HELP") && args.size() == 2) {
+    return reply_help(
+        ctx, "DEBUG",
+        {"DIGEST", "    Output a hex signature representing the current DB content.",
+         "DIGEST-VALUE <key> [<key> ...]",
+         "    Output a hex signature of the values of all the specified keys.", "SLEEP <seconds>",
+         "    Stop the server for <seconds>. Decimals allowed."});
+  }
+  debug_unknown(ctx, args);
 }
 
 }  // namespace
@@ -402,7 +554,16 @@ void register_server_family(Registry& r) {
              sub("DOCS", "command|docs", -2, kMeta, command_docs, "Get array of specific Redis command documentation", "7.0.0"),
              sub("LIST", "command|list", -2, kMeta, command_list, "Get an array of Redis command names", "7.0.0"),
              sub("GETKEYS", "command|getkeys", -4, kMeta, command_getkeys, "Extract keys given a full Redis command", "2.8.13"),
+             sub("GETKEYSANDFLAGS", "command|getkeysandflags", -4, kMeta, command_getkeysandflags, "Extract keys and access flags given a full Redis command", "7.0.0"),
              sub("HELP", "command|help", 2, kMeta, command_help, "Show helpful text about the different subcommands", "5.0.0")}});
+  r.add({.name = "SLOWLOG", .arity = -2, .run = slowlog, .group = "server", .summary = "A container for slow log commands", .since = "2.2.12",
+         .subcommand_specs = {
+             sub("GET", "slowlog|get", -2, kAdmin | kLoading | kStale, slowlog_get, "Get the slow log's entries", "2.2.12"),
+             sub("LEN", "slowlog|len", 2, kAdmin | kLoading | kStale, slowlog_len, "Get the slow log's length", "2.2.12"),
+             sub("RESET", "slowlog|reset", 2, kAdmin | kLoading | kStale, slowlog_reset, "Clear all entries from the slow log", "2.2.12"),
+             sub("HELP", "slowlog|help", 2, kMeta, slowlog_help, "Show helpful text about the different subcommands", "6.2.0")}});
+  r.add({.name = "LASTSAVE", .arity = 1, .flags = kLoading | kStale | kFast, .run = lastsave, .group = "server", .summary = "Get the UNIX time stamp of the last successful save to disk"});
+  r.add({.name = "DEBUG", .arity = -2, .flags = kAdmin | kNoScript | kLoading | kStale, .run = debug, .group = "server", .summary = "A container for debugging commands"});
 }
 // clang-format on
 

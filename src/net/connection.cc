@@ -4,7 +4,9 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "base/log.h"
 #include "net/loop.h"
@@ -13,6 +15,8 @@ namespace lmkv::net {
 namespace {
 
 constexpr size_t kReadChunk = 64 * 1024;
+// An idle connection's read buffer above this size is given back.
+constexpr size_t kKeepInput = 4 * kReadChunk;
 
 std::string format_addr(const sockaddr_storage& ss) {
   char host[INET6_ADDRSTRLEN] = "?";
@@ -35,7 +39,10 @@ Connection::Connection(Loop& loop, Handler& handler, const resp::ParserLimits& l
     : loop_(loop), handler_(handler), parser_(limits) {
   tcp_.data = this;
   write_req_.data = this;
+  last_io_ms_ = uv_now(loop.uv());
 }
+
+Connection::~Connection() { std::free(in_); }
 
 void Connection::accept(Loop& loop, uv_stream_t* server, Handler& handler,
                         const resp::ParserLimits& limits) {
@@ -78,22 +85,43 @@ void Connection::stop_reading() {
   uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
 }
 
+// Room for the next read. For a large bulk the buffer grows towards the
+// size the parser announced, but at most doubling what has arrived, so a
+// client that declares a huge bulk and sends a few bytes (slowloris) costs
+// a few pages, not the declared size; the growth is still geometric, and
+// realloc of a large (mmap'd) buffer remaps pages instead of copying them.
 void Connection::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
   auto* c = static_cast<Connection*>(h->data);
   // Unconsumed bytes stay at the front (the parser keeps offsets from the
   // request start), so compact before growing.
   if (c->in_start_ > 0) {
-    std::memmove(c->in_.data(), c->in_.data() + c->in_start_, c->in_end_ - c->in_start_);
+    std::memmove(c->in_, c->in_ + c->in_start_, c->in_end_ - c->in_start_);
     c->in_end_ -= c->in_start_;
     c->in_start_ = 0;
   }
-  size_t pending = c->in_end_;
+  const size_t pending = c->in_end_;
   size_t want = kReadChunk;
-  if (c->parser_.hint() > pending)  // a large bulk: make room, 16 MiB at a time
-    want = std::clamp(c->parser_.hint() - pending, kReadChunk, size_t{16} << 20);
-  // The buffer only grows (and shrinks when idle), so reads never zero-fill.
-  if (c->in_.size() < pending + want) c->in_.resize(pending + want);
-  *buf = uv_buf_init(c->in_.data() + pending, static_cast<unsigned>(c->in_.size() - pending));
+  if (c->parser_.hint() > pending)
+    want = std::clamp(c->parser_.hint() - pending, kReadChunk,
+                      std::clamp(pending, kReadChunk, size_t{64} << 20));
+  if (c->in_cap_ < pending + want) {
+    void* grown = std::realloc(c->in_, pending + want);
+    if (grown == nullptr) {
+      // libuv reports UV_ENOBUFS to on_read, which closes the connection.
+      *buf = uv_buf_init(nullptr, 0);
+      return;
+    }
+    c->in_ = static_cast<char*>(grown);
+    c->in_cap_ = pending + want;
+  }
+  *buf = uv_buf_init(c->in_ + pending, static_cast<unsigned>(c->in_cap_ - pending));
+}
+
+void Connection::free_input() {
+  std::free(in_);
+  in_ = nullptr;
+  in_cap_ = 0;
+  in_start_ = in_end_ = 0;
 }
 
 void Connection::on_read(uv_stream_t* s, ssize_t n, const uv_buf_t*) {
@@ -104,6 +132,17 @@ void Connection::on_read(uv_stream_t* s, ssize_t n, const uv_buf_t*) {
   }
   c->in_end_ += static_cast<size_t>(n);
   if (n == 0) return;
+  c->last_io_ms_ = uv_now(c->loop_.uv());
+  const size_t pending = c->input_pending();
+  c->peak_in_ = std::max(c->peak_in_, pending);
+  // Redis closes such a client without a reply (client-query-buffer-limit).
+  if (const int64_t limit = c->handler_.query_buffer_limit();
+      limit > 0 && pending > static_cast<uint64_t>(limit)) {
+    log::warning("Closing client that reached max query buffer length: addr={} qbuf={}",
+                 c->peer_, pending);
+    c->close();
+    return;
+  }
   try {
     c->process();
   } catch (const std::exception& e) {
@@ -115,7 +154,14 @@ void Connection::on_read(uv_stream_t* s, ssize_t n, const uv_buf_t*) {
 
 void Connection::process() {
   while (!waiting_ && !closing_ && !close_after_flush_) {
-    const char* data = in_.data() + in_start_;
+    if (output_pending() >= kOutputHighWater) {
+      // The client is not reading its replies fast enough: leave the rest
+      // of its requests unparsed until the socket has taken some output.
+      throttled_ = true;
+      stop_reading();
+      break;
+    }
+    const char* data = in_ + in_start_;
     size_t len = in_end_ - in_start_;
     if (len == 0) break;
     size_t consumed = 0;
@@ -142,7 +188,7 @@ void Connection::process() {
   if (in_start_ == in_end_) {
     in_start_ = in_end_ = 0;
     // Give back the memory of a large request once it is done.
-    if (in_.size() > 4 * kReadChunk) std::string().swap(in_);
+    if (in_cap_ > kKeepInput) free_input();
   }
   if (!out_.empty()) mark_dirty();
 }
@@ -150,6 +196,13 @@ void Connection::process() {
 void Connection::resume() {
   if (!waiting_ || closing_) return;
   waiting_ = false;
+  continue_processing();
+}
+
+// Parses what was left unparsed by a kWait or a throttle, then reads again
+// unless something paused it anew.
+void Connection::continue_processing() {
+  throttled_ = false;
   try {
     process();
   } catch (const std::exception& e) {
@@ -157,7 +210,7 @@ void Connection::resume() {
     close();
     return;
   }
-  if (!waiting_ && !close_after_flush_) start_reading();
+  if (!waiting_ && !throttled_ && !close_after_flush_) start_reading();
 }
 
 void Connection::protocol_error(const std::string& message) {
@@ -181,9 +234,33 @@ void Connection::close_after_flush() {
   mark_dirty();
 }
 
+// Redis's client-output-buffer-limit: over the hard limit, or over the soft
+// limit for more than soft_seconds. `now` is loop time in ms.
+bool Connection::output_over_limit(uint64_t now) {
+  const OutputLimit limit = handler_.output_limit(*this);
+  const size_t used = output_pending();
+  if (limit.hard > 0 && used >= static_cast<uint64_t>(limit.hard)) return true;
+  if (limit.soft > 0 && used >= static_cast<uint64_t>(limit.soft)) {
+    if (soft_since_ms_ == 0) soft_since_ms_ = std::max<uint64_t>(now, 1);
+    return now - soft_since_ms_ > static_cast<uint64_t>(limit.soft_seconds) * 1000;
+  }
+  soft_since_ms_ = 0;
+  return false;
+}
+
+// Redis logs the client and drops its unsent output.
+void Connection::close_for_output_limit() {
+  log::warning("Client addr={} closed for overcoming of output buffer limits ({} bytes pending)",
+               peer_, output_pending());
+  close();
+}
+
 void Connection::flush() {
   dirty_ = false;
-  if (closing_ || writing_) return;
+  if (closing_) return;
+  peak_out_ = std::max(peak_out_, output_pending());
+  if (output_over_limit(uv_now(loop_.uv()))) return close_for_output_limit();
+  if (writing_) return;
   if (out_.empty()) {
     if (close_after_flush_) close();
     return;
@@ -195,9 +272,20 @@ void Connection::flush() {
     return;
   }
   size_t sent = n > 0 ? static_cast<size_t>(n) : 0;
+  if (sent > 0) last_io_ms_ = uv_now(loop_.uv());
   if (sent == out_.size()) {
     out_.clear();
-    if (close_after_flush_) close();
+    if (close_after_flush_) {
+      close();
+    } else if (throttled_) {
+      // Parse on in a later turn (the mailbox wakes the loop), so one fast
+      // reader cannot keep the loop to itself.
+      hold();
+      loop_.post([this] {
+        if (!closing_ && throttled_) continue_processing();
+        release();
+      });
+    }
     return;
   }
   // The socket is full: hand the rest to uv_write and keep appending to out_.
@@ -220,7 +308,25 @@ void Connection::on_written(uv_write_t* req, int status) {
     c->close();
     return;
   }
+  c->last_io_ms_ = uv_now(c->loop_.uv());
   if (!c->out_.empty() || c->close_after_flush_) c->flush();
+  else if (c->throttled_) c->continue_processing();
+}
+
+std::pair<size_t, size_t> Connection::take_peaks() {
+  std::pair<size_t, size_t> peaks{std::max(peak_in_, input_pending()),
+                                  std::max(peak_out_, output_pending())};
+  peak_in_ = peak_out_ = 0;
+  return peaks;
+}
+
+void Connection::cron(uint64_t now) {
+  if (closing_) return;
+  // Output that stays above the soft limit is noticed here even when the
+  // connection produces nothing new.
+  if (output_over_limit(now)) return close_for_output_limit();
+  // An idle client keeps no read buffer (up to kKeepInput of it otherwise).
+  if (in_start_ == in_end_ && in_ != nullptr) free_input();
 }
 
 void Connection::close() {

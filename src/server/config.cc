@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -11,6 +12,7 @@
 
 #include "base/numbers.h"
 #include "commands/glob.h"
+#include "commands/notify.h"
 
 namespace lmkv::server {
 namespace {
@@ -50,6 +52,61 @@ Status set_int(T& field, std::string_view name, std::string_view v, int64_t lo, 
   if (*n < lo || *n > hi)
     return bad_value(name, v, fmt::format("must be between {} and {}", lo, hi));
   field = static_cast<T>(*n);
+  return {};
+}
+
+// client-output-buffer-limit <class> <hard> <soft> <soft-seconds> [...]:
+// one or more classes (normal, replica or its old name slave, pubsub),
+// all checked before any is changed; the error texts are Redis's.
+Status set_output_limits(Config& c, std::string_view v) {
+  std::vector<std::string_view> words;
+  for (size_t i = 0; i < v.size();) {
+    size_t j = v.find(' ', i);
+    if (j == std::string_view::npos) j = v.size();
+    if (j > i) words.push_back(v.substr(i, j - i));
+    i = j + 1;
+  }
+  if (words.empty() || words.size() % 4 != 0)
+    return err("Wrong number of arguments in buffer limit configuration.");
+  Config next = c;
+  for (size_t i = 0; i < words.size(); i += 4) {
+    int cls;
+    if (iequals(words[i], "normal")) cls = kNormalClass;
+    else if (iequals(words[i], "replica") || iequals(words[i], "slave")) cls = kReplicaClass;
+    else if (iequals(words[i], "pubsub")) cls = kPubsubClass;
+    else return err("Invalid client class specified in buffer limit configuration.");
+    auto hard = parse_memory(words[i + 1]);
+    auto soft = parse_memory(words[i + 2]);
+    auto seconds = parse_i64(words[i + 3]);
+    if (!hard || !soft || !seconds || *hard < 0 || *soft < 0 || *seconds < 0)
+      return err("Error in hard, soft or soft_seconds setting in buffer limit configuration.");
+    next.client_output_buffer_limit[cls] = {*hard, *soft, *seconds};
+  }
+  std::copy(std::begin(next.client_output_buffer_limit), std::end(next.client_output_buffer_limit),
+            std::begin(c.client_output_buffer_limit));
+  return {};
+}
+
+// As Redis shows it: "normal 0 0 0 slave 268435456 67108864 60 pubsub ...".
+std::string get_output_limits(const Config& c) {
+  static constexpr std::string_view kNames[] = {"normal", "slave", "pubsub"};
+  std::string out;
+  for (int cls = 0; cls < 3; ++cls) {
+    const auto& l = c.client_output_buffer_limit[cls];
+    out += fmt::format("{}{} {} {} {}", cls ? " " : "", kNames[cls], l.hard, l.soft,
+                       l.soft_seconds);
+  }
+  return out;
+}
+
+// An integer directive with Redis's own error texts, which CONFIG SET
+// reports after "CONFIG SET failed (possibly related to argument 'x') - ".
+Status set_redis_int(int64_t& field, std::string_view v, int64_t lo, int64_t hi) {
+  auto n = parse_i64(v);
+  if (!n) return err("argument couldn't be parsed into an integer");
+  if (*n < lo || *n > hi)
+    return err(fmt::format("argument must be between {} and {} inclusive", lo, hi));
+  field = *n;
   return {};
 }
 
@@ -157,12 +214,58 @@ const std::vector<Directive>& directives() {
                         true);
        },
        [](const Config& c) { return std::to_string(c.max_unapplied_bytes); }},
+      {"client-query-buffer-limit", true,
+       [](Config& c, std::string_view v) {
+         return set_int(c.client_query_buffer_limit, "client-query-buffer-limit", v, 1 << 20,
+                        INT64_MAX, true);
+       },
+       [](const Config& c) { return std::to_string(c.client_query_buffer_limit); }},
+      {"client-output-buffer-limit", true, set_output_limits, get_output_limits},
+      {"timeout", true,
+       [](Config& c, std::string_view v) { return set_int(c.timeout, "timeout", v, 0, INT32_MAX); },
+       [](const Config& c) { return std::to_string(c.timeout); }},
+      {"notify-keyspace-events", true,
+       [](Config& c, std::string_view v) {
+         auto flags = commands::parse_notify_classes(v);
+         if (!flags)
+           return Status(err(
+               "CONFIG SET failed (possibly related to argument 'notify-keyspace-events') - "
+               "Invalid event class character. Use 'Ag$lshzxeKEtmdn'."));
+         c.notify_keyspace_events = *flags;
+         return Status();
+       },
+       [](const Config& c) { return commands::format_notify_classes(c.notify_keyspace_events); }},
+      // The default user's password; CONFIG GET shows it, as Redis does.
+      {"requirepass", true,
+       [](Config& c, std::string_view v) {
+         c.requirepass = std::string(v);
+         return Status();
+       },
+       [](const Config& c) { return c.requirepass; }},
+      {"protected-mode", true,
+       [](Config& c, std::string_view v) {
+         auto b = parse_yes_no(v);
+         if (!b) return Status(bad_value("protected-mode", v, "expected yes or no"));
+         c.protected_mode = *b;
+         return Status();
+       },
+       [](const Config& c) { return std::string(c.protected_mode ? "yes" : "no"); }},
       // Read-only answers that tools ask for (redis-benchmark reads these two).
       {"save", false,
        [](Config&, std::string_view v) {
          return v.empty() ? Status() : Status(bad_value("save", v, "lmkv does not use RDB"));
        },
        [](const Config&) { return std::string(); }},
+      {"slowlog-log-slower-than", true,
+       [](Config& c, std::string_view v) {
+         return set_redis_int(c.slowlog_log_slower_than, v, -1, INT64_MAX);
+       },
+       [](const Config& c) { return std::to_string(c.slowlog_log_slower_than); }},
+      {"slowlog-max-len", true,
+       [](Config& c, std::string_view v) {
+         return set_redis_int(c.slowlog_max_len, v, 0, INT64_MAX);
+       },
+       [](const Config& c) { return std::to_string(c.slowlog_max_len); }},
       {"appendonly", false,
        [](Config&, std::string_view v) {
          return iequals(v, "no") ? Status() : Status(bad_value("appendonly", v, "lmkv has no AOF"));
@@ -264,6 +367,20 @@ Status apply_config_text(Config& config, std::string_view text, std::string_view
     if (iequals(name, "include")) {
       return err(fmt::format("{}:{}: 'include' is not supported", origin, lineno));
     }
+    // Multi-word directives keep their words (a password may hold spaces,
+    // a new command name may be ""), so they skip the one-value table.
+    if (iequals(name, "user")) {
+      if (words->size() < 2) return err(fmt::format("{}:{}: 'user' needs a name", origin, lineno));
+      config.users.emplace_back(words->begin() + 1, words->end());
+      continue;
+    }
+    if (iequals(name, "rename-command")) {
+      if (words->size() != 3)
+        return err(fmt::format("{}:{}: rename-command takes a command and a new name", origin,
+                               lineno));
+      config.renames.emplace_back((*words)[1], (*words)[2]);
+      continue;
+    }
     if (!find(name))
       return err(fmt::format("{}:{}: unknown directive '{}'", origin, lineno, name));
     if (auto s = set_directive(config, name, join(*words, 1), false); !s)
@@ -293,6 +410,21 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
       file = values[0];
       continue;
     }
+    if (name == "rename-command" || name == "user") {
+      // Kept as a config line, so the file's parser handles the words.
+      std::string line = name;
+      for (const auto& v : values) {
+        line += " \"";
+        for (char ch : v) {
+          if (ch == '"' || ch == '\\') line += '\\';
+          line += ch;
+        }
+        line += '"';
+      }
+      if (auto s = apply_config_text(cl.config, line, "--" + name); !s) return s.error();
+      overrides.emplace_back(name, line);
+      continue;
+    }
     if (!find(name)) return err(fmt::format("unknown option '--{}' (try --help)", name));
     std::string joined;
     for (size_t k = 0; k < values.size(); ++k) joined += (k ? " " : "") + values[k];
@@ -308,8 +440,13 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
     Config from_file;
     if (auto s = apply_config_text(from_file, text.str(), file); !s) return s.error();
     // Command-line directives win over the file's.
-    for (const auto& [name, value] : overrides)
+    for (const auto& [name, value] : overrides) {
+      if (name == "rename-command" || name == "user") {
+        if (auto s = apply_config_text(from_file, value, "--" + name); !s) return s.error();
+        continue;
+      }
       if (auto s = set_directive(from_file, name, value, false); !s) return s.error();
+    }
     cl.config = std::move(from_file);
     std::error_code ec;
     cl.config.config_file = std::filesystem::absolute(file, ec).string();
@@ -327,6 +464,84 @@ std::string usage() {
     out += fmt::format("  --{:<22} default '{}'{}\n", d.name, d.get(defaults),
                        d.runtime ? " (CONFIG SET)" : "");
   return out;
+}
+
+// ===================================================================
+// CONFIG REWRITE
+// ===================================================================
+
+namespace {
+
+// A value as a config line word: bare when split_line() would read it back
+// unchanged, else double-quoted with the escapes split_line() undoes.
+std::string quote_value(const std::string& v) {
+  bool bare = !v.empty() && v.front() != ' ' && v.back() != ' ' && v.find("  ") == std::string::npos;
+  for (char c : v)
+    if (c == '"' || c == '\'' || c == '\\' || static_cast<unsigned char>(c) < ' ') bare = false;
+  if (bare) return v;
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else if (c == '\t') out += "\\t";
+    else if (c == '"' || c == '\\') (out += '\\') += c;
+    else out += c;
+  }
+  return out + '"';
+}
+
+}  // namespace
+
+Status rewrite_config_file(const Config& config, const std::string& path) {
+  std::string text;
+  {
+    std::ifstream in(path);
+    if (!in) return err(fmt::format("Rewriting config file: cannot read {}", path));
+    std::stringstream buf;
+    buf << in.rdbuf();
+    text = buf.str();
+  }
+  const Config defaults;
+  std::vector<bool> written(directives().size(), false);
+  auto index_of = [](std::string_view name) -> std::optional<size_t> {
+    const auto& table = directives();
+    for (size_t i = 0; i < table.size(); ++i)
+      if (iequals(table[i].name, name)) return i;
+    return std::nullopt;
+  };
+  std::string out;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto words = split_line(line);
+    std::optional<size_t> i;
+    if (words && !words->empty() && (*words)[0][0] != '#') i = index_of((*words)[0]);
+    if (!i) {
+      out += line + "\n";
+      continue;
+    }
+    if (written[*i]) continue;  // a repeat: the first line now holds the value
+    written[*i] = true;
+    const Directive& d = directives()[*i];
+    out += fmt::format("{} {}\n", d.name, quote_value(d.get(config)));
+  }
+  bool header = false;
+  for (size_t i = 0; i < directives().size(); ++i) {
+    const Directive& d = directives()[i];
+    if (written[i] || d.get(config) == d.get(defaults)) continue;
+    if (!header) {
+      if (!out.empty() && out.back() != '\n') out += '\n';
+      out += "# Generated by CONFIG REWRITE\n";
+      header = true;
+    }
+    out += fmt::format("{} {}\n", d.name, quote_value(d.get(config)));
+  }
+  // In place, as Redis does, so a symlinked or bind-mounted file stays one.
+  std::ofstream f(path, std::ios::trunc);
+  f << out;
+  f.flush();
+  if (!f) return err(fmt::format("Rewriting config file: cannot write {}", path));
+  return {};
 }
 
 }  // namespace lmkv::server

@@ -59,14 +59,24 @@ void section_server(Server& s, const Config& c, std::string& out) {
       uptime, uptime / 86400, c.threads, c.config_file);
 }
 
+// Redis 7.0's fields, in its order; the recent maxima are over every loop.
 void section_clients(Server& s, const Config& c, std::string& out) {
+  size_t max_in = 0, max_out = 0;
+  for (const auto& shard : s.shards()) {
+    max_in = std::max(max_in, shard->recent_max_input());
+    max_out = std::max(max_out, shard->recent_max_output());
+  }
   out += fmt::format(
       "# Clients\r\n"
       "connected_clients:{}\r\n"
+      "cluster_connections:0\r\n"
       "maxclients:{}\r\n"
+      "client_recent_max_input_buffer:{}\r\n"
+      "client_recent_max_output_buffer:{}\r\n"
       "blocked_clients:0\r\n"
-      "tracking_clients:0\r\n",
-      s.clients().size(), c.maxclients);
+      "tracking_clients:0\r\n"
+      "clients_in_timeout_table:0\r\n",
+      s.clients().size(), c.maxclients, max_in, max_out);
 }
 
 void section_memory(std::string& out) {
@@ -136,13 +146,15 @@ void section_stats(Server& s, std::string& out) {
       "lmkv_write_commands:{}\r\n"
       "lmkv_last_group_size:{}\r\n"
       "lmkv_log_syncs:{}\r\n"
-      "expired_keys:0\r\n"
-      "evicted_keys:0\r\n"
-      "pubsub_channels:0\r\n"
-      "pubsub_patterns:0\r\n",
+      "expired_keys:{}\r\n"
+      "evicted_keys:0\r\n",
       s.stats().connections_received.load(), commands, s.stats().rejected_connections.load(),
       s.writer().stats().groups.load(), s.writer().stats().commands.load(),
-      s.writer().stats().last_group_size.load(), s.engine().stats().syncs.load());
+      s.writer().stats().last_group_size.load(), s.engine().stats().syncs.load(),
+      s.engine().stats().expired_keys.load());
+  out += fmt::format("pubsub_channels:{}\r\npubsub_patterns:{}\r\n",
+                     s.broker().channel_count(), s.broker().pattern_count());
+  out += fmt::format("total_error_replies:{}\r\n", s.command_stats()->total_error_replies());
 }
 
 void section_replication(Server& s, std::string& out) {
@@ -189,11 +201,15 @@ void section_keyspace(Server& s, int databases, std::string& out) {
 std::string render_info(Server& server, std::span<const std::string> sections) {
   static constexpr std::string_view kAll[] = {"server",      "clients", "memory",
                                               "persistence", "stats",   "replication",
-                                              "cpu",         "keyspace"};
+                                              "cpu",         "commandstats",
+                                              "errorstats",  "keyspace"};
+  // As Redis: "default" (also no argument) leaves commandstats out; "all"
+  // and "everything" include every section.
   auto wanted = [&](std::string_view name) {
-    if (sections.empty()) return true;
+    const bool in_default = name != "commandstats";
+    if (sections.empty()) return in_default;
     return std::any_of(sections.begin(), sections.end(), [&](const std::string& s) {
-      return s == name || s == "default" || s == "all" || s == "everything";
+      return s == name || (s == "default" && in_default) || s == "all" || s == "everything";
     });
   };
   const Config c = server.config_snapshot();
@@ -209,6 +225,10 @@ std::string render_info(Server& server, std::span<const std::string> sections) {
     else if (name == "replication") section_replication(server, out);
     else if (name == "cpu") section_cpu(out);
     else if (name == "keyspace") section_keyspace(server, c.databases, out);
+    else if (name == "commandstats")
+      out += "# Commandstats\r\n" + server.command_stats()->commandstats();
+    else if (name == "errorstats")
+      out += "# Errorstats\r\n" + server.command_stats()->errorstats();
   }
   return out;
 }

@@ -33,7 +33,26 @@ Server::Server(Config config)
       range_max_(config_.range_max_limit),
       maxclients_(config_.maxclients),
       run_id_(random_hex40()),
-      replid_(random_hex40()) {}
+      replid_(random_hex40()) {
+  publish_client_limits(config_);
+}
+
+// Copies the client limits where the loops read them without the lock.
+void Server::publish_client_limits(const Config& c) {
+  query_buffer_limit_ = c.client_query_buffer_limit;
+  timeout_ = c.timeout;
+  for (int cls = 0; cls < 3; ++cls) {
+    output_limits_[cls][0] = c.client_output_buffer_limit[cls].hard;
+    output_limits_[cls][1] = c.client_output_buffer_limit[cls].soft;
+    output_limits_[cls][2] = c.client_output_buffer_limit[cls].soft_seconds;
+  }
+}
+
+net::OutputLimit Server::output_limit(OutputClass cls) const {
+  return {.hard = output_limits_[cls][0].load(std::memory_order_relaxed),
+          .soft = output_limits_[cls][1].load(std::memory_order_relaxed),
+          .soft_seconds = output_limits_[cls][2].load(std::memory_order_relaxed)};
+}
 
 Server::~Server() {
   if (listen_fd_ >= 0) ::close(listen_fd_);
@@ -59,16 +78,34 @@ Status Server::start() {
               engine_->applied_offset(), engine_->log_end_offset());
 
   commands::register_string_family(registry_);
+  commands::register_bitmap_family(registry_);
   commands::register_keys_family(registry_);
+  commands::register_expire_family(registry_);
   commands::register_range_family(registry_);
   commands::register_connection_family(registry_);
   commands::register_server_family(registry_);
+  commands::register_acl_family(registry_);
+  if (auto s = setup_auth(); !s) return s;
+  commands::register_pubsub_family(registry_);
+  commands::register_transaction_family(registry_);
   dispatcher_ = std::make_unique<commands::Dispatcher>(registry_);
+  command_stats_.attach(registry_);
+  slowlog_.configure(config_.slowlog_log_slower_than, config_.slowlog_max_len);
+  started_unix_s_ = unix_ms() / 1000;
+  // CLIENT PAUSE changed: every loop retries the clients it holds.
+  clients_.set_pause_listener([this] {
+    for (auto& shard : shards_) {
+      Shard* sh = shard.get();
+      sh->loop().post([sh] { sh->retry_paused(); });
+    }
+  });
 
   auto fd = net::listen_tcp(config_.bind, config_.port);
   if (!fd) return fd.error();
   listen_fd_ = *fd;
 
+  pubsub_ = std::make_unique<Broker>(shards_);
+  pubsub_->set_notify_flags(config_.notify_keyspace_events);
   writer_ = std::make_unique<Writer>(*engine_, *this);
   writer_->start();
   for (int i = 0; i < threads; ++i) shards_.push_back(std::make_unique<Shard>(i, *this));
@@ -76,12 +113,33 @@ Status Server::start() {
     Shard* s = shard.get();
     s->loop().start([s, fd = listen_fd_] { s->listen(fd); });
   }
+  // The loops run: a CONFIG SET may write config_ from now on (TSan saw it).
+  std::lock_guard lock(config_mu_);
   if (!config_.pidfile.empty()) {
     std::ofstream(config_.pidfile) << getpid() << "\n";
   }
   log::notice("lmkv {} ready to accept connections on {}:{} ({} loops, data in {}, fsync {})",
               LMKV_VERSION, config_.bind, config_.port, threads, config_.dir,
               fsync_name(config_.fsync));
+  return {};
+}
+
+// rename-command, the config file's users, then requirepass (the default
+// user's password), as Redis applies them. Errors name the directive but
+// never echo a password.
+Status Server::setup_auth() {
+  for (const auto& [from, to] : config_.renames) {
+    if (auto s = commands::apply_rename(registry_, from, to); !s)
+      return err(fmt::format("rename-command {}: {}", from, s.error().message));
+  }
+  acl_.set_registry(&registry_);
+  for (const auto& words : config_.users) {
+    std::vector<std::string_view> rules(words.begin() + 1, words.end());
+    if (auto s = acl_.set_user(words[0], rules); !s)
+      return err(fmt::format("user {}: {}", words[0], s.error().message));
+  }
+  if (!config_.requirepass.empty()) acl_.set_requirepass(config_.requirepass);
+  protected_mode_ = config_.protected_mode;
   return {};
 }
 
@@ -161,9 +219,14 @@ Status Server::config_set(std::string_view name, std::string_view value) {
     if (auto s = engine_->set_fsync(next.fsync); !s) return s;
   }
   if (next.loglevel != config_.loglevel) log::configure(next.loglevel, log_file_);
+  if (next.requirepass != config_.requirepass) acl_.set_requirepass(next.requirepass);
+  protected_mode_ = next.protected_mode;
   range_default_ = next.range_default_limit;
   range_max_ = next.range_max_limit;
   maxclients_ = next.maxclients;
+  slowlog_.configure(next.slowlog_log_slower_than, next.slowlog_max_len);
+  if (pubsub_) pubsub_->set_notify_flags(next.notify_keyspace_events);
+  publish_client_limits(next);
   config_ = std::move(next);
   return {};
 }
@@ -178,6 +241,47 @@ resp::ParserLimits Server::parser_limits() const {
   resp::ParserLimits limits;
   limits.max_bulk_len = config_.proto_max_bulk_len;
   return limits;
+}
+
+// ===================================================================
+// CONFIG SET (several), RESETSTAT, REWRITE
+// ===================================================================
+
+// All pairs are checked against a copy of the configuration first, so a
+// bad one changes nothing; then each is applied. Errors carry Redis's
+// "CONFIG SET failed (possibly related to argument ...)" frame.
+Status Server::config_set_many(
+    std::span<const std::pair<std::string_view, std::string_view>> pairs) {
+  {
+    std::lock_guard lock(config_mu_);
+    Config next = config_;
+    for (const auto& [name, value] : pairs) {
+      if (auto s = set_directive(next, name, value, true); !s) {
+        const std::string& m = s.error().message;
+        if (m.starts_with("Unknown option") || m.starts_with("CONFIG SET failed")) return s;
+        return err(fmt::format("CONFIG SET failed (possibly related to argument '{}') - {}", name,
+                               m));
+      }
+    }
+  }
+  for (const auto& [name, value] : pairs)
+    if (auto s = config_set(name, value); !s) return s;
+  return {};
+}
+
+// Like Redis's resetServerStats: the INFO stats counters, commandstats and
+// errorstats; the SLOWLOG has its own RESET.
+void Server::reset_stats() {
+  stats_.connections_received = 0;
+  stats_.rejected_connections = 0;
+  for (auto& shard : shards_) shard->reset_commands_processed();
+  command_stats_.reset();
+}
+
+Status Server::config_rewrite() {
+  const Config c = config_snapshot();
+  if (c.config_file.empty()) return err("The server is running without a config file");
+  return rewrite_config_file(c, c.config_file);
 }
 
 }  // namespace lmkv::server

@@ -1,10 +1,20 @@
 #include "server/shard.h"
 
+#include <algorithm>
+
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/numbers.h"
+#include "commands/command_stats.h"
+#include "commands/pubsub.h"
 #include "server/server.h"
 
 namespace lmkv::server {
+namespace {
+
+constexpr uint64_t kCronMs = 1000;
+
+}  // namespace
 
 // A connection's session, kept alive until its last write reply has come
 // back even if the connection closed first.
@@ -19,6 +29,13 @@ Shard::Shard(int index, Server& server)
 }
 
 void Shard::listen(int fd) {
+  uv_timer_init(loop_.uv(), &cron_);
+  cron_.data = this;
+  cron_started_ = true;
+  uv_timer_start(
+      &cron_, [](uv_timer_t* t) { static_cast<Shard*>(t->data)->cron(); }, kCronMs, kCronMs);
+  // The cron alone must not keep a draining loop alive.
+  uv_unref(reinterpret_cast<uv_handle_t*>(&cron_));
   auto l = net::Listener::start(loop_, fd, [this](uv_stream_t* s) {
     net::Connection::accept(loop_, s, *this, server_.parser_limits());
   });
@@ -65,6 +82,8 @@ void Shard::finish_drain() {
   if (drained_) return;
   drained_ = true;
   if (grace_started_) uv_close(reinterpret_cast<uv_handle_t*>(&grace_), nullptr);
+  if (cron_started_) uv_close(reinterpret_cast<uv_handle_t*>(&cron_), nullptr);
+  if (pause_timer_started_) uv_close(reinterpret_cast<uv_handle_t*>(&pause_timer_), nullptr);
   loop_.stop();
 }
 
@@ -77,17 +96,31 @@ void Shard::on_open(net::Connection& c) {
     c.close_after_flush();
     return;
   }
+  if (commands::protected_mode_denies(server_.protected_mode(), server_.acl()->default_nopass(),
+                                      c.peer())) {
+    c.out() += "-DENIED ";
+    c.out() += commands::kProtectedModeDenied;
+    c.out() += "\r\n";
+    c.close_after_flush();
+    return;
+  }
   auto* client = new Client();
   auto& s = client->session;
+  // Redis: a connection starts authenticated when the default user needs
+  // no password.
+  s.authenticated = !server_.acl()->auth_required();
   s.id = clients.next_id();
   s.addr = c.peer();
   s.laddr = c.local();
   s.fd = c.fd();
   s.created_ms = mono_ms();
   s.last_interaction_ms = s.created_ms;
+  s.loop = loop_.index();
   c.user = client;
-  clients.add(&s);
+  // CLIENT KILL from any loop closes the connection here, on its own loop.
+  clients.add(&s, [this, id = s.id] { loop_.post([this, id] { kill_client(id); }); });
   connections_.insert(&c);
+  by_id_[s.id] = &c;
 }
 
 net::Verdict Shard::on_command(net::Connection& c, std::span<const std::string_view> args) {
@@ -95,12 +128,27 @@ net::Verdict Shard::on_command(net::Connection& c, std::span<const std::string_v
   if (draining_) return net::Verdict::kWait;
   auto* client = static_cast<Client*>(c.user);
   auto& session = client->session;
+  if (hold_for_pause(c, args)) return net::Verdict::kWait;
+  // CLIENT REPLY: SKIP drops the next command's reply, OFF every reply
+  // (CLIENT REPLY OFF's and SKIP's own included); ON's own reply is sent.
+  using ReplyMode = commands::Session::ReplyMode;
+  const bool skip_this = session.reply_mode == ReplyMode::kSkip;
+  if (skip_this) session.reply_mode = ReplyMode::kOn;
+  suppress_current_ = skip_this || session.reply_mode == ReplyMode::kOff;
+  const size_t mark = c.out().size();
   current_ = &c;
   resp::ReplyWriter reply(&c.out(), session.protocol.load(std::memory_order_relaxed));
   auto outcome = server_.dispatcher().dispatch(session, args, reply, server_, view_, *this);
   current_ = nullptr;
+  // CLIENT REPLY ON right after SKIP is answered: it clears the skip too.
+  const bool reply_on = skip_this && args.size() == 3 && iequals(args[0], "CLIENT") &&
+                        iequals(args[1], "REPLY") && iequals(args[2], "ON");
+  if (outcome != commands::Outcome::kWait && !reply_on &&
+      (skip_this || session.reply_mode != ReplyMode::kOn))
+    c.out().resize(mark);
   switch (outcome) {
     case commands::Outcome::kWait:
+      if (skip_this) session.reply_mode = ReplyMode::kSkip;  // not run: skip it next time
       return net::Verdict::kWait;
     case commands::Outcome::kClose:
       commands_.fetch_add(1, std::memory_order_relaxed);
@@ -111,17 +159,86 @@ net::Verdict Shard::on_command(net::Connection& c, std::span<const std::string_v
   }
 }
 
+std::optional<Shard::Target> Shard::find_client(uint64_t id) {
+  auto it = by_id_.find(id);
+  if (it == by_id_.end() || it->second->closing()) return std::nullopt;
+  return Target{it->second, &static_cast<Client*>(it->second->user)->session};
+}
+
 void Shard::on_close(net::Connection& c) {
   connections_.erase(&c);
+  paused_.erase(&c);
   auto* client = static_cast<Client*>(c.user);
   if (!client) {  // refused at open
     if (drain_started() && connections_.empty()) finish_drain();
     return;
   }
   server_.clients().remove(&client->session);
+  by_id_.erase(client->session.id);
+  // No subscription or MONITOR outlives its connection.
+  if (client->session.subscriptions > 0 || client->session.monitor) {
+    if (auto* ps = server_.pubsub()) ps->drop(client->session);
+  }
   client->closed = true;
+  if (client->session.watching) forget_watches(client->session);
   if (client->session.pending_writes == 0) delete client;
   if (drain_started() && connections_.empty()) finish_drain();
+}
+
+// The writer forgets the session's watches, after any WATCH still in this
+// turn's batch.
+void Shard::forget_watches(commands::Session& session) {
+  session.watching = false;
+  WriteRequest forget;
+  forget.shard = this;
+  forget.unwatch_client = session.id;
+  batch_.push_back(std::move(forget));
+}
+
+int64_t Shard::query_buffer_limit() { return server_.query_buffer_limit(); }
+
+// A subscribed client is in Redis's pubsub class; every other one is
+// normal. (The replica class waits for replication to mark its sessions.)
+net::OutputLimit Shard::output_limit(net::Connection& c) {
+  auto* client = static_cast<Client*>(c.user);
+  if (client && client->session.subscriptions > 0) return server_.output_limit(kPubsubClass);
+  return server_.output_limit(kNormalClass);
+}
+
+// Once a second: closes clients idle for longer than `timeout` (except
+// subscribed and MONITOR clients, and those waiting for a write, as Redis
+// spares its pub/sub, replica and blocked clients), lets each connection
+// apply its soft output limit, and records the buffer peaks for INFO. One
+// timer per loop; the scan is a pass over this loop's connections.
+void Shard::cron() {
+  const uint64_t now = uv_now(loop_.uv());
+  const int64_t timeout_s = server_.idle_timeout_s();
+  std::pair<size_t, size_t> peak{0, 0};
+  // close() only starts closing; connections_ changes in on_close, later.
+  for (net::Connection* c : connections_) {
+    if (c->closing()) continue;
+    auto* client = static_cast<Client*>(c->user);
+    const auto& s = client->session;
+    if (timeout_s > 0 && s.subscriptions == 0 && !s.monitor && s.pending_writes == 0 &&
+        now - c->last_io_ms() > static_cast<uint64_t>(timeout_s) * 1000) {
+      log::verbose("Closing idle client addr={}", c->peer());
+      c->close();
+      continue;
+    }
+    auto [in, out] = c->take_peaks();
+    peak.first = std::max(peak.first, in);
+    peak.second = std::max(peak.second, out);
+    c->cron(now);
+  }
+  peak_slot_ = (peak_slot_ + 1) % peaks_.size();
+  peaks_[peak_slot_] = peak;
+  size_t in = 0, out = 0;
+  for (auto [i, o] : peaks_) {
+    in = std::max(in, i);
+    out = std::max(out, o);
+  }
+  recent_in_.store(in, std::memory_order_relaxed);
+  recent_out_.store(out, std::memory_order_relaxed);
 }
 
 void Shard::submit(commands::Session&, const commands::CommandSpec& spec, commands::Args args) {
@@ -132,6 +249,10 @@ void Shard::submit(commands::Session&, const commands::CommandSpec& spec, comman
   req.spec = &spec;
   req.db = client->session.db.load(std::memory_order_relaxed);
   req.protocol = client->session.protocol.load(std::memory_order_relaxed);
+  req.suppress_reply = suppress_current_;
+  // WATCH, UNWATCH, DISCARD, EXEC: the writer needs the client's identity
+  // and transaction (commands/transaction.h).
+  if (spec.flags & commands::kTransaction) req.session = &client->session;
   size_t total = 0;
   for (auto a : args) total += a.size();
   req.arena.reserve(total);
@@ -162,16 +283,73 @@ void Shard::complete(std::vector<WriteRequest>& done) {
   for (auto& req : done) {
     net::Connection* c = req.conn;
     auto* client = static_cast<Client*>(c->user);
-    if (!c->closing()) {
+    if (!c->closing() && !req.suppress_reply) {
       c->out() += req.reply;
       c->mark_dirty();
     }
+    // INFO commandstats, errorstats and SLOWLOG for the write, now that its
+    // reply and run time are known (the session outlives its replies).
+    std::vector<std::string_view> args;
+    args.reserve(req.spans.size());
+    for (auto [off, len] : req.spans) args.emplace_back(req.arena.data() + off, len);
+    commands::record_command(server_, &client->session, *req.spec, args, true, req.usec,
+                             req.reply);
     if (--client->session.pending_writes == 0) {
       if (client->closed) delete client;
       else c->resume();
     }
     c->release();
   }
+}
+
+// ===================================================================
+// CLIENT KILL and CLIENT PAUSE
+// ===================================================================
+
+// CLIENT KILL of a client of this loop (posted by the ClientRegistry's
+// closer). Pending output is dropped, as Redis frees a killed client.
+void Shard::kill_client(uint64_t id) {
+  auto it = by_id_.find(id);
+  if (it != by_id_.end() && !it->second->closing()) it->second->close();
+}
+
+// Holds a command back while CLIENT PAUSE applies to it: every command in
+// ALL mode, writes in WRITE mode. Unknown commands and wrong arities are
+// refused at once, as Redis checks them before the pause. The connection
+// stops reading (kWait) and is retried when the pause ends (timer) or is
+// lifted (retry_paused, posted by the ClientRegistry's listener).
+bool Shard::hold_for_pause(net::Connection& c, std::span<const std::string_view> args) {
+  auto& clients = server_.clients();
+  const int64_t now = mono_ms();
+  if (clients.pause_left(/*is_write=*/true, now) == 0) return false;  // no pause at all
+  const commands::CommandSpec* spec = server_.dispatcher().registry().find(args[0]);
+  if (!spec || !commands::arity_ok(spec->arity, args.size())) return false;
+  const int64_t left = clients.pause_left((spec->flags & commands::kWrite) != 0, now);
+  if (left == 0) return false;
+  paused_.insert(&c);
+  if (!pause_timer_started_) {
+    uv_timer_init(loop_.uv(), &pause_timer_);
+    pause_timer_.data = this;
+    pause_timer_started_ = true;
+  }
+  // Through the mailbox: replies are flushed at the turn's end (a check
+  // handle), which a timer callback alone would leave for the next wakeup.
+  uv_timer_start(
+      &pause_timer_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<Shard*>(t->data);
+        self->loop_.post([self] { self->retry_paused(); });
+      },
+      static_cast<uint64_t>(left) + 1, 0);
+  return true;
+}
+
+void Shard::retry_paused() {
+  if (drain_started()) return;
+  // Copy: a retried client that is still paused puts itself back.
+  std::vector<net::Connection*> held(paused_.begin(), paused_.end());
+  paused_.clear();
+  for (net::Connection* c : held) c->resume();
 }
 
 }  // namespace lmkv::server

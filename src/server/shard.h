@@ -8,8 +8,11 @@
 // mailbox. Loop thread only, except deliver().
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <memory>
+#include <optional>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -41,14 +44,33 @@ class Shard : public net::Handler, public commands::WriteSink {
   void deliver(std::vector<WriteRequest>&& done);
 
   uint64_t commands_processed() const { return commands_.load(std::memory_order_relaxed); }
+  void reset_commands_processed() { commands_.store(0, std::memory_order_relaxed); }  // RESETSTAT
+
+  // The open connection of client `id` on this loop and its session, for
+  // pub/sub and MONITOR delivery; nullopt once it is closing. Loop thread.
+  struct Target {
+    net::Connection* conn;
+    commands::Session* session;
+  };
+  std::optional<Target> find_client(uint64_t id);
+  // The largest client query buffer and output buffer seen on this loop in
+  // the last few seconds (INFO client_recent_max_*). Any thread.
+  size_t recent_max_input() const { return recent_in_.load(std::memory_order_relaxed); }
+  size_t recent_max_output() const { return recent_out_.load(std::memory_order_relaxed); }
+
+  // CLIENT PAUSE ended or changed: retries the clients it held. Loop thread.
+  void retry_paused();
 
   // net::Handler
   void on_open(net::Connection& c) override;
   net::Verdict on_command(net::Connection& c, std::span<const std::string_view> args) override;
   void on_close(net::Connection& c) override;
+  int64_t query_buffer_limit() override;
+  net::OutputLimit output_limit(net::Connection& c) override;
   // commands::WriteSink
   void submit(commands::Session& session, const commands::CommandSpec& spec,
               commands::Args args) override;
+  void forget_watches(commands::Session& session) override;
 
  private:
   struct Client;
@@ -64,11 +86,27 @@ class Shard : public net::Handler, public commands::WriteSink {
   net::Connection* current_ = nullptr;  // the connection whose command is running
   std::vector<WriteRequest> batch_;     // this turn's writes
   std::unordered_set<net::Connection*> connections_;
+  std::unordered_map<uint64_t, net::Connection*> by_id_;  // client id -> its connection
   std::atomic<uint64_t> commands_{0};
   bool draining_ = false;     // no new connections or commands
   uv_timer_t grace_;          // drain(): closes clients that do not read
   bool grace_started_ = false;
   bool drained_ = false;      // the loop's handles are closing
+  // The loop's client cron (issue 2): one timer scanning its connections
+  // for idle timeouts, soft output limits and buffer peaks.
+  void cron();
+  uv_timer_t cron_;
+  bool cron_started_ = false;
+  std::array<std::pair<size_t, size_t>, 8> peaks_{};  // per second, a ring
+  size_t peak_slot_ = 0;
+  std::atomic<size_t> recent_in_{0}, recent_out_{0};
+  // CLIENT KILL, PAUSE and REPLY (issue 5).
+  void kill_client(uint64_t id);
+  bool hold_for_pause(net::Connection& c, std::span<const std::string_view> args);
+  std::unordered_set<net::Connection*> paused_;  // waiting for CLIENT PAUSE to end
+  uv_timer_t pause_timer_;
+  bool pause_timer_started_ = false;
+  bool suppress_current_ = false;  // the running command's reply is not sent
 };
 
 }  // namespace lmkv::server

@@ -1,16 +1,39 @@
 #include "server/writer.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <map>
 
 #include "base/clock.h"
 #include "base/log.h"
 #include "commands/dispatcher.h"
+#include "commands/pubsub.h"
 #include "resp/reply_writer.h"
 #include "server/shard.h"
 #include "store/write_txn.h"
 
 namespace lmkv::server {
+namespace {
+
+// Stores the time until the end of its scope in *usec: a write handler's
+// own run time (Redis's commandstats "usec"); the group's log sync, shared
+// by the whole group, is not counted.
+class RunTimer {
+ public:
+  explicit RunTimer(int64_t* usec) : usec_(usec), start_(std::chrono::steady_clock::now()) {}
+  ~RunTimer() {
+    *usec_ = std::chrono::duration_cast<std::chrono::microseconds>(
+                 std::chrono::steady_clock::now() - start_)
+                 .count();
+  }
+
+ private:
+  int64_t* usec_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace
 
 Writer::Writer(store::Engine& engine, commands::ServerApi& server)
     : engine_(engine), server_(server) {}
@@ -45,7 +68,8 @@ void Writer::run() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait_for(lock, std::chrono::milliseconds(100),
+      const int64_t wait_ms = std::min<int64_t>(100, expiry_.wait_ms(mono_ms()));
+      cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
                    [this] { return !queue_.empty() || stopping_; });
       if (queue_.empty() && stopping_) break;
       group.swap(queue_);
@@ -56,7 +80,26 @@ void Writer::run() {
       group.clear();
     }
     if (auto s = engine_.tick(); !s) die(s.error());
+    if (expiry_.due(mono_ms())) run_expiry();
   }
+}
+
+// One bounded active expiry cycle: its DELs are one logged group of their
+// own, WATCH hears of them, and each raises an "expired" keyspace event.
+void Writer::run_expiry() {
+  std::vector<store::ExpiredKey> expired;
+  auto n = expiry_.run(
+      engine_, unix_ms(), [this](store::WriteTxn& txn) { return watches_.observer(txn); },
+      &expired);
+  if (!n) die(n.error());
+  // The cycle's group has committed, so the events are durable.
+  commands::PubSub* pubsub = server_.pubsub();
+  if (expired.empty() || !pubsub || !(pubsub->notify_flags() & commands::kNotifyExpired)) return;
+  std::vector<commands::KeyspaceEvent> events;
+  events.reserve(expired.size());
+  for (auto& e : expired)
+    events.push_back({commands::kNotifyExpired, e.db, "expired", std::move(e.key)});
+  pubsub->publish_events(events);
 }
 
 // The log may now hold part of a frame, and executed effects cannot be
@@ -74,14 +117,35 @@ void Writer::execute(std::vector<WriteRequest>& group) {
   const int64_t now = unix_ms();
   std::vector<std::string_view> args;
   store::WriteTxn txn(engine_);
+  // Keyspace events are collected only while notify-keyspace-events selects
+  // some, and published once the group is durable.
+  commands::PubSub* pubsub = server_.pubsub();
+  std::vector<commands::KeyspaceEvent> events;
+  std::vector<commands::KeyspaceEvent>* collect =
+      pubsub && (pubsub->notify_flags() & (commands::kNotifyKeyspace | commands::kNotifyKeyevent))
+          ? &events
+          : nullptr;
   for (auto& req : group) {
+    RunTimer timer(&req.usec);
+    if (req.unwatch_client) {
+      watches_.unwatch(req.unwatch_client);
+      continue;
+    }
     args.clear();
     for (auto [off, len] : req.spans) args.emplace_back(req.arena.data() + off, len);
     resp::ReplyWriter reply(&req.reply, req.protocol);
+    // WATCH hears of every change, but only while someone watches.
+    txn.set_observer(watches_.observer(txn));
+    if (req.session) {
+      commands::execute_sequenced(*req.spec, args, *req.session, req.db, req.protocol, reply,
+                                  server_, txn, watches_, now, collect);
+      continue;
+    }
     commands::Dispatcher::execute_write(*req.spec, args, req.db, req.protocol, reply, server_,
-                                        txn, now);
+                                        txn, now, collect);
   }
   if (auto s = txn.commit(); !s) die(s.error());
+  if (!events.empty()) pubsub->publish_events(events);
   stats_.groups.fetch_add(1, std::memory_order_relaxed);
   stats_.commands.fetch_add(group.size(), std::memory_order_relaxed);
   stats_.last_group_size.store(group.size(), std::memory_order_relaxed);
@@ -90,7 +154,9 @@ void Writer::execute(std::vector<WriteRequest>& group) {
 // Hands each loop its replies in one mailbox message, in submission order.
 void Writer::deliver(std::vector<WriteRequest>& group) {
   std::map<Shard*, std::vector<WriteRequest>> by_shard;
-  for (auto& req : group) by_shard[req.shard].push_back(std::move(req));
+  for (auto& req : group) {
+    if (req.conn) by_shard[req.shard].push_back(std::move(req));  // not a closed client's unwatch
+  }
   for (auto& [shard, done] : by_shard) shard->deliver(std::move(done));
 }
 

@@ -22,7 +22,9 @@
 
 #include "commands/context.h"
 #include "commands/registry.h"
+#include "commands/transaction.h"
 #include "store/engine.h"
+#include "store/expiry.h"
 
 namespace lmkv::net {
 class Connection;
@@ -42,6 +44,14 @@ struct WriteRequest {
   std::string arena;  // the arguments' bytes, copied out of the read buffer
   std::vector<std::pair<uint32_t, uint32_t>> spans;  // (offset, length) into arena
   std::string reply;  // filled by the writer
+  // kTransaction commands (WATCH, EXEC...): the client, alive until the
+  // reply is delivered (its pending_writes holds it).
+  commands::Session* session = nullptr;
+  // Nonzero: not a command but a closed client whose WATCHes the writer
+  // forgets; no reply, no conn.
+  uint64_t unwatch_client = 0;
+  int64_t usec = 0;             // the handler's run time here (commandstats, SLOWLOG)
+  bool suppress_reply = false;  // CLIENT REPLY OFF/SKIP: run it, send no reply
 };
 
 struct WriterStats {
@@ -75,6 +85,10 @@ class Writer {
   std::condition_variable cv_;
   std::vector<WriteRequest> queue_;
   bool stopping_ = false;
+  commands::WatchTable watches_;  // writer thread only
+  // Active expiry (store/expiry.h), run between groups; writer thread only.
+  void run_expiry();
+  store::ExpiryCycle expiry_;
   WriterStats stats_;
 };
 

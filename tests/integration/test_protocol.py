@@ -80,8 +80,7 @@ def test_unknown_command(raw):
 @pytest.mark.lmkv_only
 @pytest.mark.parametrize("cmd", [["LPUSH", "l", "a"], ["HSET", "h", "f", "v"],
                                  ["SADD", "s", "m"], ["ZADD", "z", "1", "m"],
-                                 ["XADD", "x", "*", "f", "v"], ["EVAL", "return 1", "0"],
-                                 ["MULTI"]])
+                                 ["XADD", "x", "*", "f", "v"], ["EVAL", "return 1", "0"]])
 def test_other_data_types_are_unknown_commands(raw, cmd):
     reply = raw().command(*cmd)
     assert reply.startswith(b"-ERR unknown command '%s'" % cmd[0].encode()), reply

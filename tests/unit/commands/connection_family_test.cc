@@ -218,7 +218,7 @@ BOOST_AUTO_TEST_CASE(client_setinfo_and_help) {
              error("lib-name cannot contain spaces, newlines or special characters."));
   const std::string help = run({"CLIENT", "HELP"});
   BOOST_TEST(help.starts_with(
-      "*19\r\n+CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n"));
+      "*41\r\n+CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n"));
   BOOST_TEST(help.ends_with("+HELP\r\n+    Prints this help.\r\n"));
 }
 

@@ -30,11 +30,13 @@
 
 #include "base/clock.h"
 #include "commands/client_registry.h"
+#include "commands/command_stats.h"
 #include "commands/context.h"
 #include "commands/dispatcher.h"
 #include "commands/glob.h"
 #include "commands/registry.h"
 #include "commands/scan_cursors.h"
+#include "commands/slowlog.h"
 #include "resp/reply_writer.h"
 #include "store/engine.h"
 #include "store/env.h"
@@ -64,6 +66,9 @@ class FakeServer : public ServerApi {
   int64_t max_limit = 100000;
   ClientRegistry client_registry;
   ScanCursors cursors;
+  CommandStats stats;  // attached to the fixture's registry
+  SlowLog slow_log;
+  bool stats_reset = false;
 
   std::string info(std::span<const std::string> sections) override {
     info_sections.assign(sections.begin(), sections.end());
@@ -90,6 +95,12 @@ class FakeServer : public ServerApi {
     return {};
   }
   ClientRegistry& clients() override { return client_registry; }
+  CommandStats* command_stats() override { return &stats; }
+  SlowLog* slowlog() override { return &slow_log; }
+  void reset_stats() override {
+    stats_reset = true;
+    stats.reset();
+  }
   ScanCursors& scan_cursors() override { return cursors; }
   int databases() const override { return databases_n; }
   int64_t range_default_limit() const override { return default_limit; }
@@ -111,6 +122,8 @@ class ImmediateWriter : public WriteSink {
     if (auto c = txn.commit(); !c) throw std::runtime_error("commit: " + c.error().message);
     --session.pending_writes;
   }
+  // No WATCH table here: transaction_test has its own writer.
+  void forget_watches(Session& session) override { session.watching = false; }
 
  private:
   store::Engine& engine_;
@@ -118,11 +131,13 @@ class ImmediateWriter : public WriteSink {
   std::string* out_ = nullptr;
 };
 
-class CommandFixture {
+// A fresh store (16 databases, log not synced per group) in a temporary
+// directory, removed with it. TMPDIR: the fuzzer points it at /dev/shm,
+// where a fresh environment per input costs no disk syncs. Declare it
+// before anything that uses the engine, so it is destroyed last.
+class TempStore {
  public:
-  CommandFixture() {
-    // TMPDIR: the fuzzer points it at /dev/shm, where a fresh environment
-    // per input costs no disk syncs.
+  TempStore() {
     const char* tmp = std::getenv("TMPDIR");
     std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/lmkv-commands-XXXXXX";
     if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
@@ -131,29 +146,47 @@ class CommandFixture {
     options.env.dir = dir_;
     options.env.databases = 16;
     options.env.map_size = size_t{1} << 30;
-    options.fsync = store::Fsync::kNo;  // the log is not synced per group
+    options.fsync = store::Fsync::kNo;
     auto engine = store::Engine::open(options);
     if (!engine) throw std::runtime_error("Engine::open: " + engine.error().message);
     engine_ = std::move(*engine);
-    view_ = std::make_unique<store::ReadView>(*engine_);
-    writer_ = std::make_unique<ImmediateWriter>(*engine_, server);
+  }
+  ~TempStore() {
+    engine_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  TempStore(const TempStore&) = delete;
+  TempStore& operator=(const TempStore&) = delete;
+
+  store::Engine& engine() { return *engine_; }
+
+ private:
+  std::string dir_;
+  std::unique_ptr<store::Engine> engine_;
+};
+
+class CommandFixture {
+ public:
+  CommandFixture() {
+    view_ = std::make_unique<store::ReadView>(store_.engine());
+    writer_ = std::make_unique<ImmediateWriter>(store_.engine(), server);
 
     register_string_family(registry);
     register_keys_family(registry);
+    register_expire_family(registry);
+    register_bitmap_family(registry);
     register_range_family(registry);
     register_connection_family(registry);
     register_server_family(registry);
     dispatcher_ = std::make_unique<Dispatcher>(registry);
+    server.stats.attach(registry);
 
     session = &new_session();
   }
 
   ~CommandFixture() {
     for (auto& s : sessions_) server.client_registry.remove(s.get());
-    view_.reset();
-    engine_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
   }
 
   // A new client session, registered with the ClientRegistry.
@@ -195,17 +228,19 @@ class CommandFixture {
     return out;
   }
 
-  store::Engine& engine() { return *engine_; }
-  store::Env& env() { return engine_->env(); }
+  store::Engine& engine() { return store_.engine(); }
+  store::Env& env() { return store_.engine().env(); }
 
+ private:
+  TempStore store_;  // first: outlives the view and the writer
+
+ public:
   FakeServer server;
   Registry registry;
   Session* session = nullptr;
   Outcome last_outcome = Outcome::kDone;
 
  private:
-  std::string dir_;
-  std::unique_ptr<store::Engine> engine_;
   std::unique_ptr<store::ReadView> view_;
   std::unique_ptr<ImmediateWriter> writer_;
   std::unique_ptr<Dispatcher> dispatcher_;

@@ -1,6 +1,7 @@
 // tests/unit/commands/keys_family_test.cc: DEL, UNLINK, EXISTS, TYPE, KEYS,
 // SCAN (cursors, options, completeness under concurrent changes),
-// RANDOMKEY, DBSIZE, FLUSHDB, FLUSHALL.
+// RANDOMKEY, DBSIZE, FLUSHDB, FLUSHALL, TOUCH, RENAME, RENAMENX, COPY, MOVE,
+// OBJECT, MEMORY USAGE (texts are Redis 7.0.15's).
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
@@ -54,6 +55,32 @@ std::vector<std::string> scan_all(CommandFixture& f, const std::vector<std::stri
 }
 
 void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+// Runs one write command as its own group with keyspace events collected;
+// checks its reply and returns the events as "event key@db".
+std::vector<std::string> events_of(CommandFixture& f, std::vector<std::string_view> args,
+                                   const std::string& expected_reply) {
+  const CommandSpec* spec = f.registry.find(args[0]);
+  BOOST_TEST_REQUIRE(spec != nullptr);
+  store::WriteTxn txn(f.engine());
+  std::string out;
+  resp::ReplyWriter reply(&out, 2);
+  std::vector<KeyspaceEvent> events;
+  Context ctx{.reply = reply,
+              .server = f.server,
+              .db = 0,
+              .now_ms = unix_ms(),
+              .txn = &txn,
+              .events = &events};
+  spec->run(ctx, args);
+  BOOST_TEST_REQUIRE(txn.commit().ok());
+  BOOST_TEST(out == expected_reply);
+  std::vector<std::string> got;
+  for (const auto& e : events) got.push_back(e.event + " " + e.key + "@" + std::to_string(e.db));
+  return got;
+}
+
+using Events = std::vector<std::string>;
 
 std::string key_name(int i) {
   char buf[16];
@@ -309,6 +336,181 @@ BOOST_AUTO_TEST_CASE(scan_complete_under_changes) {
     BOOST_TEST_INFO(k);
     BOOST_TEST(returned.count(k) == 1u);
   }
+}
+
+// ---------------------------------------------------------------------------
+// TOUCH, RENAME, COPY, MOVE
+
+BOOST_AUTO_TEST_CASE(touch) {
+  BOOST_TEST(run({"MSET", "a", "1", "b", "2"}) == kOk);
+  BOOST_TEST(run({"TOUCH", "a", "nosuch", "a", "b"}) == integer(3));
+  BOOST_TEST(run({"TOUCH"}) == error("wrong number of arguments for 'touch' command"));
+}
+
+BOOST_AUTO_TEST_CASE(rename_and_renamenx) {
+  BOOST_TEST(run({"RENAME", "nosuch", "x"}) == error("no such key"));
+  BOOST_TEST(run({"RENAME", "nosuch", "nosuch"}) == error("no such key"));
+  BOOST_TEST(run({"RENAMENX", "nosuch", "x"}) == error("no such key"));
+  BOOST_TEST(run({"SET", "a", "1", "EX", "100"}) == kOk);
+  BOOST_TEST(run({"SET", "b", "2", "EX", "5000"}) == kOk);
+  BOOST_TEST(run({"RENAME", "a", "a"}) == kOk);
+  BOOST_TEST(run({"RENAMENX", "a", "a"}) == integer(0));
+  BOOST_TEST(run({"RENAMENX", "a", "b"}) == integer(0));
+  BOOST_TEST(run({"GET", "b"}) == bulk("2"));
+  BOOST_TEST(run({"RENAME", "a", "b"}) == kOk);
+  BOOST_TEST(run({"EXISTS", "a"}) == integer(0));
+  BOOST_TEST(run({"GET", "b"}) == bulk("1"));
+  BOOST_TEST(run({"TTL", "b"}) == integer(100));  // the source's deadline
+  BOOST_TEST(run({"RENAMENX", "b", "c"}) == integer(1));
+  BOOST_TEST(run({"TTL", "c"}) == integer(100));
+  BOOST_TEST(run({"EXISTS", "b"}) == integer(0));
+  BOOST_TEST(run({"RENAME", "c", std::string(511, 'k')}) ==
+             error("key too long (lmkv keys are at most 510 bytes)"));
+  BOOST_TEST(run({"GET", "c"}) == bulk("1"));
+  BOOST_TEST(run({"RENAME", "c"}) == error("wrong number of arguments for 'rename' command"));
+}
+
+BOOST_AUTO_TEST_CASE(copy) {
+  BOOST_TEST(run({"SET", "src", "v", "EX", "100"}) == kOk);
+  BOOST_TEST(run({"COPY", "src", "dst"}) == integer(1));
+  BOOST_TEST(run({"GET", "dst"}) == bulk("v"));
+  BOOST_TEST(run({"TTL", "dst"}) == integer(100));
+  BOOST_TEST(run({"SET", "other", "x"}) == kOk);
+  BOOST_TEST(run({"COPY", "other", "dst"}) == integer(0));
+  BOOST_TEST(run({"COPY", "other", "dst", "REPLACE", "replace"}) == integer(1));
+  BOOST_TEST(run({"GET", "dst"}) == bulk("x"));
+  BOOST_TEST(run({"TTL", "dst"}) == integer(-1));
+  BOOST_TEST(run({"COPY", "nosuch", "dst", "REPLACE"}) == integer(0));
+  BOOST_TEST(run({"COPY", "src", "src", "DB", "3"}) == integer(1));
+  BOOST_TEST(run({"COPY", "other", "src", "db", "3"}) == integer(0));
+  session->db = 3;
+  BOOST_TEST(run({"GET", "src"}) == bulk("v"));
+  BOOST_TEST(run({"TTL", "src"}) == integer(100));
+  session->db = 0;
+
+  const std::string same = error("source and destination objects are the same");
+  BOOST_TEST(run({"COPY", "src", "src"}) == same);
+  BOOST_TEST(run({"COPY", "nosuch", "nosuch", "DB", "0"}) == same);
+  BOOST_TEST(run({"COPY", "src", "x", "DB", "16"}) == error("DB index is out of range"));
+  BOOST_TEST(run({"COPY", "src", "x", "DB", "-1"}) == error("DB index is out of range"));
+  BOOST_TEST(run({"COPY", "src", "x", "DB", "x"}) ==
+             error("value is not an integer or out of range"));
+  BOOST_TEST(run({"COPY", "src", "x", "DB", "4294967296"}) ==
+             error("value is out of range, value must between -2147483648 and 2147483647"));
+  BOOST_TEST(run({"COPY", "src", "x", "DB"}) == error("syntax error"));
+  BOOST_TEST(run({"COPY", "src", "x", "bogus"}) == error("syntax error"));
+  BOOST_TEST(run({"EXISTS", "x"}) == integer(0));
+}
+
+BOOST_AUTO_TEST_CASE(move) {
+  BOOST_TEST(run({"SET", "k", "v", "PX", "100000"}) == kOk);
+  const std::string same = error("source and destination objects are the same");
+  BOOST_TEST(run({"MOVE", "k", "0"}) == same);
+  BOOST_TEST(run({"MOVE", "nosuch", "0"}) == same);
+  BOOST_TEST(run({"MOVE", "k", "16"}) == error("DB index is out of range"));
+  BOOST_TEST(run({"MOVE", "k", "x"}) == error("value is not an integer or out of range"));
+  BOOST_TEST(run({"MOVE", "k", "-4294967297"}) ==
+             error("value is out of range, value must between -2147483648 and 2147483647"));
+  BOOST_TEST(run({"MOVE", "nosuch", "1"}) == integer(0));
+  session->db = 1;
+  BOOST_TEST(run({"SET", "k", "there"}) == kOk);
+  session->db = 0;
+  BOOST_TEST(run({"MOVE", "k", "1"}) == integer(0));  // taken there
+  BOOST_TEST(run({"GET", "k"}) == bulk("v"));
+  session->db = 1;
+  BOOST_TEST(run({"DEL", "k"}) == integer(1));
+  session->db = 0;
+  BOOST_TEST(run({"MOVE", "k", "1"}) == integer(1));
+  BOOST_TEST(run({"EXISTS", "k"}) == integer(0));
+  session->db = 1;
+  BOOST_TEST(run({"GET", "k"}) == bulk("v"));
+  BOOST_TEST(run({"TTL", "k"}) == integer(100));
+  session->db = 0;
+}
+
+BOOST_AUTO_TEST_CASE(events) {
+  BOOST_TEST(run({"MSET", "a", "1", "b", "2"}) == kOk);
+  BOOST_TEST(events_of(*this, {"RENAME", "a", "c"}, kOk) ==
+             (Events{"rename_from a@0", "rename_to c@0"}));
+  BOOST_TEST(events_of(*this, {"RENAMENX", "c", "b"}, integer(0)).empty());
+  BOOST_TEST(events_of(*this, {"COPY", "c", "d", "DB", "2"}, integer(1)) == Events{"copy_to d@2"});
+  BOOST_TEST(events_of(*this, {"COPY", "c", "e"}, integer(1)) == Events{"copy_to e@0"});
+  BOOST_TEST(events_of(*this, {"MOVE", "c", "5"}, integer(1)) ==
+             (Events{"move_from c@0", "move_to c@5"}));
+  BOOST_TEST(events_of(*this, {"MOVE", "c", "5"}, integer(0)).empty());
+}
+
+// ---------------------------------------------------------------------------
+// OBJECT, MEMORY
+
+BOOST_AUTO_TEST_CASE(object_encoding) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"123", "int"},
+      {"-123", "int"},
+      {"0", "int"},
+      {"9223372036854775807", "int"},
+      {"-9223372036854775808", "int"},
+      {"9223372036854775808", "embstr"},
+      {"12345678901234567890", "embstr"},
+      {"-0", "embstr"},
+      {"007", "embstr"},
+      {"+5", "embstr"},
+      {" 1", "embstr"},
+      {"1.5", "embstr"},
+      {"", "embstr"},
+      {std::string(44, 'a'), "embstr"},
+      {std::string(45, 'a'), "raw"}};
+  for (const auto& [value, encoding] : cases) {
+    BOOST_TEST_INFO("value '" << value << "'");
+    BOOST_TEST_REQUIRE(run({"SET", "e", value}) == kOk);
+    BOOST_TEST(run({"OBJECT", "ENCODING", "e"}) == bulk(encoding));
+  }
+  BOOST_TEST(run({"OBJECT", "encoding", "nosuch"}) == kNil);
+  BOOST_TEST(run3({"OBJECT", "ENCODING", "nosuch"}) == "_\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(object_other_subcommands) {
+  for (const char* sub : {"FREQ", "IDLETIME", "REFCOUNT"})
+    BOOST_TEST(run({"OBJECT", sub, "nosuch"}) == kNil);
+  BOOST_TEST(run({"SET", "k", "5"}) == kOk);
+  BOOST_TEST(run({"OBJECT", "REFCOUNT", "k"}) == integer(1));
+  BOOST_TEST(run({"OBJECT", "FREQ", "k"}) ==
+             error("An LFU maxmemory policy is not selected, access frequency not tracked. "
+                   "Please note that when switching between policies at runtime LRU and LFU "
+                   "data will take some time to adjust."));
+  BOOST_TEST(run({"OBJECT", "IDLETIME", "k"}) ==
+             error("lmkv does not track key access times, idle time not tracked."));
+  BOOST_TEST(run({"OBJECT", "BOGUS", "k"}) ==
+             error("unknown subcommand 'BOGUS'. Try OBJECT HELP."));
+  BOOST_TEST(run({"OBJECT", "ENCODING"}) ==
+             error("wrong number of arguments for 'object|encoding' command"));
+  BOOST_TEST(run({"OBJECT", "ENCODING", "k", "x"}) ==
+             error("wrong number of arguments for 'object|encoding' command"));
+  BOOST_TEST(run({"OBJECT"}) == error("wrong number of arguments for 'object' command"));
+  const std::string help = run({"OBJECT", "HELP"});
+  BOOST_TEST(
+      help.starts_with("*15\r\n+OBJECT <subcommand> [<arg> [value] [opt] ...]. "
+                       "Subcommands are:\r\n+ENCODING <key>\r\n"));
+  BOOST_TEST(help.ends_with("+HELP\r\n+    Prints this help.\r\n"));
+}
+
+BOOST_AUTO_TEST_CASE(memory_usage) {
+  BOOST_TEST(run({"MEMORY", "USAGE", "nosuch"}) == kNil);
+  BOOST_TEST(run({"SET", "key", std::string(100, 'v')}) == kOk);
+  // key + value + 12 bytes of header and LMDB node overhead.
+  BOOST_TEST(run({"MEMORY", "USAGE", "key"}) == integer(3 + 100 + 12));
+  BOOST_TEST(run({"MEMORY", "USAGE", "key", "SAMPLES", "0"}) == integer(115));
+  BOOST_TEST(run({"EXPIRE", "key", "100"}) == integer(1));
+  BOOST_TEST(run({"MEMORY", "USAGE", "key"}) == integer(115 + 8));  // the deadline
+  BOOST_TEST(run({"MEMORY", "USAGE", "key", "SAMPLES"}) == error("syntax error"));
+  BOOST_TEST(run({"MEMORY", "USAGE", "key", "SAMPLES", "-1"}) == error("syntax error"));
+  BOOST_TEST(run({"MEMORY", "USAGE", "key", "SAMPLES", "x"}) ==
+             error("value is not an integer or out of range"));
+  BOOST_TEST(run({"MEMORY", "USAGE", "key", "bogus", "1"}) == error("syntax error"));
+  BOOST_TEST(run({"MEMORY", "USAGE"}) ==
+             error("wrong number of arguments for 'memory|usage' command"));
+  BOOST_TEST(run({"MEMORY", "bogus"}) == error("unknown subcommand 'bogus'. Try MEMORY HELP."));
+  BOOST_TEST(run({"MEMORY", "HELP"}).starts_with("*6\r\n+MEMORY <subcommand>"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

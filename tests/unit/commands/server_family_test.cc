@@ -149,7 +149,7 @@ BOOST_AUTO_TEST_CASE(command_info_matches_redis) {
   const std::string client = run({"COMMAND", "INFO", "client"});
   BOOST_TEST(
       client.starts_with("*1\r\n*10\r\n$6\r\nclient\r\n:-2\r\n*0\r\n:0\r\n:0\r\n:0\r\n"
-                         "*2\r\n+@slow\r\n+@connection\r\n*0\r\n*0\r\n*7\r\n"));
+                         "*2\r\n+@slow\r\n+@connection\r\n*0\r\n*0\r\n*12\r\n"));
   BOOST_TEST(client.find(kSetnameInfo2) != std::string::npos);
 
   // MSET's keys: every other argument from the first to the last.
@@ -214,7 +214,7 @@ BOOST_AUTO_TEST_CASE(command_errors_and_help) {
   BOOST_TEST(run({"COMMAND", "FOO"}) == error("unknown subcommand 'FOO'. Try COMMAND HELP."));
   const std::string help = run({"COMMAND", "HELP"});
   BOOST_TEST(help.starts_with(
-      "*19\r\n+COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n"
+      "*21\r\n+COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n"
       "+(no subcommand)\r\n+    Return details about all Redis commands.\r\n"));
   BOOST_TEST(help.ends_with("+HELP\r\n+    Prints this help.\r\n"));
 }

@@ -1,5 +1,6 @@
 // tests/unit/commands/string_family_test.cc: GET, SET and its options,
-// SETNX/SETEX/PSETEX, MSET/MSETNX/MGET, GETDEL, STRLEN, APPEND, INCR/DECR.
+// SETNX/SETEX/PSETEX, MSET/MSETNX/MGET, GETDEL, STRLEN, APPEND, INCR/DECR,
+// GETSET, GETEX, GETRANGE/SUBSTR, SETRANGE, INCRBYFLOAT, LCS.
 // Expected bytes and error texts are redis-server 7.0.15's.
 #include <boost/test/unit_test.hpp>
 #include <chrono>
@@ -265,6 +266,218 @@ BOOST_AUTO_TEST_CASE(incr_decr) {
   BOOST_TEST(run({"SET", "t", "5", "PXAT", "4102444800000"}) == kOk);
   BOOST_TEST(run({"INCR", "t"}) == integer(6));
   BOOST_TEST(deadline_of(*this, "t") == 4102444800000);
+}
+
+BOOST_AUTO_TEST_CASE(getset) {
+  BOOST_TEST(run({"GETSET", "k", "1"}) == kNil);
+  BOOST_TEST(run({"GETSET", "k", "2"}) == bulk("1"));
+  BOOST_TEST(run({"GET", "k"}) == bulk("2"));
+  // GETSET drops the TTL.
+  BOOST_TEST(run({"SET", "t", "x", "PXAT", "4102444800000"}) == kOk);
+  BOOST_TEST(run({"GETSET", "t", "y"}) == bulk("x"));
+  BOOST_TEST(deadline_of(*this, "t") == 0);
+  BOOST_TEST(run({"GETSET", "k"}) == error("wrong number of arguments for 'getset' command"));
+}
+
+BOOST_AUTO_TEST_CASE(getex) {
+  const std::string syntax = error("syntax error");
+  const std::string invalid = error("invalid expire time in 'getex' command");
+  BOOST_TEST(run({"GETEX", "nokey"}) == kNil);
+  BOOST_TEST(run({"GETEX", "nokey", "EX", "0"}) == kNil);  // not validated for an absent key
+  BOOST_TEST(run({"GETEX", "nokey", "bogus"}) == syntax);
+  BOOST_TEST(run({"SET", "k", "hello"}) == kOk);
+  BOOST_TEST(run({"GETEX", "k"}) == bulk("hello"));
+  BOOST_TEST(deadline_of(*this, "k") == 0);
+  BOOST_TEST(run({"GETEX", "k", "EX", "0"}) == invalid);
+  BOOST_TEST(run({"GETEX", "k", "PX", "9223372036854775807"}) == invalid);
+  BOOST_TEST(run({"GETEX", "k", "EX", "abc"}) == error("value is not an integer or out of range"));
+  BOOST_TEST(run({"GETEX", "k", "KEEPTTL"}) == syntax);
+  BOOST_TEST(run({"GETEX", "k", "NX"}) == syntax);
+  BOOST_TEST(run({"GETEX", "k", "GET"}) == syntax);
+  BOOST_TEST(run({"GETEX", "k", "EX"}) == syntax);
+  BOOST_TEST(run({"GETEX", "k", "PERSIST", "EX", "10"}) == syntax);
+  BOOST_TEST(run({"GETEX", "k", "EX", "10", "PERSIST"}) == syntax);
+  BOOST_TEST(run({"GETEX", "k", "EX", "10", "PX", "10"}) == syntax);
+  BOOST_TEST(deadline_of(*this, "k") == 0);
+
+  const int64_t before = unix_ms();
+  BOOST_TEST(run({"GETEX", "k", "ex", "10", "EX", "100"}) == bulk("hello"));  // last wins
+  BOOST_TEST(deadline_of(*this, "k") >= before + 100000);
+  BOOST_TEST(deadline_of(*this, "k") <= unix_ms() + 100000);
+  BOOST_TEST(run({"GETEX", "k", "PXAT", "4102444800000"}) == bulk("hello"));
+  BOOST_TEST(deadline_of(*this, "k") == 4102444800000);
+  BOOST_TEST(run({"GETEX", "k", "EXAT", "4102444801"}) == bulk("hello"));
+  BOOST_TEST(deadline_of(*this, "k") == 4102444801000);
+  BOOST_TEST(run({"GETEX", "k", "PERSIST", "persist"}) == bulk("hello"));
+  BOOST_TEST(deadline_of(*this, "k") == 0);
+  BOOST_TEST(run({"GETEX", "k", "PX", "100000"}) == bulk("hello"));
+  BOOST_TEST(deadline_of(*this, "k") > 0);
+  // A deadline already past: the value is returned, then the key is gone.
+  BOOST_TEST(run({"GETEX", "k", "EXAT", "1"}) == bulk("hello"));
+  BOOST_TEST(run({"EXISTS", "k"}) == integer(0));
+  BOOST_TEST(run3({"GETEX", "k"}) == "_\r\n");
+  BOOST_TEST(run({"GETEX"}) == error("wrong number of arguments for 'getex' command"));
+}
+
+BOOST_AUTO_TEST_CASE(getrange_substr) {
+  BOOST_TEST(run({"SET", "s", "This is a string"}) == kOk);
+  BOOST_TEST(run({"GETRANGE", "s", "0", "3"}) == bulk("This"));
+  BOOST_TEST(run({"GETRANGE", "s", "-3", "-1"}) == bulk("ing"));
+  BOOST_TEST(run({"GETRANGE", "s", "0", "-1"}) == bulk("This is a string"));
+  BOOST_TEST(run({"GETRANGE", "s", "10", "100"}) == bulk("string"));
+  BOOST_TEST(run({"GETRANGE", "s", "-1", "-5"}) == bulk(""));
+  BOOST_TEST(run({"GETRANGE", "s", "5", "2"}) == bulk(""));
+  BOOST_TEST(run({"GETRANGE", "s", "-100", "-50"}) == bulk("T"));
+  BOOST_TEST(run({"GETRANGE", "s", "100", "200"}) == bulk(""));
+  BOOST_TEST(run({"GETRANGE", "s", "-9223372036854775808", "9223372036854775807"}) ==
+             bulk("This is a string"));
+  BOOST_TEST(run({"GETRANGE", "nokey", "0", "1"}) == bulk(""));
+  BOOST_TEST(run3({"GETRANGE", "nokey", "0", "1"}) == "$0\r\n\r\n");
+  BOOST_TEST(run({"GETRANGE", "s", "a", "1"}) == error("value is not an integer or out of range"));
+  BOOST_TEST(run({"GETRANGE", "s", "0", "1.5"}) ==
+             error("value is not an integer or out of range"));
+  BOOST_TEST(run({"SUBSTR", "s", "0", "3"}) == bulk("This"));
+  BOOST_TEST(run({"SET", "e", ""}) == kOk);
+  BOOST_TEST(run({"GETRANGE", "e", "0", "-1"}) == bulk(""));
+  BOOST_TEST(run({"GETRANGE", "s", "0"}) ==
+             error("wrong number of arguments for 'getrange' command"));
+}
+
+BOOST_AUTO_TEST_CASE(setrange) {
+  BOOST_TEST(run({"SET", "k", "Hello World"}) == kOk);
+  BOOST_TEST(run({"SETRANGE", "k", "6", "Redis"}) == integer(11));
+  BOOST_TEST(run({"GET", "k"}) == bulk("Hello Redis"));
+  BOOST_TEST(run({"SETRANGE", "pad", "5", "hi"}) == integer(7));
+  BOOST_TEST(run({"GET", "pad"}) == bulk(std::string("\0\0\0\0\0hi", 7)));
+  BOOST_TEST(run({"SETRANGE", "pad", "0", ""}) == integer(7));
+  BOOST_TEST(run({"SETRANGE", "pad", "100", ""}) == integer(7));
+  BOOST_TEST(run({"SETRANGE", "nokey", "5", ""}) == integer(0));
+  BOOST_TEST(run({"EXISTS", "nokey"}) == integer(0));
+  BOOST_TEST(run({"SETRANGE", "k", "-1", "x"}) == error("offset is out of range"));
+  BOOST_TEST(run({"SETRANGE", "k", "abc", "x"}) ==
+             error("value is not an integer or out of range"));
+  BOOST_TEST(run({"SETRANGE", "k", "99999999999999999999", "x"}) ==
+             error("value is not an integer or out of range"));
+  const std::string too_big = error("string exceeds maximum allowed size (proto-max-bulk-len)");
+  BOOST_TEST(run({"SETRANGE", "k", "536870912", "x"}) == too_big);
+  BOOST_TEST(run({"SETRANGE", "k", "536870911", "xy"}) == too_big);
+  BOOST_TEST(run({"SETRANGE", "k", "9223372036854775807", "x"}) == too_big);
+  BOOST_TEST(run({"SETRANGE", "nokey", "536870912", "x"}) == too_big);
+  BOOST_TEST(run({"SETRANGE", "nokey", "536870912", ""}) == integer(0));
+  BOOST_TEST(run({"GET", "k"}) == bulk("Hello Redis"));
+  // SETRANGE keeps the TTL.
+  BOOST_TEST(run({"SET", "t", "ab", "PXAT", "4102444800000"}) == kOk);
+  BOOST_TEST(run({"SETRANGE", "t", "1", "z"}) == integer(2));
+  BOOST_TEST(deadline_of(*this, "t") == 4102444800000);
+  BOOST_TEST(run({"GET", "t"}) == bulk("az"));
+  BOOST_TEST(run({"SETRANGE", kLongKey, "0", "x"}) ==
+             error("key too long (lmkv keys are at most 510 bytes)"));
+}
+
+BOOST_AUTO_TEST_CASE(incrbyfloat) {
+  BOOST_TEST(run({"SET", "f", "10.50"}) == kOk);
+  BOOST_TEST(run({"INCRBYFLOAT", "f", "0.1"}) == bulk("10.6"));
+  BOOST_TEST(run({"INCRBYFLOAT", "f", "-5"}) == bulk("5.6"));
+  BOOST_TEST(run({"SET", "g", "5.0e3"}) == kOk);
+  BOOST_TEST(run({"INCRBYFLOAT", "g", "2.0e2"}) == bulk("5200"));
+  BOOST_TEST(run({"GET", "g"}) == bulk("5200"));
+  BOOST_TEST(run({"SET", "h", "3.0e3"}) == kOk);
+  BOOST_TEST(run({"INCRBYFLOAT", "h", "2.0e2"}) == bulk("3200"));
+  BOOST_TEST(run3({"INCRBYFLOAT", "new", "0.1"}) == bulk("0.1"));
+  BOOST_TEST(run({"INCRBYFLOAT", "n1", "-1.5"}) == bulk("-1.5"));
+  BOOST_TEST(run({"INCRBYFLOAT", "n2", "1.23e-10"}) == bulk("0.000000000123"));
+  BOOST_TEST(run({"INCRBYFLOAT", "n3", "1e20"}) == bulk("100000000000000000000"));
+  BOOST_TEST(run({"INCRBYFLOAT", "n4", "0x10"}) == bulk("16"));
+  BOOST_TEST(run({"INCRBYFLOAT", "n4", "-0.0"}) == bulk("16"));
+  BOOST_TEST(run({"INCRBYFLOAT", "n5", "+5"}) == bulk("5"));
+  BOOST_TEST(run({"INCRBYFLOAT", "n5", "-5"}) == bulk("0"));
+  BOOST_TEST(run({"INCRBYFLOAT", "n5", "-0.5"}) == bulk("-0.5"));
+  BOOST_TEST(run({"INCRBYFLOAT", "n5", "0.5"}) == bulk("0"));
+  BOOST_TEST(run({"INCRBYFLOAT", "n6", ".5"}) == bulk("0.5"));
+  BOOST_TEST(run({"INCRBYFLOAT", "n6", "5."}) == bulk("5.5"));
+  BOOST_TEST(run({"SET", "i", "5"}) == kOk);
+  BOOST_TEST(run({"INCRBYFLOAT", "i", "3"}) == bulk("8"));
+
+  const std::string not_float = error("value is not a valid float");
+  BOOST_TEST(run({"INCRBYFLOAT", "x", "abc"}) == not_float);
+  BOOST_TEST(run({"INCRBYFLOAT", "x", " 1"}) == not_float);
+  BOOST_TEST(run({"INCRBYFLOAT", "x", "1 "}) == not_float);
+  BOOST_TEST(run({"INCRBYFLOAT", "x", ""}) == not_float);
+  BOOST_TEST(run({"INCRBYFLOAT", "x", "nan"}) == not_float);
+  BOOST_TEST(run({"INCRBYFLOAT", "x", "1e-5000"}) == not_float);
+  BOOST_TEST(run({"INCRBYFLOAT", "x", "1e5000"}) == not_float);
+  BOOST_TEST(run({"SET", "s", "  1"}) == kOk);
+  BOOST_TEST(run({"INCRBYFLOAT", "s", "1"}) == not_float);
+  BOOST_TEST(run({"EXISTS", "x"}) == integer(0));
+
+  const std::string nan_inf = error("increment would produce NaN or Infinity");
+  BOOST_TEST(run({"INCRBYFLOAT", "x", "inf"}) == nan_inf);
+  // Near the top of the long double range every digit is printed (Redis's
+  // reply is 4933 digits ending as below).
+  const std::string big = run({"INCRBYFLOAT", "big", "1e4932"});
+  BOOST_TEST(big.substr(0, 32) == "$4933\r\n1000000000000000000006018");
+  BOOST_TEST(big.substr(big.size() - 32) == "163141086538418113791886622720\r\n");
+  BOOST_TEST(run({"INCRBYFLOAT", "big", "1e4932"}) == nan_inf);
+  BOOST_TEST(run({"EXISTS", "x"}) == integer(0));
+  // Large doubles print in full, as Redis does.
+  BOOST_TEST(run({"INCRBYFLOAT", "d", "1e400"}) ==
+             bulk("10000000000000000000281880683947586514586453433629052038625910693539685534008629"
+                  "8620393639948483241605220940539273176162002958227772592557340238289765933406610"
+                  "1779744743454617391786244811667497172377894382439159333804747067502624668440135"
+                  "9237513603830343735485505244955964979021825038280091068414947402456898653040951"
+                  "0175126580926158275889201834725116433165913626641381763097348063437324974302219"
+                  "46880"));
+
+  // The TTL is kept.
+  BOOST_TEST(run({"SET", "t", "1.5", "PXAT", "4102444800000"}) == kOk);
+  BOOST_TEST(run({"INCRBYFLOAT", "t", "1"}) == bulk("2.5"));
+  BOOST_TEST(deadline_of(*this, "t") == 4102444800000);
+  BOOST_TEST(run({"INCRBYFLOAT", "t"}) ==
+             error("wrong number of arguments for 'incrbyfloat' command"));
+}
+
+BOOST_AUTO_TEST_CASE(lcs) {
+  BOOST_TEST(run({"MSET", "key1", "ohmytext", "key2", "mynewtext"}) == kOk);
+  BOOST_TEST(run({"LCS", "key1", "key2"}) == bulk("mytext"));
+  BOOST_TEST(run({"LCS", "key1", "key2", "LEN"}) == integer(6));
+  BOOST_TEST(run({"LCS", "key1", "key2", "len", "len"}) == integer(6));
+  const std::string idx =
+      "*4\r\n$7\r\nmatches\r\n*2\r\n"
+      "*2\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n"
+      "*2\r\n*2\r\n:2\r\n:3\r\n*2\r\n:0\r\n:1\r\n"
+      "$3\r\nlen\r\n:6\r\n";
+  BOOST_TEST(run({"LCS", "key1", "key2", "IDX"}) == idx);
+  BOOST_TEST(run({"LCS", "key1", "key2", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"}) ==
+             "*4\r\n$7\r\nmatches\r\n*1\r\n"
+             "*3\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n:4\r\n"
+             "$3\r\nlen\r\n:6\r\n");
+  BOOST_TEST(run3({"LCS", "key1", "key2", "IDX", "MINMATCHLEN", "-5", "WITHMATCHLEN"}) ==
+             "%2\r\n$7\r\nmatches\r\n*2\r\n"
+             "*3\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n:4\r\n"
+             "*3\r\n*2\r\n:2\r\n:3\r\n*2\r\n:0\r\n:1\r\n:2\r\n"
+             "$3\r\nlen\r\n:6\r\n");
+  BOOST_TEST(run({"LCS", "key1", "key2", "WITHMATCHLEN"}) == bulk("mytext"));
+  BOOST_TEST(run({"LCS", "key1", "nokey"}) == bulk(""));
+  BOOST_TEST(run({"LCS", "nokey", "nokey2", "IDX"}) ==
+             "*4\r\n$7\r\nmatches\r\n*0\r\n$3\r\nlen\r\n:0\r\n");
+  const std::string both = error("If you want both the length and indexes, please just use IDX.");
+  BOOST_TEST(run({"LCS", "key1", "key2", "IDX", "LEN"}) == both);
+  BOOST_TEST(run({"LCS", "key1", "key2", "LEN", "IDX"}) == both);
+  BOOST_TEST(run({"LCS", "key1", "key2", "bogus"}) == error("syntax error"));
+  BOOST_TEST(run({"LCS", "key1", "key2", "MINMATCHLEN"}) == error("syntax error"));
+  BOOST_TEST(run({"LCS", "key1", "key2", "MINMATCHLEN", "x"}) ==
+             error("value is not an integer or out of range"));
+  BOOST_TEST(run({"LCS", "key1"}) == error("wrong number of arguments for 'lcs' command"));
+  // Identical strings: one match covering both.
+  BOOST_TEST(run({"MSET", "a", "abc", "b", "abc"}) == kOk);
+  BOOST_TEST(run({"LCS", "a", "b", "IDX", "WITHMATCHLEN"}) ==
+             "*4\r\n$7\r\nmatches\r\n*1\r\n*3\r\n*2\r\n:0\r\n:2\r\n*2\r\n:0\r\n:2\r\n:3\r\n"
+             "$3\r\nlen\r\n:3\r\n");
+  // The DP table would exceed proto-max-bulk-len (512 MB).
+  BOOST_TEST(run(std::vector<std::string>{"MSET", "big1", std::string(12000, 'a'), "big2",
+                                          std::string(12000, 'b')}) == kOk);
+  BOOST_TEST(run({"LCS", "big1", "big2"}) ==
+             error("Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"));
 }
 
 BOOST_AUTO_TEST_CASE(long_keys) {

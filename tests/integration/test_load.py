@@ -1,0 +1,332 @@
+"""Predictable under load (issue 2): many connections, connection floods, slowloris, a huge
+upload, a client that never reads, SIGTERM during writes. Each test starts its own server
+(lmkv_factory, --threads 2, loopback only) and runs for a bounded time; the figures (p99,
+per-client ops, RSS) are printed (pytest -s shows them)."""
+
+import os
+import resource
+import selectors
+import signal
+import socket
+import threading
+import time
+
+import pytest
+
+from helpers import RawConn, encode_command, wait_for
+
+pytestmark = pytest.mark.lmkv_only
+
+
+@pytest.fixture(autouse=True)
+def enough_descriptors():
+    """1,000+ client sockets in this process: raise the soft descriptor limit if needed."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(hard, 8192) if hard != resource.RLIM_INFINITY else 8192
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < 2500:
+        pytest.skip("cannot raise the open-file limit to 2500")
+    yield
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
+
+
+def report(name, **figures):
+    print(f"\n[load] {name}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
+
+
+def open_many(host, port, n):
+    socks = []
+    for _ in range(n):
+        s = socket.create_connection((host, port), timeout=10)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        socks.append(s)
+    return socks
+
+
+class Prober(threading.Thread):
+    """A well-behaved client doing GETs in a loop, recording each latency."""
+
+    def __init__(self, server, key):
+        super().__init__(daemon=True)
+        self.conn = RawConn(server.host, server.port, timeout=30)
+        self.key = key
+        self.latencies = []
+        self.stop = threading.Event()
+        self.error = None
+
+    def run(self):
+        try:
+            while not self.stop.is_set():
+                t0 = time.monotonic()
+                reply = self.conn.command("GET", self.key)
+                self.latencies.append(time.monotonic() - t0)
+                assert reply.startswith(b"$"), reply
+                time.sleep(0.005)
+        except Exception as e:  # reported by finish()
+            self.error = e
+
+    def finish(self):
+        self.stop.set()
+        self.join(30)
+        self.conn.close()
+        assert self.error is None, self.error
+        assert self.latencies, "the prober made no request"
+        return self.latencies
+
+
+# --- 1,000 connections -----------------------------------------------------------------------
+
+def test_thousand_connections_all_make_progress(lmkv_factory):
+    """1,000 connections, each a closed loop of SET/GET on its own key, for 4 s, driven from
+    one selector: every client must make progress and the p99 latency stays bounded."""
+    s = lmkv_factory(["--maxclients", "2000", "--fsync", "everysec"])
+    n, seconds = 1000, 4.0
+    socks = open_many(s.host, s.port, n)
+    sel = selectors.DefaultSelector()
+    ops = [0] * n
+    sent_at = [0.0] * n
+    bufs = [b""] * n
+    latencies = []
+
+    def request(i):
+        k = f"c{i}"
+        cmd = encode_command("SET", k, str(ops[i])) if ops[i] % 2 == 0 else encode_command("GET", k)
+        sent_at[i] = time.monotonic()
+        socks[i].sendall(cmd)
+
+    for i, sock in enumerate(socks):
+        sock.setblocking(False)
+        sel.register(sock, selectors.EVENT_READ, i)
+        request(i)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for key, _ in sel.select(timeout=0.5):
+            i = key.data
+            chunk = socks[i].recv(65536)
+            assert chunk, f"client {i} was closed"
+            bufs[i] += chunk
+            if bufs[i].endswith(b"\r\n") and (bufs[i][:1] in b"+-:" or bufs[i].count(b"\r\n") == 2
+                                              or bufs[i] == b"$-1\r\n"):
+                assert not bufs[i].startswith(b"-"), bufs[i]
+                latencies.append(time.monotonic() - sent_at[i])
+                bufs[i] = b""
+                ops[i] += 1
+                request(i)
+    sel.close()
+    rss = rss_bytes(s.proc.pid)
+    for sock in socks:
+        sock.close()
+    total = sum(ops)
+    p99 = percentile(latencies, 0.99)
+    report("1000 connections", seconds=seconds, total_ops=total, ops_per_s=int(total / seconds),
+           min_client_ops=min(ops), median_client_ops=sorted(ops)[n // 2],
+           max_client_ops=max(ops), p50_ms=round(percentile(latencies, 0.5) * 1000, 2),
+           p99_ms=round(p99 * 1000, 2), max_ms=round(max(latencies) * 1000, 2),
+           rss_mb=round(rss / 2**20, 1))
+    assert min(ops) > 0, "a client was starved"
+    # No client gets far less than its share (the driver itself is one Python thread).
+    assert min(ops) >= sorted(ops)[n // 2] // 4, (min(ops), sorted(ops)[n // 2])
+    # Generous: CI shares two cores between this driver, the server and another test binary.
+    assert p99 < 2.0, p99
+    assert s.client().ping()
+
+
+# --- connection flood ------------------------------------------------------------------------
+
+def test_flood_beyond_maxclients_is_refused_cleanly(lmkv_factory):
+    s = lmkv_factory(["--maxclients", "100"])
+    keeper = s.client()
+    keeper.set("k", "v")
+    wait_for(lambda: keeper.info("clients")["connected_clients"] == 1, timeout=5)
+    socks = open_many(s.host, s.port, 300)
+    refused, served = 0, 0
+    for sock in socks:
+        sock.settimeout(5)
+        sock.sendall(encode_command("PING"))
+    for sock in socks:
+        data = b""
+        while not data.endswith(b"\r\n"):
+            chunk = sock.recv(100)
+            if not chunk:
+                break
+            data += chunk
+        if data == b"-ERR max number of clients reached\r\n":
+            assert sock.recv(100) == b""  # and closed
+            refused += 1
+        else:
+            assert data == b"+PONG\r\n", data
+            served += 1
+    report("flood", opened=300, maxclients=100, served=served, refused=refused)
+    assert served == 99 and refused == 201  # the keeper holds one slot
+    assert keeper.get("k") == b"v"
+    for sock in socks:
+        sock.close()
+    assert wait_for(lambda: keeper.info("clients")["connected_clients"] == 1, timeout=5)
+    again = [s.client() for _ in range(50)]
+    assert all(c.ping() for c in again)
+    assert int(keeper.info("stats")["rejected_connections"]) >= 201
+
+
+# --- slowloris -------------------------------------------------------------------------------
+
+def test_slowloris_costs_bounded_memory(lmkv_factory):
+    s = lmkv_factory(["--maxclients", "2000"])
+    s.client().set("probe", "v")
+    before = rss_bytes(s.proc.pid)
+    prober = Prober(s, "probe")
+    prober.start()
+    socks = open_many(s.host, s.port, 500)
+    half = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100000\r\nabc"
+    for sock in socks:
+        sock.sendall(half)
+    time.sleep(1.5)
+    during = rss_bytes(s.proc.pid)
+    lat = prober.finish()
+    grown = during - before
+    report("slowloris", connections=500, rss_before_mb=round(before / 2**20, 1),
+           rss_during_mb=round(during / 2**20, 1), growth_kb_per_conn=round(grown / 500 / 1024, 1),
+           prober_p99_ms=round(percentile(lat, 0.99) * 1000, 2))
+    # Each half request holds a few pages, not the 100 KB it announced.
+    assert grown < 500 * 40 * 1024, grown
+    assert percentile(lat, 0.99) < 0.1
+    for sock in socks:
+        sock.close()
+    assert s.client().get("k") is None
+
+
+# --- a client that never reads ---------------------------------------------------------------
+
+def test_pipelining_client_that_never_reads_holds_bounded_output(lmkv_factory):
+    """400,000 GETs of a 10 KB value, never read: 4 GB of replies if the server buffered them.
+    It stops parsing that client's requests instead (more than the kernel's socket buffers
+    hold, so the client's sends block), so its memory stays bounded and other clients keep
+    being served."""
+    s = lmkv_factory()
+    c = s.client()
+    c.set("ten", b"x" * 10_000)
+    before = rss_bytes(s.proc.pid)
+    prober = Prober(s, "ten")
+    prober.start()
+    hog = socket.create_connection((s.host, s.port))
+    hog.setblocking(False)
+    data = encode_command("GET", "ten") * 400_000
+    sent, deadline = 0, time.monotonic() + 3
+    while sent < len(data) and time.monotonic() < deadline:
+        try:
+            sent += hog.send(data[sent:sent + 65536])
+        except BlockingIOError:
+            time.sleep(0.01)
+    time.sleep(0.5)
+    during = rss_bytes(s.proc.pid)
+    lat = prober.finish()
+    report("never-reading pipeliner", requests_sent=sent // len(encode_command("GET", "ten")),
+           rss_before_mb=round(before / 2**20, 1), rss_during_mb=round(during / 2**20, 1),
+           prober_p99_ms=round(percentile(lat, 0.99) * 1000, 2))
+    assert sent < len(data), "the server read every request: no backpressure"
+    # What it holds for that client: about kOutputHighWater (1 MiB) plus one reply.
+    out_peak = int(c.info("clients")["client_recent_max_output_buffer"])
+    assert out_peak < (1 << 20) + 20_000, out_peak
+    assert during - before < 64 << 20, during - before
+    assert percentile(lat, 0.99) < 0.1
+    hog.close()
+    assert c.ping()
+
+
+# --- a huge upload ---------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_huge_upload_does_not_stall_other_clients(lmkv_factory):
+    """A 500 MB value streamed in 1 MB chunks; another client's GETs stay fast meanwhile.
+    Under the sanitizers (tools/test.sh's second pass sets ASAN_OPTIONS), whose allocator
+    copies where glibc remaps, 128 MB keeps the pass within CI's time."""
+    s = lmkv_factory(["--fsync", "everysec"])
+    size = (128 if os.environ.get("ASAN_OPTIONS") else 500) << 20
+    chunk = b"u" * (1 << 20)
+    s.client().set("probe", "v")
+    prober = Prober(s, "probe")
+    prober.start()
+    up = RawConn(s.host, s.port, timeout=120)
+    t0 = time.monotonic()
+    up.send(b"*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$%d\r\n" % size)
+    for _ in range(size // len(chunk)):
+        up.send(chunk)
+    up.send(b"\r\n")
+    assert up.read_exactly_reply(timeout=120) == b"+OK\r\n"
+    upload_s = time.monotonic() - t0
+    peak = rss_bytes(s.proc.pid)
+    lat = prober.finish()
+    p99 = percentile(lat, 0.99)
+    report(f"{size >> 20} MB upload", load=os.getloadavg()[0], upload_s=round(upload_s, 1), rss_after_mb=round(peak / 2**20),
+           prober_requests=len(lat), prober_p99_ms=round(p99 * 1000, 2),
+           prober_max_ms=round(max(lat) * 1000, 2))
+    assert up.command("STRLEN", "big") == b":%d\r\n" % size
+    up.close()
+    # 50 ms on a machine with CPU to spare; on an overloaded one (load above twice the cores,
+    # as on a shared CI box) the loop threads themselves wait for a core, so allow 500 ms.
+    load = os.getloadavg()[0]
+    bound = 0.05 if load <= 2 * (os.cpu_count() or 1) else 0.5
+    assert p99 < bound, (p99, load)
+
+
+# --- SIGTERM under write load ----------------------------------------------------------------
+
+def test_sigterm_under_write_load_keeps_every_acknowledged_write(lmkv_factory):
+    s = lmkv_factory()
+    acked = [[] for _ in range(4)]
+    errors = []
+
+    def writer(slot):
+        try:
+            conn = RawConn(s.host, s.port, timeout=10)
+            i = 0
+            while i < 2_000_000:
+                batch = [(f"w{slot}:{i + j}", f"{slot}-{i + j}") for j in range(50)]
+                conn.send(b"".join(encode_command("SET", k, v) for k, v in batch))
+                for k, v in batch:
+                    reply = conn.read_exactly_reply(timeout=10)
+                    assert reply == b"+OK\r\n", reply
+                    acked[slot].append((k, v))
+                i += 50
+        except (ConnectionError, OSError, TimeoutError):
+            pass  # closed by the shutdown: the rest was never acknowledged
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    assert s.stop(signal.SIGTERM) == 0
+    for t in threads:
+        t.join(30)
+        assert not t.is_alive()
+    assert not errors, errors
+    total = sum(len(a) for a in acked)
+    report("SIGTERM under load", acknowledged_writes=total)
+    assert total > 0
+    s.start()
+    c = s.client()
+    for a in acked:
+        keys = [k for k, _ in a]
+        for i in range(0, len(keys), 1000):
+            got = c.mget(keys[i:i + 1000])
+            want = [v.encode() for _, v in a[i:i + 1000]]
+            missing = [k for k, g, w in zip(keys[i:i + 1000], got, want) if g != w]
+            assert not missing, f"{len(missing)} acknowledged writes lost, e.g. {missing[:3]}"
+    # Beyond the acknowledged writes, at most each writer's last batch (sent, its replies
+    # lost in the shutdown) may have been applied.
+    assert total <= c.dbsize() <= total + 4 * 50
