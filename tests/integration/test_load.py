@@ -165,7 +165,10 @@ def test_flood_beyond_maxclients_is_refused_cleanly(lmkv_factory):
                 break
             data += chunk
         if data == b"-ERR max number of clients reached\r\n":
-            assert sock.recv(100) == b""  # and closed
+            try:  # and closed: a FIN, or a reset when our PING was still unread
+                assert sock.recv(100) == b""
+            except ConnectionResetError:
+                pass
             refused += 1
         else:
             assert data == b"+PONG\r\n", data
@@ -186,22 +189,28 @@ def test_flood_beyond_maxclients_is_refused_cleanly(lmkv_factory):
 def test_slowloris_costs_bounded_memory(lmkv_factory):
     s = lmkv_factory(["--maxclients", "2000"])
     s.client().set("probe", "v")
-    before = rss_bytes(s.proc.pid)
     prober = Prober(s, "probe")
     prober.start()
-    socks = open_many(s.host, s.port, 500)
     half = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100000\r\nabc"
-    for sock in socks:
-        sock.sendall(half)
-    time.sleep(1.5)
-    during = rss_bytes(s.proc.pid)
+    # Two waves of 250 half-sent requests; the cost per connection is the smaller growth of
+    # the two, so a one-off allocation elsewhere in the server (a buffer freezing on age, the
+    # first bulk apply) landing in one wave does not count as the connections' cost.
+    rss = [rss_bytes(s.proc.pid)]
+    socks = []
+    for _wave in range(2):
+        wave = open_many(s.host, s.port, 250)
+        for sock in wave:
+            sock.sendall(half)
+        socks += wave
+        time.sleep(1.0)
+        rss.append(rss_bytes(s.proc.pid))
     lat = prober.finish()
-    grown = during - before
-    report("slowloris", connections=500, rss_before_mb=round(before / 2**20, 1),
-           rss_during_mb=round(during / 2**20, 1), growth_kb_per_conn=round(grown / 500 / 1024, 1),
+    per_conn = min(rss[1] - rss[0], rss[2] - rss[1]) / 250
+    report("slowloris", connections=500, rss_before_mb=round(rss[0] / 2**20, 1),
+           rss_during_mb=round(rss[2] / 2**20, 1), growth_kb_per_conn=round(per_conn / 1024, 1),
            prober_p99_ms=round(percentile(lat, 0.99) * 1000, 2))
     # Each half request holds a few pages, not the 100 KB it announced.
-    assert grown < 500 * 40 * 1024, grown
+    assert per_conn < 40 * 1024, rss
     assert percentile(lat, 0.99) < 0.1
     for sock in socks:
         sock.close()
