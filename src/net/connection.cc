@@ -104,7 +104,10 @@ void Connection::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
   if (c->parser_.hint() > pending)
     want = std::clamp(c->parser_.hint() - pending, kReadChunk,
                       std::clamp(pending, kReadChunk, size_t{64} << 20));
-  if (c->in_cap_ < pending + want) {
+  // Grow only when the room left is short: realloc may copy the whole old
+  // buffer, touching pages a slow sender never filled (slowloris would then
+  // cost the full chunk per connection).
+  if (c->in_cap_ < pending + want && c->in_cap_ - pending < kReadChunk / 4) {
     void* grown = std::realloc(c->in_, pending + want);
     if (grown == nullptr) {
       // libuv reports UV_ENOBUFS to on_read, which closes the connection.
