@@ -253,6 +253,10 @@ void Shard::submit(commands::Session&, const commands::CommandSpec& spec, comman
   // WATCH, UNWATCH, DISCARD, EXEC: the writer needs the client's identity
   // and transaction (commands/transaction.h).
   if (spec.flags & commands::kTransaction) req.session = &client->session;
+  // The arguments are copied out of the read buffer, which the connection
+  // reuses. For a huge value that copy (and freeing the buffer later) runs
+  // here on the loop: a 500 MB SET stalls this loop's other clients for
+  // up to ~0.4 s. Handing the buffer itself to the request would avoid it.
   size_t total = 0;
   for (auto a : args) total += a.size();
   req.arena.reserve(total);

@@ -288,9 +288,12 @@ def test_huge_upload_does_not_stall_other_clients(lmkv_factory):
     assert up.command("STRLEN", "big") == b":%d\r\n" % size
     up.close()
     # 50 ms on a machine with CPU to spare; on an overloaded one (load above twice the cores,
-    # as on a shared CI box) the loop threads themselves wait for a core, so allow 500 ms.
+    # as on a shared CI box) the loop threads themselves wait for a core, and under the
+    # sanitizers the value's copy into the write request (on the loop: a known stall, see
+    # Shard::submit) costs several times more, so allow 500 ms there.
     load = os.getloadavg()[0]
-    bound = 0.05 if load <= 2 * (os.cpu_count() or 1) else 0.5
+    slow = load > 2 * (os.cpu_count() or 1) or os.environ.get("ASAN_OPTIONS")
+    bound = 0.5 if slow else 0.05
     assert p99 < bound, (p99, load)
 
 
