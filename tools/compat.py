@@ -51,6 +51,7 @@ def start_redis(workdir):
 
 
 def run_pytest(extra, files, junit, timeout):
+    files = files or ["."]  # pytest finds conftest.py (and its options) from its arguments
     cmd = [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not lmkv_only",
            f"--junitxml={junit}", *extra, *files]
     try:
