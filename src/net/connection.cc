@@ -120,6 +120,31 @@ void Connection::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
   *buf = uv_buf_init(c->in_ + pending, static_cast<unsigned>(c->in_cap_ - pending));
 }
 
+char* Connection::lend_input(std::span<const std::string_view> args) {
+  for (std::string_view a : args)
+    if (a.data() < in_ || a.data() + a.size() > in_ + in_end_) return nullptr;  // inline form
+  lent_ = true;
+  return in_;
+}
+
+// After lend_input: a fresh buffer with the bytes after the command.
+void Connection::replace_lent_input(size_t command_end) {
+  lent_ = false;
+  const size_t rest = in_end_ - command_end;
+  char* fresh = static_cast<char*>(std::malloc(std::max(rest, kReadChunk)));
+  if (fresh == nullptr) {  // the old buffer is the request's now: forget it, then fail
+    in_ = nullptr;
+    in_cap_ = in_start_ = in_end_ = 0;
+    throw std::bad_alloc();
+  }
+  std::memcpy(fresh, in_ + command_end, rest);
+  in_ = fresh;
+  in_cap_ = std::max(rest, kReadChunk);
+  // The parse loop goes on from the command's end: offset 0 of the new buffer.
+  in_start_ = 0;
+  in_end_ = rest;
+}
+
 void Connection::free_input() {
   std::free(in_);
   in_ = nullptr;
@@ -180,12 +205,15 @@ void Connection::process() {
     }
     const auto& args = parser_.args();
     Verdict v = handler_.on_command(*this, std::span<const std::string_view>(args));
-    if (v == Verdict::kWait) {
+    if (lent_) {  // the command was taken, buffer and all (never with kWait)
+      replace_lent_input(in_start_ + consumed);
+    } else if (v == Verdict::kWait) {
       waiting_ = true;
       stop_reading();
       break;
+    } else {
+      in_start_ += consumed;
     }
-    in_start_ += consumed;
     if (v == Verdict::kClose) close_after_flush();
   }
   if (in_start_ == in_end_) {

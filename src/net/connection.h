@@ -94,6 +94,13 @@ class Connection {
   // Writes out() to the socket. Loop thread, called at turn end.
   void flush();
 
+  // The read buffer, malloc'd, given away (free() it) with the views of the
+  // command being handled still valid in it: a handler that keeps a huge
+  // command's arguments takes the buffer instead of copying them. The
+  // connection goes on with a new buffer holding what followed the command.
+  // Only from on_command; null when the arguments are not in the buffer.
+  char* lend_input(std::span<const std::string_view> args);
+
   // Bytes read but not yet parsed into a command, and replies not yet
   // taken by the socket.
   size_t input_pending() const { return in_end_ - in_start_; }
@@ -123,6 +130,7 @@ class Connection {
   bool output_over_limit(uint64_t now);
   void close_for_output_limit();
   void free_input();
+  void replace_lent_input(size_t command_end);
 
   Loop& loop_;
   Handler& handler_;
@@ -133,6 +141,7 @@ class Connection {
   // buffer moves pages instead of copying them).
   char* in_ = nullptr;
   size_t in_cap_ = 0;
+  bool lent_ = false;  // in_ was given away during on_command
   size_t in_start_ = 0;    // unconsumed request bytes are [in_start_, in_end_)
   size_t in_end_ = 0;
   std::string out_;        // replies not yet handed to the socket

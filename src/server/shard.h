@@ -72,9 +72,13 @@ class Shard : public net::Handler, public commands::WriteSink {
               commands::Args args) override;
   void forget_watches(commands::Session& session) override;
 
+  // Commands this large hand their read buffer to the writer (lend).
+  static constexpr size_t kLendAt = size_t{1} << 20;
+
  private:
   struct Client;
   void turn_end();
+  bool lend(WriteRequest& req, commands::Args args);
   void complete(std::vector<WriteRequest>& done);
   void finish_drain();
   bool drain_started() const { return grace_started_ || drained_; }

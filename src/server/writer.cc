@@ -132,7 +132,7 @@ void Writer::execute(std::vector<WriteRequest>& group) {
       continue;
     }
     args.clear();
-    for (auto [off, len] : req.spans) args.emplace_back(req.arena.data() + off, len);
+    for (auto [off, len] : req.spans) args.emplace_back(req.base() + off, len);
     resp::ReplyWriter reply(&req.reply, req.protocol);
     // WATCH hears of every change, but only while someone watches.
     txn.set_observer(watches_.observer(txn));
@@ -146,9 +146,24 @@ void Writer::execute(std::vector<WriteRequest>& group) {
   }
   if (auto s = txn.commit(); !s) die(s.error());
   if (!events.empty()) pubsub->publish_events(events);
+  for (auto& req : group)
+    if (req.lent) req.drop_lent();
   stats_.groups.fetch_add(1, std::memory_order_relaxed);
   stats_.commands.fetch_add(group.size(), std::memory_order_relaxed);
   stats_.last_group_size.store(group.size(), std::memory_order_relaxed);
+}
+
+void WriteRequest::drop_lent() {
+  std::string kept;
+  std::vector<std::pair<uint32_t, uint32_t>> spans_kept;
+  for (auto [off, len] : spans) {
+    const uint32_t n = std::min<uint32_t>(len, 128);
+    spans_kept.emplace_back(static_cast<uint32_t>(kept.size()), n);
+    kept.append(lent.get() + off, n);
+  }
+  arena = std::move(kept);
+  spans = std::move(spans_kept);
+  lent.reset();
 }
 
 // Hands each loop its replies in one mailbox message, in submission order.

@@ -13,6 +13,8 @@
 #pragma once
 
 #include <atomic>
+#include <cstdlib>
+#include <memory>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -42,7 +44,15 @@ struct WriteRequest {
   int db = 0;
   int protocol = 2;
   std::string arena;  // the arguments' bytes, copied out of the read buffer
-  std::vector<std::pair<uint32_t, uint32_t>> spans;  // (offset, length) into arena
+  // A huge command's arguments are not copied: the connection's read buffer
+  // itself is handed over (Connection::lend_input), and the writer frees it
+  // after the group, so neither the copy nor the free runs on the loop.
+  std::unique_ptr<char, void (*)(void*)> lent{nullptr, &std::free};
+  std::vector<std::pair<uint32_t, uint32_t>> spans;  // (offset, length) into base()
+  const char* base() const { return lent ? lent.get() : arena.data(); }
+  // Frees the lent buffer, keeping the first 128 bytes of each argument
+  // (what SLOWLOG shows) in the arena. Writer thread.
+  void drop_lent();
   std::string reply;  // filled by the writer
   // kTransaction commands (WATCH, EXEC...): the client, alive until the
   // reply is delivered (its pending_writes holds it).
