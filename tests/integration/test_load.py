@@ -289,8 +289,8 @@ def test_huge_upload_does_not_stall_other_clients(lmkv_factory):
     up.close()
     # 50 ms on a machine with CPU to spare; on an overloaded one (load above twice the cores,
     # as on a shared CI box) the loop threads themselves wait for a core, and under the
-    # sanitizers the value's copy into the write request (on the loop: a known stall, see
-    # Shard::submit) costs several times more, so allow 500 ms there.
+    # sanitizers, whose realloc always copies, growing the read buffer on the loop costs
+    # several times more, so allow 500 ms there.
     load = os.getloadavg()[0]
     slow = load > 2 * (os.cpu_count() or 1) or os.environ.get("ASAN_OPTIONS")
     bound = 0.5 if slow else 0.05
