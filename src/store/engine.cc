@@ -2,8 +2,10 @@
 #include "store/engine.h"
 
 #include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <utility>
@@ -113,9 +115,17 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options) {
   std::unique_ptr<Engine> e(new Engine());
   e->options_ = options;
   e->fsync_ = options.fsync;
-  auto env = Env::open(options.env);
+  EnvOptions env_options = options.env;
+  // One slot per prefetcher (an invalid count is left for Env::open to refuse).
+  if (env_options.readers >= 1) env_options.readers += std::max(0, options.prefetch_threads);
+  auto env = Env::open(env_options);
   if (!env) return env.error();
   e->env_ = std::move(*env);
+  // Before the replayed MemTable is frozen below, so it is prefetched too.
+  if (options.prefetch_threads > 0)
+    e->prefetch_ = std::make_unique<Prefetcher>(*e->env_, e->databases(), options.prefetch_threads,
+                                                options.prefetch_lookahead,
+                                                options.prefetch_max_ahead);
   auto applied = read_applied(*e->env_);
   if (!applied) return applied.error();
   auto map = make_map(applied->db_map, e->databases());
@@ -124,7 +134,9 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options) {
   e->applied_map_ = std::move(*map);
   e->active_ = std::make_shared<MemTable>(options.write_buffer_size);
   int db = 0;
-  WalOptions wal_options{.dir = options.env.dir + "/log", .segment_bytes = options.segment_bytes};
+  WalOptions wal_options{.dir = options.env.dir + "/log",
+                         .segment_bytes = options.segment_bytes,
+                         .allocate = options.log_allocate};
   auto wal = Wal::open(wal_options, applied->offset, applied->position,
                        [&](uint64_t, std::string_view payload) {
     e->stats_.replayed_frames.fetch_add(1, std::memory_order_relaxed);
@@ -159,6 +171,7 @@ Engine::~Engine() {
   }
   applier_cv_.notify_all();
   if (applier_.joinable()) applier_.join();
+  prefetch_.reset();
   if (wal_) (void)wal_->sync();
 }
 
@@ -191,6 +204,7 @@ void Engine::freeze_locked() {
   frozen_.push_back(
       {active_, wal_->end_offset(), wal_->end_position(), std::move(active_drops_)});
   active_drops_.clear();
+  if (prefetch_) prefetch_->enqueue(frozen_.back().table);
   active_ = std::make_shared<MemTable>(options_.write_buffer_size);
   active_since_ms_ = mono_ms();
   applier_cv_.notify_one();
@@ -217,11 +231,69 @@ void Engine::drop_expiry_entries(std::vector<std::string>&& raw) {
   }
 }
 
+Status Engine::note_log_space(Status reserved) {
+  if (!reserved && reserved.error().code != Code::kOom) return reserved;  // fatal
+  const bool full = !reserved.ok();
+  if (full != log_full_.exchange(full, std::memory_order_relaxed)) {
+    if (full) {
+      log::warning("disk full: {}; writes are refused until space is freed",
+                   reserved.error().message);
+    } else {
+      log::notice("disk space is available again for the log; writes are accepted");
+    }
+  }
+  return reserved;
+}
+
+// Once the log is full every group is refused until tick() finds room for
+// the headroom plus a margin: without that, small groups that still fit
+// would run between refused large ones, and the state would flap.
+Status Engine::admit(uint64_t bytes) {
+  auto refuse = [this](std::string_view why) {
+    stats_.space_refusals.fetch_add(1, std::memory_order_relaxed);
+    return Status(Error{Code::kOom, std::string(why)});
+  };
+  if (log_full_.load(std::memory_order_relaxed)) return refuse("the log is waiting for space");
+  if (apply_failing_.load(std::memory_order_relaxed) &&
+      unapplied_bytes() > options_.max_unapplied)
+    return refuse("bulk applies are failing and max-unapplied-bytes is reached");
+  Status reserved;
+  {
+    std::lock_guard wal_lock(wal_mu_);
+    reserved = wal_->reserve(bytes + options_.log_headroom);
+  }
+  if (!reserved && reserved.error().code == Code::kOom)
+    stats_.space_refusals.fetch_add(1, std::memory_order_relaxed);
+  return note_log_space(std::move(reserved));
+}
+
+bool Engine::writes_refused() const {
+  if (log_full()) return true;
+  return apply_failing() && unapplied_bytes() > options_.max_unapplied;
+}
+
 Status Engine::commit(WriteTxn& group) {
   const Fsync policy = fsync_.load(std::memory_order_relaxed);
   if (!group.empty()) {
-    std::lock_guard wal_lock(wal_mu_);
+    std::unique_lock wal_lock(wal_mu_);
     auto start = wal_->append(group.payload());
+    // The frame outgrew what admit() reserved (an effect larger than its
+    // command, e.g. EXPIRE of a huge value) and the disk is full. Nothing
+    // was written, but the group's entries cannot leave the MemTable: wait
+    // for space (segments released by applies, or freed by the operator)
+    // for a while, then give up (the caller exits; recovery loses nothing
+    // acknowledged).
+    constexpr int kHoldTries = 600;  // a minute in 100 ms steps
+    for (int i = 0; !start && start.error().code == Code::kOom && i < kHoldTries; ++i) {
+      if (i == 0)
+        log::warning("disk full while logging a {}-byte group; waiting for space: {}",
+                     group.payload().size(), start.error().message);
+      wal_lock.unlock();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      wal_lock.lock();
+      wal_->release_before(applied_offset_.load(std::memory_order_acquire));
+      start = wal_->append(group.payload());
+    }
     if (!start) return start.error();
     if (policy == Fsync::kAlways) {
       if (auto s = wal_->sync(); !s) return s;
@@ -239,23 +311,54 @@ Status Engine::commit(WriteTxn& group) {
 
   const size_t active_bytes = active_->bytes();
   if (active_bytes >= options_.write_buffer_size) {
-    std::unique_lock lock(mu_);
+    std::lock_guard lock(mu_);
     freeze_locked();
     publish_locked();
-    // Past the bound on unapplied data, wait for the applier a little per
-    // group: writers slow down smoothly instead of stalling for seconds.
-    size_t unapplied = 0;
-    for (const auto& f : frozen_) unapplied += f.table->bytes();
-    if (unapplied > options_.max_unapplied && apply_error_.ok()) {
-      stats_.slowdowns.fetch_add(1, std::memory_order_relaxed);
-      progress_cv_.wait_for(lock, std::chrono::milliseconds(50));
-    }
   }
+  if (!group.empty()) throttle(group.payload().size());
   {
     std::lock_guard wal_lock(wal_mu_);
     wal_->release_before(applied_offset_.load(std::memory_order_acquire));
   }
   return {};
+}
+
+// Past max-unapplied-bytes the writer keeps pace with the applier instead
+// of outrunning it. Beyond RAM an apply can take a second, and frozen
+// MemTables piling up meanwhile are memory: a waiting of 50 ms per freeze
+// let a 256 MiB-capped server grow them past the cap and be OOM-killed.
+// So every group past the bound waits about as long as the applier needs
+// for its bytes (the last apply's rate), longer the further past the bound,
+// but at most kMaxPause: writers slow down smoothly. Only past twice the
+// bound does a group wait for an apply to finish (bounded too), so memory
+// stays bounded even when the applier stalls.
+void Engine::throttle(size_t group_bytes) {
+  constexpr auto kMaxPause = std::chrono::milliseconds(50);
+  constexpr auto kMaxHardWait = std::chrono::seconds(1);
+  const size_t bound = options_.max_unapplied;
+  std::unique_lock lock(mu_);
+  auto unapplied = [&] {
+    size_t total = active_->bytes();
+    for (const auto& f : frozen_) total += f.table->bytes();
+    return total;
+  };
+  const size_t now = unapplied();
+  if (now <= bound || !apply_error_.ok()) return;
+  stats_.slowdowns.fetch_add(1, std::memory_order_relaxed);
+  if (now > 2 * bound) {
+    progress_cv_.wait_for(lock, kMaxHardWait, [&] {
+      return stopping_ || !apply_error_.ok() || unapplied() <= 2 * bound;
+    });
+    return;
+  }
+  const double apply_us = static_cast<double>(stats_.last_apply_us.load());
+  const double apply_bytes = static_cast<double>(stats_.last_apply_bytes.load());
+  double wait_us = apply_bytes > 0 ? static_cast<double>(group_bytes) * apply_us / apply_bytes
+                                   : 1000.0;
+  wait_us *= 1.0 + 4.0 * static_cast<double>(now - bound) / static_cast<double>(bound);
+  wait_us = std::min(wait_us, static_cast<double>(
+                                  std::chrono::microseconds(kMaxPause).count()));
+  progress_cv_.wait_for(lock, std::chrono::microseconds(static_cast<int64_t>(wait_us)));
 }
 
 Status Engine::tick() {
@@ -269,6 +372,18 @@ Status Engine::tick() {
   }
   wal_->release_before(applied_offset_.load(std::memory_order_acquire));
   log_disk_bytes_.store(wal_->disk_bytes(), std::memory_order_relaxed);
+  // While the log is full, look for space now and then even without
+  // writes, so INFO and the expiry cycle notice when it comes back.
+  if (log_full_.load(std::memory_order_relaxed) && mono_ms() - last_space_try_ms_ >= 250) {
+    last_space_try_ms_ = mono_ms();
+    // Asks for more than is already allocated, so only space actually
+    // freed lifts the state.
+    constexpr uint64_t kMargin = 1ull << 20;
+    const uint64_t want = std::max<uint64_t>(wal_->reserved_bytes(), options_.log_headroom);
+    if (auto s = note_log_space(wal_->reserve(want + kMargin));
+        !s && s.error().code != Code::kOom)
+      return s;
+  }
   wal_lock.unlock();
   if ((active_->entries() > 0 || !active_drops_.empty()) &&
       mono_ms() - active_since_ms_ >= options_.buffer_max_age_ms) {
@@ -301,6 +416,34 @@ Status Engine::flush() {
   return apply_error_;
 }
 
+uint64_t Engine::freeze() {
+  std::lock_guard lock(mu_);
+  if (active_->entries() > 0 || !active_drops_.empty()) {
+    freeze_locked();
+    publish_locked();
+  }
+  return frozen_.empty() ? applied_offset_.load() : frozen_.back().end_offset;
+}
+
+Status Engine::wait_applied(uint64_t offset) {
+  std::unique_lock lock(mu_);
+  progress_cv_.wait(lock, [&] {
+    return applied_offset_.load() >= offset || !apply_error_.ok() || stopping_;
+  });
+  if (applied_offset_.load() >= offset) return {};
+  if (!apply_error_.ok()) return apply_error_;
+  return err("the store is closing");
+}
+
+// Whether the file system holding data.mdb has less room than an apply of
+// `bytes` may need: LMDB reports a short write on a full disk as EIO.
+bool Engine::disk_nearly_full(uint64_t bytes) const {
+  struct statvfs st{};
+  if (::statvfs(env_->dir().c_str(), &st) != 0) return false;
+  const uint64_t free = static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+  return free < 2 * bytes + (1u << 20);
+}
+
 // The applier: one frozen MemTable at a time, oldest first, each in one
 // synced LMDB transaction; then the MemTable leaves the readers' Version.
 void Engine::applier_main() {
@@ -308,6 +451,9 @@ void Engine::applier_main() {
   // which only need to keep pace on average (writers are slowed past
   // max-unapplied-bytes if they do not).
   setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
+  std::string last_apply_error;
+  uint64_t failures = 0;
+  int64_t backoff_ms = 50;
   for (;;) {
     Frozen next;
     std::vector<uint8_t> map;
@@ -320,18 +466,27 @@ void Engine::applier_main() {
     }
     const int64_t started = unix_us();
     Status s = apply(*next.table, next.end_offset, next.end_position, next.expiry_drops, &map);
+    const bool no_space =
+        !s && (s.error().code == Code::kOom || disk_nearly_full(next.table->bytes()));
     {
       std::lock_guard lock(mu_);
       if (!s) {
         // LMDB refused (disk or map full): keep the MemTable and retry;
-        // readers still see it, and the log still holds it.
+        // readers still see it, and the log still holds it. The state is
+        // set before anyone waiting for progress (flush) wakes.
         apply_error_ = s;
+        apply_space_full_.store(no_space, std::memory_order_relaxed);
+        apply_failing_.store(true, std::memory_order_relaxed);
+        stats_.apply_errors.fetch_add(1, std::memory_order_relaxed);
       } else {
+        apply_failing_.store(false, std::memory_order_relaxed);
+        apply_space_full_.store(false, std::memory_order_relaxed);
         apply_error_ = Status();
         frozen_.pop_front();
         applied_offset_.store(next.end_offset, std::memory_order_release);
         applied_map_ = std::move(map);
         publish_locked();
+        if (prefetch_) prefetch_->retire(next.table.get());
         // Counted before anyone waiting for progress wakes: the expiry
         // cycle restarts its index walk when this changes.
         stats_.applies.fetch_add(1, std::memory_order_release);
@@ -339,11 +494,25 @@ void Engine::applier_main() {
     }
     progress_cv_.notify_all();
     if (!s) {
-      log::warning("bulk apply failed, retrying in 1 s: {}", s.error().message);
+      // LMDB is unchanged (the failed transaction was aborted). Retry with
+      // backoff, logging once per change of state or error text.
+      if (s.error().message != last_apply_error)
+        log::warning("bulk apply failed{}, retrying: {}",
+                     no_space ? " (the disk is full)" : "", s.error().message);
+      last_apply_error = s.error().message;
+      ++failures;
       std::unique_lock lock(mu_);
-      applier_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
+      applier_cv_.wait_for(lock, std::chrono::milliseconds(backoff_ms),
+                           [this] { return stopping_; });
+      backoff_ms = std::min<int64_t>(backoff_ms * 2, 1000);
       continue;
     }
+    if (failures > 0) {
+      log::notice("bulk apply succeeded after {} failed attempts", failures);
+      failures = 0;
+      last_apply_error.clear();
+    }
+    backoff_ms = 50;
     stats_.last_apply_us.store(static_cast<uint64_t>(unix_us() - started));
     stats_.last_apply_entries.store(next.table->entries());
     stats_.last_apply_bytes.store(next.table->bytes());

@@ -34,6 +34,16 @@
 //
 // Expiry index: see store/expiry.h.
 //
+// Disk full (DESIGN.md "Durability and space"): a group's entries are in the
+// MemTable before its frame is logged and cannot be taken back, so the log
+// must not fail for lack of space after execution. admit() runs first: it
+// reserves the group's frame plus `log_headroom` in the log (Wal::reserve)
+// and refuses the group, untouched, when that fails, or when bulk applies
+// are failing (data.mdb cannot grow: ENOSPC or MDB_MAP_FULL) with more than
+// max_unapplied bytes waiting. The applier retries with backoff; log
+// segments are released as applies succeed, so space comes back by itself
+// once the operator frees some. Readers are never affected.
+//
 // Thread roles: the writer thread calls the group API (WriteTxn, commit,
 // tick); readers on any thread call version()/durable_seq(); the applier is
 // the engine's own thread.
@@ -43,6 +53,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -52,6 +63,7 @@
 #include "base/error.h"
 #include "store/env.h"
 #include "store/memtable.h"
+#include "store/prefetch.h"
 #include "store/wal.h"
 
 namespace lmkv::store {
@@ -63,6 +75,15 @@ struct EngineOptions {
   size_t max_unapplied = 32u << 20;              // slow writers down past this
   int64_t buffer_max_age_ms = 5000;              // freeze a non-empty MemTable this old
   uint64_t segment_bytes = 64ull << 20;          // log segment size
+  uint64_t log_headroom = 8ull << 20;            // log space reserved beyond each admitted group
+  // The prefetch pool (store/prefetch.h): threads faulting in the next
+  // apply's leaves ahead of the applier; 0: none. Each takes a reader slot,
+  // added to env.readers by open().
+  int prefetch_threads = 8;
+  size_t prefetch_lookahead = 2;                 // frozen MemTables prefetched ahead
+  size_t prefetch_max_ahead = 2048;              // keys ahead of the applier, at most
+  // Log space allocation (WalOptions::allocate); null: fallocate. Tests.
+  std::function<int(int fd, uint64_t offset, uint64_t len)> log_allocate = nullptr;
 };
 
 // The MemTables a reader consults, newest first (layers[0] is the active one).
@@ -83,12 +104,15 @@ struct EngineStats {
   std::atomic<uint64_t> last_apply_us{0};
   std::atomic<uint64_t> last_apply_entries{0};
   std::atomic<uint64_t> last_apply_bytes{0};
+  std::atomic<uint64_t> last_apply_commit_us{0};  // of last_apply_us: mdb_txn_commit (write+sync)
   std::atomic<uint64_t> slowdowns{0};
   std::atomic<uint64_t> replayed_frames{0};
   std::atomic<uint64_t> recovery_us{0};
   std::atomic<uint64_t> expired_keys{0};  // deleted by active expiry (INFO expired_keys)
   std::atomic<uint64_t> expiry_cycles{0};
   std::atomic<uint64_t> expiry_index_dropped{0};  // index entries consumed (stale or expired)
+  std::atomic<uint64_t> apply_errors{0};    // failed bulk applies (each retry counts)
+  std::atomic<uint64_t> space_refusals{0};  // groups admit() refused
 };
 
 class WriteTxn;
@@ -115,9 +139,24 @@ class Engine {
   std::shared_ptr<const Version> version() const;
   uint64_t durable_seq() const { return durable_seq_.load(std::memory_order_acquire); }
 
+  // Writer thread, before executing a group whose log frame may take up to
+  // `bytes`: whether it may run (see above). A Code::kOom error refuses the
+  // group (nothing changed; later groups may succeed); any other error is
+  // fatal (the log failed to sync).
+  Status admit(uint64_t bytes);
+  // Whether admit() refused the last group for lack of space, or applies are
+  // failing past the bound: active expiry skips its cycle then. Writer thread.
+  bool writes_refused() const;
+  // INFO: the log could not reserve space, bulk applies are failing, and
+  // whether it is for lack of space (ENOSPC, MDB_MAP_FULL).
+  bool log_full() const { return log_full_.load(std::memory_order_relaxed); }
+  bool apply_failing() const { return apply_failing_.load(std::memory_order_relaxed); }
+  bool disk_full() const { return log_full() || apply_space_full_.load(std::memory_order_relaxed); }
+
   // Writer thread: makes the group's effects durable per the fsync policy,
   // then makes its entries visible. An error means the log may hold a
-  // partial frame: the caller must exit and recover.
+  // partial frame: the caller must exit and recover. (A frame that outgrew
+  // what admit() reserved waits up to a minute for space first.)
   Status commit(WriteTxn& group);
   // Writer thread, when idle: the once-a-second sync of --fsync everysec,
   // and freezing an old MemTable.
@@ -129,6 +168,14 @@ class Engine {
   // Waits until everything frozen so far is in LMDB, after freezing the
   // active MemTable (SAVE, tests, shutdown). Writer thread or no writer.
   Status flush();
+  // SAVE/BGSAVE (store/snapshot.h). Writer thread: freezes the active
+  // MemTable if it holds anything and returns the log offset LMDB will
+  // hold once everything frozen so far is applied: a copy taken after
+  // wait_applied(that offset) holds every group committed before this call.
+  uint64_t freeze();
+  // Any thread: waits until LMDB holds the log up to `offset`, without
+  // freezing anything (the applier's pace); an apply error ends the wait.
+  Status wait_applied(uint64_t offset);
 
   // Writer thread: the physical database logical `db` names now (every
   // group and swap included), and the inverse (-1 if none).
@@ -152,6 +199,8 @@ class Engine {
   uint64_t durable_offset() const { return durable_offset_.load(); }
   uint64_t log_disk_bytes() const { return log_disk_bytes_.load(); }
   size_t unapplied_bytes() const;
+  // The prefetch pool, or null when prefetch_threads is 0 (INFO, tests).
+  const Prefetcher* prefetcher() const { return prefetch_.get(); }
 
  private:
   friend class WriteTxn;
@@ -161,6 +210,8 @@ class Engine {
   Status replay(std::string_view payload, int* db);
   void freeze_locked();
   void publish_locked();
+  // Writer thread, after each group: slows writers past max_unapplied.
+  void throttle(size_t group_bytes);
   void applier_main();
   Status apply(const MemTable& frozen, uint64_t end_offset, WalPosition end_position,
                const std::vector<std::string>& consumed, std::vector<uint8_t>* map);
@@ -170,6 +221,8 @@ class Engine {
   EngineOptions options_;
   std::unique_ptr<Env> env_;
   std::unique_ptr<Wal> wal_;
+  // After env_: stopped (in ~Engine, after the applier) before env_ closes.
+  std::unique_ptr<Prefetcher> prefetch_;
   // The writer appends and syncs; CONFIG SET fsync may sync from a loop.
   std::mutex wal_mu_;
   std::atomic<Fsync> fsync_{Fsync::kAlways};
@@ -179,6 +232,9 @@ class Engine {
   int64_t active_since_ms_ = 0;
   int64_t last_sync_ms_ = 0;
   bool log_unsynced_ = false;
+  int64_t last_space_try_ms_ = 0;
+  // Set by admit() (writer) and the applier, read by INFO on any thread.
+  std::atomic<bool> log_full_{false}, apply_failing_{false}, apply_space_full_{false};
   std::vector<uint8_t> writer_map_;        // logical -> physical, latest
   std::vector<std::string> active_drops_;  // consumed index entries, go with active_
 
@@ -202,6 +258,10 @@ class Engine {
   bool stopping_ = false;
   Status apply_error_;
   std::thread applier_;
+  // Writer thread: records whether the log could reserve space, logging
+  // each change of state once.
+  Status note_log_space(Status reserved);
+  bool disk_nearly_full(uint64_t bytes) const;
 
   EngineStats stats_;
 };

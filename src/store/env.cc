@@ -35,7 +35,11 @@ Error lmdb_error(int rc, std::string_view what) {
   text.append(what);
   text.append(": ");
   text.append(mdb_strerror(rc));
-  if (rc == MDB_MAP_FULL || rc == ENOSPC) text.insert(0, "disk or map full: ");
+  // OOM-class: the applier reports the disk as full, and a reply says so.
+  if (rc == MDB_MAP_FULL || rc == ENOSPC || rc == EDQUOT) {
+    text.insert(0, "disk or map full: ");
+    return Error{Code::kOom, std::move(text)};
+  }
   return err(std::move(text));
 }
 

@@ -58,8 +58,8 @@ class Env {
   std::string dir_;
 };
 
-// Turns an LMDB return code into an Error ("ERR LMDB: <text>"; MDB_MAP_FULL
-// and ENOSPC as OOM-class "-OOM"-free ERR with a clear text).
+// Turns an LMDB return code into an Error ("LMDB <what>: <text>"; MDB_MAP_FULL,
+// ENOSPC and EDQUOT as Code::kOom, "disk or map full: ...").
 Error lmdb_error(int rc, std::string_view what);
 
 }  // namespace lmkv::store

@@ -80,6 +80,9 @@ class ExpiryCycle {
   bool due(int64_t mono_ms) const { return mono_ms >= next_ms_; }
   // How long the writer may sleep before the next cycle is due.
   int64_t wait_ms(int64_t mono_ms) const { return next_ms_ > mono_ms ? next_ms_ - mono_ms : 0; }
+  // Skips the cycle due now (writes are refused: disk full); the next one
+  // is due an interval later.
+  void postpone(int64_t mono_ms) { next_ms_ = mono_ms + options_.interval_ms; }
 
   // Runs one cycle at wall time now_ms (see above); appends what it
   // deleted to *expired and returns how many. LMDB read errors are logged

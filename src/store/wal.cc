@@ -35,6 +35,10 @@ uint32_t frame_crc(const char* header, std::string_view payload) {
   return crc32c(crc, payload.data(), payload.size());
 }
 
+// Log space is allocated in steps of this size, so most groups need no
+// system call to reserve theirs.
+constexpr uint64_t kAllocationStep = 1ull << 20;
+
 Status fsync_dir(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return sys_error("open dir", dir);
@@ -183,6 +187,81 @@ Result<std::unique_ptr<Wal>> Wal::open(const WalOptions& options, uint64_t from,
   return wal;
 }
 
+namespace {
+
+// Why no valid frame starting at log offset `expect` begins at data[pos].
+std::string frame_problem(std::string_view data, size_t pos, uint64_t expect) {
+  const size_t left = data.size() - pos;
+  if (left < Wal::kHeaderSize) return fmt::format("torn frame header ({} bytes)", left);
+  const char* h = data.data() + pos;
+  if (get32(h) != kMagic) {
+    const bool zeros = std::all_of(h, data.data() + data.size(), [](char c) { return c == 0; });
+    return zeros ? "zero-filled tail" : "bad frame magic";
+  }
+  if (get64(h + 8) != expect)
+    return fmt::format("frame offset {}, expected {}", get64(h + 8), expect);
+  if (get32(h + 4) > left - Wal::kHeaderSize)
+    return fmt::format("torn frame payload ({} of {} bytes)", left - Wal::kHeaderSize,
+                       get32(h + 4));
+  return "frame CRC mismatch";
+}
+
+}  // namespace
+
+Result<WalScan> Wal::scan(const std::string& dir, uint64_t from) {
+  WalScan r;
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) {
+    r.end_offset = from;
+    return r;
+  }
+  r.present = true;
+  std::vector<Segment> segments;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() != 24 || !name.ends_with(".log")) continue;
+    if (!std::all_of(name.begin(), name.begin() + 20, ::isdigit)) continue;
+    segments.push_back({std::stoull(name.substr(0, 20)), entry.path().string()});
+  }
+  if (ec) return err(fmt::format("log dir {}: {}", dir, ec.message()));
+  std::sort(segments.begin(), segments.end(),
+            [](const Segment& a, const Segment& b) { return a.start < b.start; });
+  r.segments = segments.size();
+  size_t first = 0;
+  for (size_t i = 0; i < segments.size(); ++i)
+    if (segments[i].start <= from) first = i;
+  uint64_t end = segments.empty() ? from : segments[first].start;
+  for (size_t i = first; i < segments.size(); ++i) {
+    if (segments[i].start != end) {
+      r.tail = fmt::format("segment {} starts at {}, expected {}", segments[i].path,
+                           segments[i].start, end);
+      r.lost_segments = true;
+      break;
+    }
+    auto data = read_file(segments[i].path, 0);
+    if (!data) return data.error();
+    size_t pos = 0;
+    while (frame_at(*data, pos, end)) {
+      const uint32_t len = get32(data->data() + pos + 4);
+      if (end >= from) {
+        ++r.frames;
+        r.payload_bytes += len;
+      }
+      end += len;
+      pos += kHeaderSize + len;
+    }
+    if (pos != data->size()) {
+      r.tail_bytes = data->size() - pos;
+      r.tail = fmt::format("{} at byte {} of {}", frame_problem(*data, pos, end), pos,
+                           segments[i].path);
+      r.lost_segments = i + 1 < segments.size();
+      break;
+    }
+  }
+  r.end_offset = end;
+  return r;
+}
+
 Wal::~Wal() {
   if (fd_ >= 0) {
     if (dirty_) ::fdatasync(fd_);
@@ -201,22 +280,77 @@ Status Wal::open_segment_for_append(uint64_t start, bool create) {
   }
   if (fd_ >= 0) ::close(fd_);
   fd_ = fd;
+  // Space past the file's end may be allocated too, but only what is
+  // allocated from here on is counted on.
+  allocated_ = create ? 0 : segment_size_;
   if (create) {
     segments_.push_back({start, path});
     segment_size_ = 0;
+    allocated_ = 0;
     // The new file's name must survive a crash before its first sync.
     if (auto s = fsync_dir(options_.dir); !s) return s;
   }
   return {};
 }
 
-Result<uint64_t> Wal::append(std::string_view payload) {
-  if (segment_size_ >= options_.segment_bytes) {
-    // Close the full segment durably before the next one takes frames.
-    if (dirty_ && ::fdatasync(fd_) != 0) return sys_error("fdatasync", segments_.back().path);
-    dirty_ = false;
-    if (auto s = open_segment_for_append(end_, true); !s) return s.error();
+// Closes the full segment durably before the next one takes frames. Only a
+// failed sync is fatal: when the next file cannot be created, the full one
+// stays current and the next reserve() tries again.
+Status Wal::roll() {
+  if (dirty_ && ::fdatasync(fd_) != 0) return sys_error("fdatasync", segments_.back().path);
+  dirty_ = false;
+  // Give back the space allocated past the segment's last frame.
+  if (allocated_ > segment_size_ && can_allocate_ && !options_.allocate)
+    (void)::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                      static_cast<off_t>(segment_size_),
+                      static_cast<off_t>(allocated_ - segment_size_));
+  allocated_ = segment_size_;
+  if (auto s = open_segment_for_append(end_, true); !s) {
+    if (segments_.back().start == end_) return s;  // created, but its name was not synced
+    return Error{Code::kOom, s.error().message};
   }
+  return {};
+}
+
+Status Wal::reserve(uint64_t bytes) {
+  if (segment_size_ >= options_.segment_bytes) {
+    if (auto s = roll(); !s) return s;
+  }
+  const uint64_t want = segment_size_ + bytes;
+  if (want <= allocated_ || !can_allocate_) return {};
+  auto allocate = [&](uint64_t to) {
+    const uint64_t len = to - allocated_;
+    if (options_.allocate) return options_.allocate(fd_, allocated_, len);
+    int rc;
+    do {
+      rc = ::fallocate(fd_, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(allocated_),
+                       static_cast<off_t>(len)) == 0 ? 0 : errno;
+    } while (rc == EINTR);
+    return rc;
+  };
+  // A whole step if there is room for it, else just what is asked.
+  uint64_t to = (want + kAllocationStep - 1) / kAllocationStep * kAllocationStep;
+  int rc = allocate(to);
+  const bool unsupported = rc == EOPNOTSUPP || rc == ENOSYS;
+  if (rc != 0 && !unsupported && to > want) rc = allocate(to = want);
+  if (unsupported) {
+    // The file system cannot allocate ahead: writes may then fail with
+    // ENOSPC, as without this.
+    log::warning("log: {} cannot allocate space ahead ({}); a full disk will stop the server",
+                 options_.dir, std::strerror(rc));
+    can_allocate_ = false;
+    return {};
+  }
+  if (rc != 0) {
+    return Error{Code::kOom, fmt::format("log: cannot allocate {} bytes in {}: {}", to - allocated_,
+                                         segments_.back().path, std::strerror(rc))};
+  }
+  allocated_ = to;
+  return {};
+}
+
+Result<uint64_t> Wal::append(std::string_view payload) {
+  if (auto s = reserve(kHeaderSize + payload.size()); !s) return s.error();
   char header[kHeaderSize];
   put32(header, kMagic);
   put32(header + 4, static_cast<uint32_t>(payload.size()));

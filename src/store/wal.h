@@ -13,6 +13,13 @@
 // a torn tail, a flipped bit, or a stale frame left in a recycled or
 // pre-zeroed file is where the log ends, and open() cuts it there.
 //
+// Space (DESIGN.md "Durability and space"): log space is allocated ahead of
+// the frames that fill it (reserve(), fallocate with FALLOC_FL_KEEP_SIZE, so
+// the file's size still ends at the last frame and recovery is unchanged).
+// The writer reserves a group's frame, plus headroom, before executing the
+// group: a full disk then refuses the group before it touches the MemTable,
+// and a frame's write into allocated blocks cannot fail for lack of space.
+//
 // Knows nothing of RESP or LMDB. One writer thread appends and syncs;
 // open() runs before any thread starts.
 #pragma once
@@ -39,10 +46,31 @@ struct WalPosition {
 struct WalOptions {
   std::string dir;                          // the log's own directory
   uint64_t segment_bytes = 64ull << 20;     // a segment is closed past this size
+  // Allocates [offset, offset + len) of fd without changing its size;
+  // returns 0 or an errno value. Null: fallocate(FALLOC_FL_KEEP_SIZE). Tests
+  // inject ENOSPC here.
+  std::function<int(int fd, uint64_t offset, uint64_t len)> allocate = nullptr;
+};
+
+// What a read-only pass over a log found (lmkv-check): the frames open()
+// would replay from `from`, and why the log stops where it does.
+struct WalScan {
+  bool present = false;       // the log directory exists
+  uint64_t segments = 0;      // segment files
+  uint64_t frames = 0;        // whole frames at or after `from`
+  uint64_t payload_bytes = 0; // their payload bytes
+  uint64_t end_offset = 0;    // after the last whole frame
+  uint64_t tail_bytes = 0;    // bytes after it that open() would cut
+  std::string tail;           // why the log stops there ("" at a clean end)
+  bool lost_segments = false; // whole segments lie after the cut (data open() drops)
 };
 
 class Wal {
  public:
+  // Reads the log in `dir` as open() would replay it from `from`, checking
+  // every frame's magic, offset and CRC, without changing any file.
+  static Result<WalScan> scan(const std::string& dir, uint64_t from);
+
   // Called for each whole frame at or after the replay offset, in order.
   using Replay = std::function<Status(uint64_t start, std::string_view payload)>;
 
@@ -58,9 +86,17 @@ class Wal {
   Wal(const Wal&) = delete;
   Wal& operator=(const Wal&) = delete;
 
+  // Makes sure frames totalling `bytes` (headers included) fit in space
+  // already allocated to the log, starting a new segment first when the
+  // current one is full. Nothing is written. An error with Code::kOom means
+  // no space could be allocated (retry later; the log is unchanged); any
+  // other error (closing a full segment failed to sync) is fatal.
+  Status reserve(uint64_t bytes);
   // Appends one frame holding `payload` with a single write; returns the
-  // frame's start offset. Not durable until sync(). An error is fatal to
-  // the caller: the frame may be partly written.
+  // frame's start offset. Not durable until sync(). It reserves the frame's
+  // space first: a kOom error means nothing was written and the log is
+  // unchanged; any other error is fatal to the caller (the frame may be
+  // partly written).
   Result<uint64_t> append(std::string_view payload);
   // Makes every appended frame durable (fdatasync).
   Status sync();
@@ -73,6 +109,10 @@ class Wal {
   WalPosition end_position() const { return {segments_.back().start, segment_size_}; }
   // Bytes in all segment files (INFO).
   uint64_t disk_bytes() const;
+  // Bytes allocated but not yet written in the current segment.
+  uint64_t reserved_bytes() const {
+    return allocated_ > segment_size_ ? allocated_ - segment_size_ : 0;
+  }
 
   static constexpr size_t kHeaderSize = 24;
 
@@ -83,6 +123,8 @@ class Wal {
   };
   Wal() = default;
   Status open_segment_for_append(uint64_t start, bool create);
+  // Closes the full segment durably and starts the next one at end_.
+  Status roll();
   std::string segment_path(uint64_t start) const;
 
   WalOptions options_;
@@ -91,6 +133,8 @@ class Wal {
   uint64_t end_ = 0;          // offset after the last frame
   uint64_t segment_size_ = 0; // bytes in the current segment file
   bool dirty_ = false;        // appended since the last sync
+  uint64_t allocated_ = 0;    // bytes of the current segment known to be allocated
+  bool can_allocate_ = true;  // false once the file system refused fallocate as unsupported
 };
 
 }  // namespace lmkv::store

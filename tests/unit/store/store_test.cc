@@ -275,8 +275,10 @@ BOOST_FIXTURE_TEST_CASE(map_full_is_a_clear_flush_error_and_nothing_is_lost, Eng
   for (int i = 0; i < 200; ++i) put(0, "k" + std::to_string(i), big);
   auto s = engine->flush();
   BOOST_REQUIRE(!s.ok());
-  BOOST_TEST((s.error().code == Code::kErr));
+  BOOST_TEST((s.error().code == Code::kOom));  // the applier counts it as the disk being full
   BOOST_TEST(s.error().message.find("disk or map full") == 0u, s.error().message);
+  BOOST_TEST(engine->apply_failing());
+  BOOST_TEST(engine->disk_full());
   // Reads and writes go on from the layers.
   BOOST_TEST(get(0, "k0") == big);
   BOOST_TEST(get(0, "k199") == big);
@@ -297,6 +299,8 @@ BOOST_AUTO_TEST_CASE(lmdb_error_texts) {
   BOOST_TEST(lmdb_error(MDB_NOTFOUND, "get").message.find("LMDB get: ") == 0u);
   BOOST_TEST(lmdb_error(ENOSPC, "commit").message.find("disk or map full: LMDB commit: ") == 0u);
   BOOST_TEST(lmdb_error(MDB_MAP_FULL, "put").message.find("disk or map full") == 0u);
+  BOOST_TEST((lmdb_error(MDB_MAP_FULL, "put").code == Code::kOom));
+  BOOST_TEST((lmdb_error(MDB_NOTFOUND, "get").code == Code::kErr));
 }
 
 // ---------------------------------------------------------------------------
