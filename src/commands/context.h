@@ -116,6 +116,14 @@ class ServerApi {
   virtual Status config_rewrite() { return err("The server is running without a config file"); }
   // LASTSAVE: unix seconds of the last durable snapshot.
   virtual int64_t lastsave() const { return 0; }
+  // SAVE and BGSAVE (issue 6): a snapshot of the store into
+  // <dir>/snapshot (server/backup.h). bgsave() starts one and returns.
+  // save() starts one whose reply the server sends `session` itself when it
+  // ends, holding that client's next commands meanwhile (the handler
+  // replies only to an error). Both: "Background save already in progress"
+  // while one runs.
+  virtual Status bgsave() { return err("snapshots are not supported here"); }
+  virtual Status save(Session&) { return err("snapshots are not supported here"); }
   // The pub/sub broker (channels, patterns, MONITOR, keyspace events);
   // null in fakes without one.
   virtual PubSub* pubsub() { return nullptr; }

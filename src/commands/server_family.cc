@@ -479,10 +479,28 @@ void slowlog_help(Context& ctx, Args) {
               "    Reset the slowlog."});
 }
 
-// LASTSAVE: lmkv takes no snapshots; every write is durable in its log
-// before it is acknowledged. It answers the unix time the server started,
-// when recovery had made the data on disk whole, and that stays fixed.
+// LASTSAVE: the unix time of the last successful SAVE/BGSAVE snapshot, or
+// of the server's start (when recovery had made the data on disk whole)
+// before the first one. Every write is durable in the log anyway.
 void lastsave(Context& ctx, Args) { ctx.reply.integer(ctx.server.lastsave()); }
+
+// SAVE: a snapshot into <dir>/snapshot (server/backup.h). Only this client
+// waits: the server writes its +OK (or the error) when the copy ends, and
+// the loop serves everyone else meanwhile.
+void save(Context& ctx, Args) {
+  if (!ctx.session) return ctx.reply.error(Code::kErr, "SAVE is not allowed here");
+  if (Status s = ctx.server.save(*ctx.session); !s) ctx.reply.error(s.error());
+}
+
+// BGSAVE [SCHEDULE]: starts the snapshot and answers at once. SCHEDULE
+// changes nothing: lmkv has no other background job a save would wait for,
+// and a save already running is an error either way, as in Redis.
+void bgsave(Context& ctx, Args args) {
+  if (args.size() > 2 || (args.size() == 2 && !iequals(args[1], "SCHEDULE")))
+    return ctx.reply.error(Code::kErr, resp::msg::kSyntax);
+  if (Status s = ctx.server.bgsave(); !s) return ctx.reply.error(s.error());
+  ctx.reply.simple("Background saving started");
+}
 
 // ===================================================================
 // DEBUG
@@ -562,6 +580,8 @@ void register_server_family(Registry& r) {
              sub("LEN", "slowlog|len", 2, kAdmin | kLoading | kStale, slowlog_len, "Get the slow log's length", "2.2.12"),
              sub("RESET", "slowlog|reset", 2, kAdmin | kLoading | kStale, slowlog_reset, "Clear all entries from the slow log", "2.2.12"),
              sub("HELP", "slowlog|help", 2, kMeta, slowlog_help, "Show helpful text about the different subcommands", "6.2.0")}});
+  r.add({.name = "SAVE", .arity = 1, .flags = kAdmin | kNoScript | kNoMulti, .run = save, .group = "server", .summary = "Synchronously save the dataset to disk"});
+  r.add({.name = "BGSAVE", .arity = -1, .flags = kAdmin | kNoScript, .run = bgsave, .group = "server", .summary = "Asynchronously save the dataset to disk"});
   r.add({.name = "LASTSAVE", .arity = 1, .flags = kLoading | kStale | kFast, .run = lastsave, .group = "server", .summary = "Get the UNIX time stamp of the last successful save to disk"});
   r.add({.name = "DEBUG", .arity = -2, .flags = kAdmin | kNoScript | kLoading | kStale, .run = debug, .group = "server", .summary = "A container for debugging commands"});
 }

@@ -30,6 +30,11 @@ inline constexpr std::string_view kInvalidSecondDb = "invalid second DB index";
 inline constexpr std::string_view kInvalidCursor = "invalid cursor";
 inline constexpr std::string_view kNoAuth = "Authentication required.";
 inline constexpr std::string_view kKeyTooLong = "key too long (lmkv keys are at most 510 bytes)";
+// A write refused because the log or data.mdb cannot grow (-OOM), and
+// the EXEC that held such writes (-EXECABORT, Redis's execCommandAbort form).
+inline constexpr std::string_view kDiskFull =
+    "command not allowed: the disk is full (lmkv cannot grow its log or data file)";
+inline constexpr std::string_view kExecAbortBecause = "Transaction discarded because of: ";
 inline constexpr std::string_view kInvalidExpire = "invalid expire time in '{}' command";
 // Keyspace commands (EXPIRE options, RENAME, COPY, MOVE, OBJECT).
 inline constexpr std::string_view kExpireNxConflict =
@@ -75,6 +80,8 @@ inline constexpr std::string_view kBitfieldType =
     "Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.";
 inline constexpr std::string_view kBitfieldOverflow = "Invalid OVERFLOW type specified";
 inline constexpr std::string_view kBitfieldRoOnlyGet = "BITFIELD_RO only supports the GET subcommand";
+// SAVE, BGSAVE (issue 6).
+inline constexpr std::string_view kBgsaveInProgress = "Background save already in progress";
 }  // namespace msg
 
 // "unknown command 'foo', with args beginning with: 'a' 'b' " (Redis 7).

@@ -214,6 +214,11 @@ const std::vector<Directive>& directives() {
                         true);
        },
        [](const Config& c) { return std::to_string(c.max_unapplied_bytes); }},
+      {"prefetch-threads", false,
+       [](Config& c, std::string_view v) {
+         return set_int(c.prefetch_threads, "prefetch-threads", v, 0, 64);
+       },
+       [](const Config& c) { return std::to_string(c.prefetch_threads); }},
       {"client-query-buffer-limit", true,
        [](Config& c, std::string_view v) {
          return set_int(c.client_query_buffer_limit, "client-query-buffer-limit", v, 1 << 20,

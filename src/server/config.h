@@ -42,6 +42,9 @@ struct Config {
   // Slow writers down while more than this is logged but not yet in LMDB;
   // it bounds the log replayed at restart.
   int64_t max_unapplied_bytes = 32LL << 20;
+  // Threads faulting in the next bulk apply's LMDB leaves ahead of the
+  // applier (store/prefetch.h); 0: none. Each takes an LMDB reader slot.
+  int64_t prefetch_threads = 8;
   std::string config_file;  // absolute path, for CONFIG REWRITE later
   // SLOWLOG (issue 5): commands that ran for at least this many
   // microseconds are logged (-1: none, 0: all); the log keeps the newest

@@ -103,9 +103,7 @@ void section_persistence(Server& s, const Config& c, std::string& out) {
       "# Persistence\r\n"
       "loading:0\r\n"
       "async_loading:0\r\n"
-      "rdb_changes_since_last_save:0\r\n"
-      "rdb_bgsave_in_progress:0\r\n"
-      "rdb_last_bgsave_status:ok\r\n"
+      "{}"
       "aof_enabled:0\r\n"
       "aof_rewrite_in_progress:0\r\n"
       "aof_last_write_status:ok\r\n"
@@ -126,12 +124,33 @@ void section_persistence(Server& s, const Config& c, std::string& out) {
       "lmkv_last_apply_mb_per_sec:{:.1f}\r\n"
       "lmkv_recovery_ms:{:.3f}\r\n"
       "lmkv_replayed_frames:{}\r\n",
-      fsync_name(c.fsync), e.env().file_size(), e.log_disk_bytes(), e.log_end_offset(),
+      s.backup() ? s.backup()->info_fields() : std::string(), fsync_name(c.fsync),
+      e.env().file_size(), e.log_disk_bytes(), e.log_end_offset(),
       e.durable_offset(), e.applied_offset(), e.unapplied_bytes(), c.write_buffer_size,
       c.max_unapplied_bytes, st.slowdowns.load(), st.applies.load(), apply_us / 1000.0,
       st.last_apply_entries.load(), apply_bytes,
       apply_us ? apply_bytes / double(apply_us) : 0.0, st.recovery_us.load() / 1000.0,
       st.replayed_frames.load());
+  // Bulk apply beyond RAM: the commit's (page writes + sync) share of the
+  // last apply, and the prefetch pool's work (store/prefetch.h).
+  const auto* pf = e.prefetcher();
+  out += fmt::format(
+      "lmkv_last_apply_commit_ms:{:.3f}\r\n"
+      "lmkv_prefetch_threads:{}\r\n"
+      "lmkv_prefetch_touched:{}\r\n"
+      "lmkv_prefetch_skipped:{}\r\n",
+      st.last_apply_commit_us.load() / 1000.0, pf ? pf->threads() : 0,
+      pf ? pf->stats().touched.load() : 0, pf ? pf->stats().skipped.load() : 0);
+  // Disk full (man lmkv-server(1)): writes are refused while the log cannot
+  // reserve space or failing bulk applies leave too much unapplied.
+  out += fmt::format(
+      "lmkv_disk_full:{}\r\n"
+      "lmkv_log_space_full:{}\r\n"
+      "lmkv_apply_failing:{}\r\n"
+      "lmkv_apply_errors:{}\r\n"
+      "lmkv_space_refusals:{}\r\n",
+      e.disk_full() ? 1 : 0, e.log_full() ? 1 : 0, e.apply_failing() ? 1 : 0,
+      st.apply_errors.load(), st.space_refusals.load());
 }
 
 void section_stats(Server& s, std::string& out) {

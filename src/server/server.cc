@@ -64,11 +64,13 @@ Status Server::start() {
   config_.threads = threads;
 
   store::EngineOptions options;
-  // Readers: one per loop, the writer's, INFO's and a margin.
-  options.env = {.dir = config_.dir, .databases = config_.databases, .readers = threads + 8};
+  // Readers: one per loop, the writer's, INFO's, a snapshot copy's and a margin.
+  options.env = {.dir = config_.dir, .databases = config_.databases, .readers = threads + 9};
   options.fsync = config_.fsync;
   options.write_buffer_size = static_cast<size_t>(config_.write_buffer_size);
   options.max_unapplied = static_cast<size_t>(config_.max_unapplied_bytes);
+  // Its reader slots are added to options.env.readers by Engine::open.
+  options.prefetch_threads = static_cast<int>(config_.prefetch_threads);
   auto engine = store::Engine::open(options);
   if (!engine) return engine.error();
   engine_ = std::move(*engine);
@@ -108,6 +110,10 @@ Status Server::start() {
   pubsub_->set_notify_flags(config_.notify_keyspace_events);
   writer_ = std::make_unique<Writer>(*engine_, *this);
   writer_->start();
+  backup_ = std::make_unique<Backup>(
+      *engine_, config_.dir, [this](std::function<void()> task) { writer_->post(std::move(task)); },
+      [this] { return writer_->stats().commands.load(std::memory_order_relaxed); },
+      started_unix_s_);
   for (int i = 0; i < threads; ++i) shards_.push_back(std::make_unique<Shard>(i, *this));
   for (auto& shard : shards_) {
     Shard* s = shard.get();
@@ -188,6 +194,8 @@ void Server::stop_everything() {
   }
   intake_stopped.wait();
   writer_->stop();
+  // A SAVE's reply goes out before the loops drain.
+  if (backup_) backup_->stop();
   for (auto& shard : shards_) {
     Shard* s = shard.get();
     s->loop().post([s] { s->drain(); });
@@ -200,6 +208,31 @@ void Server::stop_everything() {
   engine_.reset();
   if (!config_.pidfile.empty()) std::remove(config_.pidfile.c_str());
   log::notice("lmkv is now ready to exit, bye bye...");
+}
+
+// ===================================================================
+// SAVE and BGSAVE (server/backup.h)
+// ===================================================================
+
+Status Server::bgsave() { return backup_->start(nullptr); }
+
+// The snapshot's end is posted to the client's loop, which writes the reply
+// in place of the SAVE it kept unconsumed (Shard::defer_current).
+Status Server::save(commands::Session& session) {
+  Shard* shard = shards_[static_cast<size_t>(session.loop)].get();
+  const uint64_t id = session.id;
+  const int protocol = session.protocol.load(std::memory_order_relaxed);
+  Status started = backup_->start([shard, id, protocol](const Status& outcome) {
+    std::string reply;
+    resp::ReplyWriter w(&reply, protocol);
+    if (outcome) w.ok();
+    else w.error(outcome.error());
+    shard->loop().post([shard, id, reply = std::move(reply)]() mutable {
+      shard->finish_deferred(id, std::move(reply));
+    });
+  });
+  if (started) shard->defer_current(id);
+  return started;
 }
 
 std::string Server::info(std::span<const std::string> sections) {

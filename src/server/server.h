@@ -23,6 +23,7 @@
 #include "commands/dispatcher.h"
 #include "commands/registry.h"
 #include "commands/scan_cursors.h"
+#include "server/backup.h"
 #include "server/config.h"
 #include "server/pubsub.h"
 #include "server/shard.h"
@@ -60,7 +61,11 @@ class Server final : public commands::ServerApi {
       std::span<const std::pair<std::string_view, std::string_view>> pairs) override;
   void reset_stats() override;
   Status config_rewrite() override;
-  int64_t lastsave() const override { return started_unix_s_; }
+  int64_t lastsave() const override { return backup_ ? backup_->lastsave() : started_unix_s_; }
+  Status bgsave() override;
+  Status save(commands::Session& session) override;
+  // SAVE/BGSAVE state for INFO persistence.
+  const Backup* backup() const { return backup_.get(); }
   commands::PubSub* pubsub() override { return pubsub_.get(); }
   int databases() const override { return databases_; }
   int64_t range_default_limit() const override { return range_default_.load(); }
@@ -118,6 +123,8 @@ class Server final : public commands::ServerApi {
   std::atomic<bool> protected_mode_{true};
   commands::ScanCursors cursors_;
   std::unique_ptr<Writer> writer_;
+  // SAVE/BGSAVE: its thread goes before the writer and engine it uses.
+  std::unique_ptr<Backup> backup_;
   std::vector<std::unique_ptr<Shard>> shards_;
   // Pub/sub across the loops; delivers through shards_, so it is built with them.
   std::unique_ptr<Broker> pubsub_;

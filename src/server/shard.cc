@@ -128,6 +128,17 @@ net::Verdict Shard::on_command(net::Connection& c, std::span<const std::string_v
   if (draining_) return net::Verdict::kWait;
   auto* client = static_cast<Client*>(c.user);
   auto& session = client->session;
+  if (!deferred_.empty()) {
+    // A SAVE kept unconsumed: its reply, once it has come.
+    auto it = deferred_.find(session.id);
+    if (it != deferred_.end()) {
+      if (!it->second.done) return net::Verdict::kWait;
+      if (!it->second.suppress) c.out() += it->second.reply;
+      deferred_.erase(it);
+      commands_.fetch_add(1, std::memory_order_relaxed);
+      return net::Verdict::kNext;
+    }
+  }
   if (hold_for_pause(c, args)) return net::Verdict::kWait;
   // CLIENT REPLY: SKIP drops the next command's reply, OFF every reply
   // (CLIENT REPLY OFF's and SKIP's own included); ON's own reply is sent.
@@ -140,6 +151,10 @@ net::Verdict Shard::on_command(net::Connection& c, std::span<const std::string_v
   resp::ReplyWriter reply(&c.out(), session.protocol.load(std::memory_order_relaxed));
   auto outcome = server_.dispatcher().dispatch(session, args, reply, server_, view_, *this);
   current_ = nullptr;
+  if (deferring_) {
+    deferring_ = false;
+    return net::Verdict::kWait;
+  }
   // CLIENT REPLY ON right after SKIP is answered: it clears the skip too.
   const bool reply_on = skip_this && args.size() == 3 && iequals(args[0], "CLIENT") &&
                         iequals(args[1], "REPLY") && iequals(args[2], "ON");
@@ -175,6 +190,7 @@ void Shard::on_close(net::Connection& c) {
   }
   server_.clients().remove(&client->session);
   by_id_.erase(client->session.id);
+  deferred_.erase(client->session.id);
   // No subscription or MONITOR outlives its connection.
   if (client->session.subscriptions > 0 || client->session.monitor) {
     if (auto* ps = server_.pubsub()) ps->drop(client->session);
@@ -323,6 +339,22 @@ void Shard::complete(std::vector<WriteRequest>& done) {
     }
     c->release();
   }
+}
+
+void Shard::defer_current(uint64_t client_id) {
+  Deferred d;
+  d.suppress = suppress_current_;
+  deferred_[client_id] = std::move(d);
+  deferring_ = true;
+}
+
+void Shard::finish_deferred(uint64_t client_id, std::string reply) {
+  auto it = deferred_.find(client_id);
+  if (it == deferred_.end()) return;  // the client has gone
+  it->second.done = true;
+  it->second.reply = std::move(reply);
+  auto conn = by_id_.find(client_id);
+  if (conn != by_id_.end()) conn->second->resume();
 }
 
 // ===================================================================

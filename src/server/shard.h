@@ -12,6 +12,7 @@
 #include <atomic>
 #include <memory>
 #include <optional>
+#include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -60,6 +61,13 @@ class Shard : public net::Handler, public commands::WriteSink {
 
   // CLIENT PAUSE ended or changed: retries the clients it held. Loop thread.
   void retry_paused();
+
+  // SAVE (issue 6): the running command's reply comes later. Its connection
+  // keeps the command unconsumed and stops reading; finish_deferred()
+  // brings the reply, which is written in place of running the command
+  // again, so the client's later commands stay behind it. Loop thread.
+  void defer_current(uint64_t client_id);
+  void finish_deferred(uint64_t client_id, std::string reply);
 
   // net::Handler
   void on_open(net::Connection& c) override;
@@ -111,6 +119,14 @@ class Shard : public net::Handler, public commands::WriteSink {
   uv_timer_t pause_timer_;
   bool pause_timer_started_ = false;
   bool suppress_current_ = false;  // the running command's reply is not sent
+  // SAVE replies on their way, by client id (defer_current).
+  struct Deferred {
+    bool done = false;
+    bool suppress = false;  // CLIENT REPLY OFF/SKIP when it ran
+    std::string reply;
+  };
+  std::unordered_map<uint64_t, Deferred> deferred_;
+  bool deferring_ = false;  // the running command called defer_current
 };
 
 }  // namespace lmkv::server

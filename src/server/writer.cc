@@ -5,10 +5,13 @@
 #include <cstdlib>
 #include <map>
 
+#include <fmt/format.h>
+
 #include "base/clock.h"
 #include "base/log.h"
 #include "commands/dispatcher.h"
 #include "commands/pubsub.h"
+#include "resp/errors.h"
 #include "resp/reply_writer.h"
 #include "server/shard.h"
 #include "store/write_txn.h"
@@ -32,6 +35,56 @@ class RunTimer {
   int64_t* usec_;
   std::chrono::steady_clock::time_point start_;
 };
+
+// ===================================================================
+// Disk full (DESIGN.md "Durability and space", store/engine.h admit())
+// ===================================================================
+
+// Whether a request may log effects: a write, or an EXEC queueing one.
+bool writes_log(const WriteRequest& req) {
+  if (req.unwatch_client || !req.spec) return false;
+  if (req.spec->flags & commands::kWrite) return true;
+  // An EXEC with a queue-time error only answers EXECABORT: nothing to log.
+  if (!req.session || req.spec->name != "EXEC" || !req.session->multi || req.session->multi->error)
+    return false;
+  for (const auto& q : req.session->multi->queue)
+    if (q.spec->flags & commands::kWrite) return true;
+  return false;
+}
+
+// An estimate of the log bytes a request's effects take: its arguments plus
+// framing. Effects larger than their command (EXPIRE of a huge value) are
+// covered by the engine's headroom.
+uint64_t frame_estimate(const WriteRequest& req) {
+  if (!writes_log(req)) return 0;
+  constexpr uint64_t kPerCommand = 64, kPerArgument = 16;
+  uint64_t bytes = kPerCommand;
+  if (req.spec->flags & commands::kWrite) {
+    for (auto [off, len] : req.spans) bytes += len + kPerArgument;
+    return bytes;
+  }
+  for (const auto& q : req.session->multi->queue) {
+    bytes += kPerCommand;
+    for (const auto& a : q.args) bytes += a.size() + kPerArgument;
+  }
+  return bytes;
+}
+
+// Answers a request of a refused group without running it: -OOM for a
+// write, -EXECABORT for an EXEC holding writes (which also ends its
+// WATCHes, as EXEC does). Whether it was refused; the others run.
+bool refuse_write(WriteRequest& req, commands::WatchTable& watches) {
+  if (!writes_log(req)) return false;
+  resp::ReplyWriter reply(&req.reply, req.protocol);
+  if (req.spec->flags & commands::kWrite) {
+    reply.error(Error{Code::kOom, std::string(resp::msg::kDiskFull)});
+  } else {
+    watches.unwatch(req.session->id);
+    reply.error(Error{Code::kExecAbort,
+                      fmt::format("{}OOM {}", resp::msg::kExecAbortBecause, resp::msg::kDiskFull)});
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -63,24 +116,44 @@ void Writer::submit(std::vector<WriteRequest>&& batch) {
   cv_.notify_one();
 }
 
+void Writer::post(std::function<void()> task) {
+  {
+    std::lock_guard lock(mu_);
+    tasks_.push_back(std::move(task));
+  }
+  cv_.notify_one();
+}
+
 void Writer::run() {
   std::vector<WriteRequest> group;
+  std::vector<std::function<void()>> tasks;
   for (;;) {
     {
       std::unique_lock lock(mu_);
       const int64_t wait_ms = std::min<int64_t>(100, expiry_.wait_ms(mono_ms()));
       cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
-                   [this] { return !queue_.empty() || stopping_; });
+                   [this] { return !queue_.empty() || !tasks_.empty() || stopping_; });
       if (queue_.empty() && stopping_) break;
       group.swap(queue_);
+      tasks.swap(tasks_);
     }
     if (!group.empty()) {
       execute(group);
       deliver(group);
       group.clear();
     }
+    // After the group: a task sees every group before it committed.
+    for (auto& task : tasks) task();
+    tasks.clear();
     if (auto s = engine_.tick(); !s) die(s.error());
-    if (expiry_.due(mono_ms())) run_expiry();
+    if (expiry_.due(mono_ms())) {
+      // Its DELs need log space too; it waits quietly while writes are refused.
+      if (engine_.writes_refused()) {
+        expiry_.postpone(mono_ms());
+      } else {
+        run_expiry();
+      }
+    }
   }
 }
 
@@ -116,6 +189,16 @@ void Writer::die(const Error& e) {
 void Writer::execute(std::vector<WriteRequest>& group) {
   const int64_t now = unix_ms();
   std::vector<std::string_view> args;
+  // The group's log frame is reserved before anything runs; if the disk is
+  // full its writes are refused untouched (the rest, WATCH and such, run).
+  uint64_t frame_bytes = 0;
+  for (const auto& req : group) frame_bytes += frame_estimate(req);
+  bool admitted = true;
+  if (frame_bytes > 0) {
+    auto s = engine_.admit(frame_bytes);
+    if (!s && s.error().code != Code::kOom) die(s.error());
+    admitted = s.ok();
+  }
   store::WriteTxn txn(engine_);
   // Keyspace events are collected only while notify-keyspace-events selects
   // some, and published once the group is durable.
@@ -131,6 +214,7 @@ void Writer::execute(std::vector<WriteRequest>& group) {
       watches_.unwatch(req.unwatch_client);
       continue;
     }
+    if (!admitted && refuse_write(req, watches_)) continue;
     args.clear();
     for (auto [off, len] : req.spans) args.emplace_back(req.base() + off, len);
     resp::ReplyWriter reply(&req.reply, req.protocol);

@@ -8,7 +8,9 @@
 // its loop. So a reply never leaves before its write is durable, MSET is
 // atomic, and an INCR sees the INCR just before it. A log write or sync
 // error ends the process: executed effects cannot be undone, and recovery
-// from the log restores exactly what was acknowledged.
+// from the log restores exactly what was acknowledged. A full disk does not:
+// each group's log space is reserved before it runs (Engine::admit), and a
+// group that cannot get it has its writes answered -OOM, untouched.
 // submit() from any loop thread; the group runs on the writer's thread.
 #pragma once
 
@@ -17,6 +19,7 @@
 #include <memory>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -81,6 +84,10 @@ class Writer {
   // Queues a loop's batch of write requests. Any thread.
   void submit(std::vector<WriteRequest>&& batch);
   const WriterStats& stats() const { return stats_; }
+  // Runs `task` on the writer thread between two groups (SAVE/BGSAVE
+  // freezing the MemTable at a group boundary). Tasks still queued at
+  // stop() are dropped: their owner must not wait for them then. Any thread.
+  void post(std::function<void()> task);
 
  private:
   void run();
@@ -94,6 +101,7 @@ class Writer {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<WriteRequest> queue_;
+  std::vector<std::function<void()>> tasks_;  // post(), under mu_
   bool stopping_ = false;
   commands::WatchTable watches_;  // writer thread only
   // Active expiry (store/expiry.h), run between groups; writer thread only.
