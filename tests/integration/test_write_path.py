@@ -7,6 +7,7 @@ test_lifecycle.py. All of this needs a server process the suite controls: lmkv_o
 import importlib.util
 import os
 import random
+import re
 import subprocess
 import sys
 import threading
@@ -23,10 +24,10 @@ CRASH_TEST = os.path.join(REPO, "tools", "crash-test.py")
 
 
 def persistence(conn):
-    """INFO persistence's lmkv fields as ints (or floats)."""
+    """INFO persistence's numeric lmkv fields as ints (or floats)."""
     out = {}
     for k, v in info_fields(conn).items():
-        if k.startswith("lmkv_") and k != "lmkv_fsync":
+        if k.startswith("lmkv_") and re.fullmatch(r"-?\d+(\.\d+)?", v):
             out[k] = float(v) if "." in v else int(v)
     return out
 

@@ -1,0 +1,222 @@
+"""Disk full (issue 6 item 5, DESIGN.md "Durability and space", man lmkv-server(1)).
+
+Each case mounts a small tmpfs of its own as the server's --dir (root only: skipped when mount is
+not permitted), writes until writes are answered -OOM, and checks that every acknowledged write
+reads back, that reads go on, and that INFO says the disk is full; then deletes a filler file it
+put on the same tmpfs and checks that writes resume without a restart, and that after kill -9 and
+a restart everything acknowledged is still there.
+
+  - the log cannot grow: it reserves its space ahead of the groups that fill it, so a full disk
+    refuses a group before it runs;
+  - data.mdb cannot grow while the log still has room: the bulk apply fails and is retried, and
+    writes are refused once more than max-unapplied-bytes waits for it.
+"""
+
+import os
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+import redis
+
+from helpers import LmkvProcess, info_fields, wait_for
+
+pytestmark = pytest.mark.lmkv_only
+
+MiB = 1 << 20
+DISK_FULL = "OOM command not allowed: the disk is full"
+
+
+@pytest.fixture
+def small_disk(request):
+    """make(size_mb) -> (workdir, data_dir): data_dir is a fresh tmpfs of size_mb MiB; the
+    server log stays in workdir, off the tmpfs. Servers made with server() are killed by PID,
+    then the tmpfs is unmounted and the workdir removed."""
+    mounts, procs = [], []
+    binary = request.config.getoption("--lmkv")
+
+    def make(size_mb):
+        workdir = tempfile.mkdtemp(prefix="lmkv-it-full-")
+        data = os.path.join(workdir, "data")
+        os.makedirs(data)
+        try:
+            done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs",
+                                   data], capture_output=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            shutil.rmtree(workdir, ignore_errors=True)
+            pytest.skip(f"cannot mount a tmpfs: {e}")
+        if done.returncode != 0:
+            shutil.rmtree(workdir, ignore_errors=True)
+            pytest.skip("cannot mount a tmpfs (needs root): "
+                        + done.stderr.decode(errors="replace").strip())
+        mounts.append((workdir, data))
+        return workdir, data
+
+    def server(workdir, extra_args=()):
+        proc = LmkvProcess(binary, workdir, list(extra_args))
+        procs.append(proc)
+        return proc.start()
+
+    make.server = server
+    yield make
+    for proc in procs:
+        if proc.running():
+            proc.kill9()
+    for workdir, data in mounts:
+        subprocess.run(["umount", data], capture_output=True, timeout=30)
+        if not getattr(request.node, "_lmkv_failed", False):
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def fill_file(path, size):
+    """Writes a file of `size` bytes (the filler whose deletion frees space)."""
+    chunk = b"\0" * MiB
+    with open(path, "wb") as f:
+        while size > 0:
+            f.write(chunk[:min(size, len(chunk))])
+            size -= len(chunk)
+
+
+def free_bytes(path):
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
+def value_of(i, size):
+    """A distinct value per i (its index in the first bytes, so no two are equal)."""
+    head = f"{i:08d}:".encode()
+    return head + bytes((i * 7 + j) % 251 for j in range(256)) * (size // 256) + head
+
+
+def write_until_refused(c, acked, first, size, limit):
+    """SETs k<first>... until one is refused; records what was acknowledged in acked.
+    Returns the refusal's text."""
+    for i in range(first, first + limit):
+        try:
+            c.set(f"k{i}", value_of(i, size))
+        except redis.ResponseError as e:
+            return str(e)
+        acked[f"k{i}"] = value_of(i, size)
+    return None
+
+
+def check_all(c, acked, proc):
+    """Every acknowledged write reads back, one by one and by MGET; DBSIZE and SCAN agree."""
+    for k, v in acked.items():
+        assert c.get(k) == v, f"{k} lost\n" + proc.log_tail()
+    keys = list(acked)
+    for n in range(0, len(keys), 50):
+        assert c.mget(keys[n:n + 50]) == [acked[k] for k in keys[n:n + 50]]
+    assert c.dbsize() == len(acked)
+    assert {k.decode() for k in c.scan_iter(count=100)} == set(acked)
+    keys = c.execute_command("RANGE", "-", "+", "LIMIT", len(acked) + 10, "KEYSONLY")
+    assert [k.decode() for k in keys] == sorted(acked)
+
+
+def fields(c):
+    f = info_fields(c, "persistence")
+    return {k: f[k] for k in ("lmkv_disk_full", "lmkv_log_space_full", "lmkv_apply_failing",
+                              "lmkv_apply_errors", "lmkv_space_refusals")}
+
+
+def writes_resume(c):
+    """Writes are accepted again (polled: space comes back on the writer's next tick and the
+    applier's next retry)."""
+    def ok():
+        try:
+            return c.set("probe", "after") is True
+        except redis.ResponseError as e:
+            assert str(e).startswith(DISK_FULL), e
+            return False
+    return wait_for(ok, timeout=8.0, interval=0.05)
+
+
+def resume_and_restart(c, proc, data, filler, acked, first, size):
+    """Frees the filler's space, checks that writes resume without a restart and that nothing
+    was lost, then kill -9, restarts on the same directory and checks again."""
+    os.remove(filler)
+    assert writes_resume(c), "writes did not resume after space was freed\n" + proc.log_tail()
+    acked["probe"] = b"after"
+    for i in range(first, first + 20):
+        assert c.set(f"k{i}", value_of(i, size)) is True
+        acked[f"k{i}"] = value_of(i, size)
+    assert wait_for(lambda: fields(c)["lmkv_disk_full"] == "0", timeout=8.0), fields(c)
+    assert fields(c)["lmkv_apply_failing"] == "0"
+    check_all(c, acked, proc)
+    c.close()
+
+    proc.kill9()
+    proc.start()
+    c = proc.client()
+    check_all(c, acked, proc)
+    assert c.set("after-restart", "1") is True
+    assert fields(c)["lmkv_disk_full"] == "0", f"{fields(c)} {os.statvfs(data)}\n" + proc.log_tail()
+    c.close()
+
+
+def test_a_full_log_refuses_writes_keeps_reads_and_resumes(small_disk):
+    # 24 MiB for the server; freeing the filler leaves room for what the log (one segment, not
+    # released until the next one starts) and data.mdb still need afterwards.
+    workdir, data = small_disk(64)
+    filler = os.path.join(data, "filler")
+    fill_file(filler, 40 * MiB)
+    proc = small_disk.server(workdir)
+    c = proc.client()
+
+    acked = {}
+    refusal = write_until_refused(c, acked, 0, 60_000, limit=1000)
+    assert refusal is not None, "24 MiB filled without a refusal\n" + proc.log_tail()
+    assert refusal.startswith(DISK_FULL), refusal
+    assert len(acked) > 50  # the tmpfs had room for a good many before it filled
+    f = fields(c)
+    assert f["lmkv_disk_full"] == "1" and f["lmkv_log_space_full"] == "1", f
+    assert int(f["lmkv_space_refusals"]) >= 1
+
+    # Once full, every write is refused, however small, until space comes back; a
+    # transaction holding one is discarded; reads, read-only transactions included, go on.
+    with pytest.raises(redis.ResponseError, match=DISK_FULL):
+        c.set("small", "x")
+    with pytest.raises(redis.ResponseError, match="OOM command not allowed"):
+        c.delete("k0")
+    p = c.pipeline(transaction=True)
+    p.set("in-multi", "x")
+    # (-EXECABORT, whose prefix redis-py turns into the exception's class)
+    with pytest.raises(redis.exceptions.ExecAbortError,
+                       match="Transaction discarded because of: " + DISK_FULL):
+        p.execute()
+    p = c.pipeline(transaction=True)
+    p.get("k0")
+    assert p.execute() == [acked["k0"]]
+    check_all(c, acked, proc)
+    assert c.get("in-multi") is None and c.get("small") is None
+
+    resume_and_restart(c, proc, data, filler, acked, len(acked) + 1, 60_000)
+
+
+def test_a_data_file_that_cannot_grow_refuses_writes_and_resumes(small_disk):
+    workdir, data = small_disk(64)
+    # Small write buffers are applied soon; past 384 KB unapplied, a failing apply refuses
+    # writes long before the log runs out of the space it reserved (8 MiB ahead).
+    proc = small_disk.server(workdir, ["--write-buffer-size", "256kb",
+                                       "--max-unapplied-bytes", "384kb"])
+    c = proc.client()
+    acked = {"warm": b"x"}
+    assert c.set("warm", "x") is True  # the log reserves its space ahead now
+    # Leave less room than applying a 256 KB buffer needs.
+    filler = os.path.join(data, "filler")
+    fill_file(filler, free_bytes(data) - 128 * 1024)
+
+    refusal = write_until_refused(c, acked, 0, 16_000, limit=400)
+    assert refusal is not None, "no refusal\n" + proc.log_tail()
+    assert refusal.startswith(DISK_FULL), refusal
+    f = fields(c)
+    assert f["lmkv_apply_failing"] == "1" and f["lmkv_log_space_full"] == "0", f
+    assert f["lmkv_disk_full"] == "1" and int(f["lmkv_apply_errors"]) >= 1, f
+    # The applier keeps retrying (with backoff) and the refusal holds meanwhile.
+    assert wait_for(lambda: int(fields(c)["lmkv_apply_errors"]) >= 2, timeout=5.0), fields(c)
+    with pytest.raises(redis.ResponseError, match=DISK_FULL):
+        c.set("small", "x")
+    check_all(c, acked, proc)
+
+    resume_and_restart(c, proc, data, filler, acked, len(acked) + 1, 16_000)
