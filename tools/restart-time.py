@@ -11,7 +11,9 @@ Steps per server:
      --write-depth deep) for --load-seconds, the server is killed with SIGKILL by PID during
      that load, and a new server is started on the same dir. The time from Popen to the first
      GET that returns a value (an error such as -LOADING or a refused connection does not
-     count; polled with ~1 ms sleeps) is the restart time.
+     count; polled with ~1 ms sleeps) is the restart time. With --drain (lmkv), each trial
+     first waits until lmkv_unapplied_bytes is 0, so the kill sees only the write load's own
+     backlog, not what is left of the loader's.
 
 Servers (rows of the table):
   lmkv        --fsync <--fsync>: replays the unapplied log tail on start (lmkv_recovery_ms)
@@ -68,7 +70,8 @@ def parse_args():
     p.add_argument("--compare-redis", action="store_true", help="also redis RDB and AOF rows")
     p.add_argument("--redis-modes", default="rdb,aof", help="with --compare-redis: rdb,aof")
     p.add_argument("--no-lmkv", action="store_true", help="skip lmkv (redis rows only)")
-    p.add_argument("--fsync", default="everysec", help="lmkv --fsync (always|everysec|no)")
+    p.add_argument("--fsync", default="always",
+                   help="lmkv --fsync (always|everysec|no); default: the server's default")
     p.add_argument("--threads", type=int, default=0, help="lmkv --threads (0: its default)")
     p.add_argument("--lmkv-args", default="", help="extra lmkv-server arguments (split on spaces)")
     p.add_argument("--compressible", action="store_true",
@@ -84,9 +87,17 @@ def parse_args():
                    help="seconds a restart may take before the trial fails")
     p.add_argument("--workdir", default=os.path.join(REPO, "build-release", "bench-tmp"),
                    help="parent of the temp data dirs; a real disk, not tmpfs")
+    p.add_argument("--drain", action="store_true",
+                   help="lmkv: before the trials (and between them), wait until "
+                   "lmkv_unapplied_bytes is 0, so the kill sees only the write load's backlog "
+                   "(default: the loader's backlog may still be unapplied)")
     p.add_argument("--keep", action="store_true", help="keep the temp dirs")
     p.add_argument("--out", help="also write the markdown report to this file")
-    return p.parse_args()
+    args = p.parse_args()
+    # The servers run with cwd = their data dir: relative paths would not resolve there.
+    args.binary = os.path.abspath(args.binary) if os.sep in args.binary else args.binary
+    args.workdir = os.path.abspath(args.workdir)
+    return args
 
 
 def dir_bytes(path):
@@ -395,6 +406,20 @@ def redis_load_seconds(logpath, start_marker):
     return float(total[-1]) if total else sum(float(x) for x in found)
 
 
+def wait_applied(port, timeout):
+    """Polls INFO until lmkv_unapplied_bytes is 0 (everything in LMDB); returns seconds."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        conn = RawConn(LOOPBACK, port, timeout=30.0)
+        try:
+            if int(info_fields(conn).get("lmkv_unapplied_bytes", "0")) == 0:
+                return time.monotonic() - t0
+        finally:
+            conn.close()
+        time.sleep(0.2)
+    raise TimeoutError(f"lmkv still had unapplied bytes after {timeout}s")
+
+
 def run_kind(args, kind):
     """Loads the dataset into a fresh server of this kind, then runs the trials. Returns a
     result dict for the table."""
@@ -448,6 +473,9 @@ def run_kind(args, kind):
         result["bytes_loaded"] = dir_bytes(datadir)
 
         for trial in range(args.trials):
+            if kind == "lmkv" and args.drain:
+                drain_s = wait_applied(server.port, args.load_timeout)
+                log(f"{kind}: drained the unapplied backlog in {drain_s:.1f} s")
             stop = threading.Event()
             writers = [Writer(server.port, args.keys, args.value_size, args.write_depth,
                               1000 * trial + w, stop) for w in range(args.writers)]
@@ -539,7 +567,8 @@ def main():
     out(f"- dataset: {args.keys:,} keys key:%010d, {args.value_size} B "
         f"{'repetitive' if args.compressible else 'random (incompressible)'} values, loaded with "
         f"MSET x{args.batch}, {args.window} in flight; before each kill: {args.writers} "
-        f"writers x {args.write_depth} pipelined random SETs for {args.load_seconds:g} s")
+        f"writers x {args.write_depth} pipelined random SETs for {args.load_seconds:g} s"
+        f"{'; lmkv drained to 0 unapplied bytes before each trial (--drain)' * args.drain}")
     out(f"- lmkv --fsync {args.fsync}{' --threads ' + str(args.threads) if args.threads else ''}"
         f"{' ' + args.lmkv_args if args.lmkv_args else ''}; redis-rdb: --save '' + SAVE after "
         "load (later writes lost); redis-aof: --appendfsync everysec --aof-use-rdb-preamble no "
