@@ -417,6 +417,18 @@ MemTable::Found MemTable::get(int db, std::string_view key, uint64_t visible) co
   return f;
 }
 
+std::optional<int64_t> MemTable::count_delta(int db) const {
+  std::lock_guard lock(deltas_mu_);
+  auto it = count_deltas_.find(db);
+  if (it == count_deltas_.end()) return std::nullopt;
+  return it->second;
+}
+
+void MemTable::set_count_delta(int db, int64_t delta) const {
+  std::lock_guard lock(deltas_mu_);
+  count_deltas_[db] = delta;
+}
+
 uint64_t MemTable::cleared_at(int db, uint64_t visible) const {
   assert(db >= 0 && db < kDbCount);
   const ClearMark* c = visible_clear(db, visible);
