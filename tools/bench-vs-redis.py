@@ -34,6 +34,7 @@ import tempfile
 import time
 from benchlib import REDIS_MODE_ARGS, fs_type  # noqa: E402
 
+LMKV_THREADS = 0  # --lmkv-threads (0: from the pinning)
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -66,6 +67,8 @@ def parse_args():
                    help="parent of the servers' temp dirs; must be on a real disk for fsync "
                         "to mean anything (not tmpfs)")
     p.add_argument("--no-pin", action="store_true", help="do not use taskset")
+    p.add_argument("--lmkv-threads", type=int, default=0,
+                   help="lmkv's --threads (default: the cores the server is pinned to, or all)")
     p.add_argument("--out", help="also write the markdown report to this file "
                    "(e.g. BENCHMARKS.md)")
     p.add_argument("--append", action="store_true", help="append to --out")
@@ -136,7 +139,7 @@ class Server:
             args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
                     "--save", "", "--daemonize", "no"] + REDIS_MODE_ARGS[mode]
         else:
-            threads = len(cpus) if cpus else os.cpu_count()
+            threads = LMKV_THREADS or (len(cpus) if cpus else os.cpu_count())
             args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
                     "--fsync", mode, "--threads", str(threads)]
         self.argv = taskset(cpus) + args
@@ -299,7 +302,9 @@ def range_command(kind):
 
 
 def main():
+    global LMKV_THREADS
     args = parse_args()
+    LMKV_THREADS = args.lmkv_threads
     lmkv = ensure_lmkv(args.lmkv)
     modes = [m for m in args.modes.split(",") if m]
     for m in modes:
@@ -362,9 +367,10 @@ def main():
     if server_cpus:
         out(f"- pinned with taskset: servers on CPU {','.join(map(str, server_cpus))}, "
             f"redis-benchmark on CPU {','.join(map(str, bench_cpus))}; "
-            f"lmkv --threads {len(server_cpus)}")
+            f"lmkv --threads {LMKV_THREADS or len(server_cpus)}")
     else:
-        out("- not pinned (fewer than 2 cores, taskset missing, or --no-pin)")
+        out("- not pinned (fewer than 2 cores, taskset missing, or --no-pin); "
+            f"lmkv --threads {LMKV_THREADS or os.cpu_count()}")
     out(f"- data dirs under {args.workdir} (filesystem: {fs_type(args.workdir)})")
     out(f"- redis-benchmark -n {args.n16} (P>1) / {args.n1} (P=1) / {args.n_latency} (latency) "
         f"-r {args.keyspace} -d {args.datasize}; {args.rounds} rounds, servers alternating, "

@@ -70,6 +70,9 @@ class ClientRegistry {
   void unpause();
   // How long a command must still wait (ms), or 0 when it may run now.
   int64_t pause_left(bool is_write, int64_t now_ms) const;
+  // Whether a pause was ever set and not lifted: lets the per-command check
+  // skip its clock read in the common case.
+  bool maybe_paused() const { return pause_until_.load(std::memory_order_relaxed) != 0; }
   // Called after every pause change, so loops retry their waiting clients.
   void set_pause_listener(std::function<void()> fn) { pause_listener_ = std::move(fn); }
 

@@ -66,9 +66,14 @@ std::string format_notify_classes(uint32_t flags) {
 
 // Records the event when some subscriber could want its class: the writer
 // sets ctx.events only while notify-keyspace-events selects something.
+bool notifying(const Context& ctx, uint32_t cls) {
+  if (!ctx.events) return false;
+  const PubSub* ps = ctx.server.pubsub();
+  return !ps || (ps->notify_flags() & cls);
+}
+
 void notify(Context& ctx, uint32_t cls, std::string_view event, std::string_view key) {
-  if (!ctx.events) return;
-  if (const PubSub* ps = ctx.server.pubsub(); ps && !(ps->notify_flags() & cls)) return;
+  if (!notifying(ctx, cls)) return;
   ctx.events->push_back({cls, ctx.db, std::string(event), std::string(key)});
 }
 

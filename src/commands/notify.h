@@ -52,5 +52,8 @@ struct Context;
 
 // Records an event for the group being executed (see above).
 void notify(Context& ctx, uint32_t cls, std::string_view event, std::string_view key);
+// Whether an event of `cls` would be recorded: lets a handler skip work
+// that only an event needs (a blind SET reads the old value only for "new").
+bool notifying(const Context& ctx, uint32_t cls);
 
 }  // namespace lmkv::commands

@@ -23,9 +23,7 @@ const CommandSpec* Registry::find(std::string_view name) const {
     char c = name[i];
     lower[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
   }
-  // C++20 has no heterogeneous unordered_map lookup without a custom hash;
-  // the table is small, and this string fits in the SSO buffer.
-  auto it = by_name_.find(std::string(lower, name.size()));
+  auto it = by_name_.find(std::string_view(lower, name.size()));
   return it == by_name_.end() ? nullptr : &it->second;
 }
 

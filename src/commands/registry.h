@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <deque>
 #include <string>
 #include <string_view>
@@ -66,7 +67,17 @@ class Registry {
   Status rename(std::string_view from, std::string_view to);
 
  private:
-  std::unordered_map<std::string, CommandSpec> by_name_;  // lower-case keys
+  // Looked up with a string_view (no std::string per command) and a hash
+  // cheaper than std::hash's for names of a few bytes.
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const noexcept {
+      uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a
+      for (char c : s) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
+      return static_cast<size_t>(h);
+    }
+  };
+  std::unordered_map<std::string, CommandSpec, NameHash, std::equal_to<>> by_name_;  // lower-case
   std::vector<const CommandSpec*> ordered_;
   std::deque<std::string> renamed_;  // storage for renamed specs' `name`
 };

@@ -130,7 +130,12 @@ struct SetOutcome {
 // The body shared by SET, SETNX, SETEX and PSETEX (Redis's
 // setGenericCommand). Returns nullopt after replying with an error.
 std::optional<SetOutcome> set_generic(Context& ctx, const SetRequest& r) {
-  auto current = ctx.txn->get(ctx.db, r.key, ctx.now_ms);
+  // A blind SET never reads: the old value costs a lookup on the writer
+  // thread (a B+tree descent beyond the write buffer), so only the options
+  // and the "new" event that depend on it pay for it.
+  const bool needs_old = r.get || r.nx || r.xx || r.keep_ttl || notifying(ctx, kNotifyNew);
+  Result<std::optional<ValueView>> current = std::optional<ValueView>();
+  if (needs_old) current = ctx.txn->get(ctx.db, r.key, ctx.now_ms);
   if (!current) {
     ctx.fail(current.error());
     return std::nullopt;
@@ -144,7 +149,7 @@ std::optional<SetOutcome> set_generic(Context& ctx, const SetRequest& r) {
   if ((r.nx && cur) || (r.xx && !cur)) return out;
   const int64_t deadline = (r.keep_ttl && cur) ? cur->deadline_ms : r.deadline_ms;
   if (!store_string(ctx, r.key, r.value, deadline)) return std::nullopt;
-  if (!cur) notify(ctx, kNotifyNew, "new", r.key);  // Redis raises it as the key is added
+  if (needs_old && !cur) notify(ctx, kNotifyNew, "new", r.key);  // as Redis, when added
   notify_set(ctx, r.key, r.deadline_ms != 0);
   out.written = true;
   return out;

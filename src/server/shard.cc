@@ -292,6 +292,14 @@ void Shard::submit(commands::Session&, const commands::CommandSpec& spec, comman
     batch_.push_back(std::move(req));
     return;
   }
+  if (!spare_arenas_.empty()) {
+    req.arena = std::move(spare_arenas_.back());
+    spare_arenas_.pop_back();
+  }
+  if (!spare_spans_.empty()) {
+    req.spans = std::move(spare_spans_.back());
+    spare_spans_.pop_back();
+  }
   req.arena.reserve(total);
   req.spans.reserve(args.size());
   for (auto a : args) {
@@ -306,8 +314,10 @@ void Shard::submit(commands::Session&, const commands::CommandSpec& spec, comman
 // let go of the read snapshot.
 void Shard::turn_end() {
   if (!batch_.empty()) {
+    const size_t size = batch_.size();
     server_.writer().submit(std::move(batch_));
     batch_.clear();
+    batch_.reserve(size);  // the next turn is likely as busy
   }
   view_.end();
 }
@@ -328,11 +338,19 @@ void Shard::complete(std::vector<WriteRequest>& done) {
     }
     // INFO commandstats, errorstats and SLOWLOG for the write, now that its
     // reply and run time are known (the session outlives its replies).
-    std::vector<std::string_view> args;
-    args.reserve(req.spans.size());
-    for (auto [off, len] : req.spans) args.emplace_back(req.base() + off, len);
+    // The arguments again, as views (on the stack for any usual command).
+    std::string_view small[8];
+    std::vector<std::string_view> large;
+    std::span<std::string_view> args(small, req.spans.size());
+    if (req.spans.size() > std::size(small)) {
+      large.resize(req.spans.size());
+      args = large;
+    }
+    for (size_t i = 0; i < req.spans.size(); ++i)
+      args[i] = std::string_view(req.base() + req.spans[i].first, req.spans[i].second);
     commands::record_command(server_, &client->session, *req.spec, args, true, req.usec,
                              req.reply);
+    recycle(req);
     if (--client->session.pending_writes == 0) {
       if (client->closed) delete client;
       else c->resume();
@@ -357,6 +375,20 @@ void Shard::finish_deferred(uint64_t client_id, std::string reply) {
   if (conn != by_id_.end()) conn->second->resume();
 }
 
+// Keeps a delivered write's buffers for the next submit(), up to a bound
+// in count and size, so a burst of huge writes leaves no memory behind.
+void Shard::recycle(WriteRequest& req) {
+  constexpr size_t kMaxSpare = 4096, kMaxArena = 4096, kMaxSpans = 64;
+  if (spare_arenas_.size() < kMaxSpare && req.arena.capacity() <= kMaxArena) {
+    req.arena.clear();
+    spare_arenas_.push_back(std::move(req.arena));
+  }
+  if (spare_spans_.size() < kMaxSpare && req.spans.capacity() <= kMaxSpans) {
+    req.spans.clear();
+    spare_spans_.push_back(std::move(req.spans));
+  }
+}
+
 // ===================================================================
 // CLIENT KILL and CLIENT PAUSE
 // ===================================================================
@@ -375,6 +407,7 @@ void Shard::kill_client(uint64_t id) {
 // lifted (retry_paused, posted by the ClientRegistry's listener).
 bool Shard::hold_for_pause(net::Connection& c, std::span<const std::string_view> args) {
   auto& clients = server_.clients();
+  if (!clients.maybe_paused()) return false;
   const int64_t now = mono_ms();
   if (clients.pause_left(/*is_write=*/true, now) == 0) return false;  // no pause at all
   const commands::CommandSpec* spec = server_.dispatcher().registry().find(args[0]);

@@ -88,6 +88,7 @@ class Shard : public net::Handler, public commands::WriteSink {
   void turn_end();
   bool lend(WriteRequest& req, commands::Args args);
   void complete(std::vector<WriteRequest>& done);
+  void recycle(WriteRequest& req);
   void finish_drain();
   bool drain_started() const { return grace_started_ || drained_; }
 
@@ -97,6 +98,10 @@ class Shard : public net::Handler, public commands::WriteSink {
   net::Listener* listener_ = nullptr;
   net::Connection* current_ = nullptr;  // the connection whose command is running
   std::vector<WriteRequest> batch_;     // this turn's writes
+  // Argument buffers of delivered writes, kept for the next ones: a write's
+  // copy out of the read buffer then costs no malloc and no free here.
+  std::vector<std::string> spare_arenas_;
+  std::vector<std::vector<std::pair<uint32_t, uint32_t>>> spare_spans_;
   std::unordered_set<net::Connection*> connections_;
   std::unordered_map<uint64_t, net::Connection*> by_id_;  // client id -> its connection
   std::atomic<uint64_t> commands_{0};

@@ -1,19 +1,11 @@
 #include "store/effects.h"
 
 #include <charconv>
+#include <cstring>
 #include <vector>
 
 namespace lmkv::store {
 namespace {
-
-void append_len(std::string* out, char type, size_t n) {
-  char buf[24];
-  buf[0] = type;
-  auto [end, ec] = std::to_chars(buf + 1, buf + sizeof buf - 2, n);
-  *end++ = '\r';
-  *end++ = '\n';
-  out->append(buf, static_cast<size_t>(end - buf));
-}
 
 // Reads "<type><digits>\r\n" at *pos.
 bool read_len(std::string_view p, size_t* pos, char type, size_t* n) {
@@ -28,13 +20,32 @@ bool read_len(std::string_view p, size_t* pos, char type, size_t* n) {
 
 }  // namespace
 
+// One growth of `out` per effect, then plain stores: this runs for every
+// write on the writer thread, where seven appends (each with its capacity
+// check) cost more than the bytes they copy.
 void append_effect(std::string* out, std::initializer_list<std::string_view> args) {
-  append_len(out, '*', args.size());
+  constexpr size_t kHeader = 24;  // "$" + 20 digits + CRLF, rounded up
+  size_t bound = kHeader;
+  for (auto a : args) bound += kHeader + a.size() + 2;
+  const size_t start = out->size();
+  out->resize(start + bound);
+  char* p = out->data() + start;
+  char* const end = out->data() + out->size();
+  auto header = [&](char type, size_t n) {
+    *p++ = type;
+    p = std::to_chars(p, end, n).ptr;
+    *p++ = '\r';
+    *p++ = '\n';
+  };
+  header('*', args.size());
   for (auto a : args) {
-    append_len(out, '$', a.size());
-    out->append(a);
-    out->append("\r\n", 2);
+    header('$', a.size());
+    if (!a.empty()) std::memcpy(p, a.data(), a.size());
+    p += a.size();
+    *p++ = '\r';
+    *p++ = '\n';
   }
+  out->resize(static_cast<size_t>(p - out->data()));
 }
 
 Status for_each_effect(std::string_view payload, const EffectFn& fn) {

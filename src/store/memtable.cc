@@ -1,9 +1,9 @@
 #include "store/memtable.h"
 
-#include <functional>
-
+#include <bit>
 #include <cassert>
 #include <cstring>
+#include <functional>
 #include <new>
 #include <utility>
 
@@ -73,13 +73,37 @@ namespace {
 
 using Node = MemTable::Node;
 
-// Orders a node's (db, key) against (db, key): memcmp, then shorter first.
+// memcmp's sign for short strings, inline: a search makes ~30 of these
+// compares on keys of a few dozen bytes, where the call into libc's memcmp
+// costs more than the comparison (a quarter of a pipelined GET's
+// instructions). Eight bytes at a time, as big-endian words.
+int compare_bytes(const char* a, const char* b, size_t len) {
+  while (len >= 8) {
+    uint64_t x, y;
+    std::memcpy(&x, a, 8);
+    std::memcpy(&y, b, 8);
+    if (x != y) {
+      if constexpr (std::endian::native == std::endian::little) {
+        x = __builtin_bswap64(x);
+        y = __builtin_bswap64(y);
+      }
+      return x < y ? -1 : 1;
+    }
+    a += 8;
+    b += 8;
+    len -= 8;
+  }
+  for (; len != 0; ++a, ++b, --len) {
+    if (*a != *b) return static_cast<unsigned char>(*a) < static_cast<unsigned char>(*b) ? -1 : 1;
+  }
+  return 0;
+}
+
+// Orders a node's (db, key) against (db, key): bytewise, then shorter first.
 int compare(const Node* n, int db, std::string_view key) {
   if (n->db != db) return n->db < db ? -1 : 1;
   const size_t len = n->key_len < key.size() ? n->key_len : key.size();
-  if (len != 0) {
-    if (int c = std::memcmp(n->key_data(), key.data(), len); c != 0) return c;
-  }
+  if (int c = compare_bytes(n->key_data(), key.data(), len); c != 0) return c;
   if (n->key_len == key.size()) return 0;
   return n->key_len < key.size() ? -1 : 1;
 }
@@ -259,12 +283,16 @@ void MemTable::insert(uint64_t seq, int db, std::string_view key, uint8_t kind,
   Node* prev[kMaxHeight];
   int cur_height = height_.load(std::memory_order_relaxed);
   Node* x = head_;
+  const Node* known_after = nullptr;  // already compared as after: skip it
   for (int level = cur_height - 1; level >= 0; --level) {
     while (true) {
       Node* nx = x->links()[level].load(std::memory_order_relaxed);
-      if (nx == nullptr) break;
+      if (nx == nullptr || nx == known_after) break;
       const int c = compare(nx, db, key);
-      if (c > 0 || (c == 0 && nx->seq <= seq)) break;
+      if (c > 0 || (c == 0 && nx->seq <= seq)) {
+        known_after = nx;
+        break;
+      }
       x = nx;
     }
     prev[level] = x;
@@ -387,6 +415,18 @@ MemTable::Found MemTable::get(int db, std::string_view key, uint64_t visible) co
     f.seq = c->seq;
   }
   return f;
+}
+
+std::optional<int64_t> MemTable::count_delta(int db) const {
+  std::lock_guard lock(deltas_mu_);
+  auto it = count_deltas_.find(db);
+  if (it == count_deltas_.end()) return std::nullopt;
+  return it->second;
+}
+
+void MemTable::set_count_delta(int db, int64_t delta) const {
+  std::lock_guard lock(deltas_mu_);
+  count_deltas_[db] = delta;
 }
 
 uint64_t MemTable::cleared_at(int db, uint64_t visible) const {

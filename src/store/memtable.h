@@ -22,7 +22,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "store/value.h"
@@ -85,6 +88,11 @@ class MemTable {
   size_t memory_bytes() const { return block_bytes_.load(std::memory_order_relaxed); }
   size_t entries() const { return entries_.load(std::memory_order_relaxed); }
   uint64_t max_seq() const { return max_seq_.load(std::memory_order_relaxed); }
+  // DBSIZE's cache (store/read_view.h): how much this frozen layer changes
+  // physical db's key count over the state it was written on. The same for
+  // every reader that sees all of the layer, so the first one computes it.
+  std::optional<int64_t> count_delta(int db) const;
+  void set_count_delta(int db, int64_t delta) const;
 
   struct Node;  // defined in memtable.cc
 
@@ -174,6 +182,8 @@ class MemTable {
   std::atomic<size_t> block_bytes_{0};
   std::atomic<size_t> entries_{0};
   std::atomic<uint64_t> max_seq_{0};
+  mutable std::mutex deltas_mu_;
+  mutable std::unordered_map<int, int64_t> count_deltas_;  // guarded by deltas_mu_
 };
 
 }  // namespace lmkv::store

@@ -216,6 +216,42 @@ Result<std::optional<ValueView>> ReadView::get(int db, std::string_view key, int
   return value;
 }
 
+Result<bool> ReadView::present_below(size_t from, int db, std::string_view key) {
+  const auto& layers = version_->layers;
+  for (size_t j = from; j < layers.size(); ++j) {
+    switch (layers[j]->get(db, key, visible_).kind) {
+      case MemTable::Kind::kAbsent:
+        continue;
+      case MemTable::Kind::kValue:
+        return true;
+      default:  // a tombstone, or a clear marker (not below a non-cleared layer)
+        return false;
+    }
+  }
+  return in_lmdb(db, key);
+}
+
+// Each distinct key the layer holds counts +1 if the layer leaves it a
+// value, -1 if it had one below. A frozen layer this view sees whole gives
+// every reader the same answer (the state below it is a fixed log prefix),
+// so it is kept in the layer.
+Result<int64_t> ReadView::layer_delta(size_t i, int db) {
+  const MemTable& layer = *version_->layers[i];
+  const bool shareable = i > 0 && layer.max_seq() <= visible_;
+  if (shareable) {
+    if (auto cached = layer.count_delta(db)) return *cached;
+  }
+  int64_t delta = 0;
+  MemTable::Iterator it(layer, db, visible_);
+  for (it.seek_to_first(); it.valid(); it.next()) {
+    auto was = present_below(i + 1, db, it.key());
+    if (!was) return was.error();
+    delta += static_cast<int>(it.entry().kind == MemTable::Kind::kValue) - static_cast<int>(*was);
+  }
+  if (shareable) layer.set_count_delta(db, delta);
+  return delta;
+}
+
 Result<bool> ReadView::in_lmdb(int db, std::string_view key) {
   encode_key(key, &keybuf_);
   MDB_val k = as_val(keybuf_), v;
@@ -238,9 +274,15 @@ Result<uint64_t> ReadView::dbsize(int db) {
     MDB_stat st;
     if (int rc = mdb_stat(txn_, engine_.env().dbi(db), &st)) return lmdb_error(rc, "stat");
     count = static_cast<int64_t>(st.ms_entries);
+    for (size_t i = n; i-- > 0;) {
+      auto delta = layer_delta(i, db);
+      if (!delta) return delta.error();
+      count += *delta;
+    }
+    return static_cast<uint64_t>(std::max<int64_t>(count, 0));
   }
-  if (n == 0) return static_cast<uint64_t>(count);
-  // Walk the layers' distinct keys in order (newest layer wins).
+  // A FLUSHDB in the buffer hides LMDB: count the layers' keys up to it,
+  // walking their distinct keys in order (the newest layer wins).
   std::vector<MemTable::Iterator> its;
   its.reserve(n);
   for (size_t i = 0; i < n; ++i) {
@@ -256,15 +298,9 @@ Result<uint64_t> ReadView::dbsize(int db) {
     const bool present = best->entry().kind == MemTable::Kind::kValue;
     for (auto& it : its)
       if (it.valid() && it.key() == key) it.next();
-    bool was = false;
-    if (!cleared) {
-      auto r = in_lmdb(db, key);
-      if (!r) return r.error();
-      was = *r;
-    }
-    count += static_cast<int>(present) - static_cast<int>(was);
+    count += static_cast<int>(present);
   }
-  return static_cast<uint64_t>(std::max<int64_t>(count, 0));
+  return static_cast<uint64_t>(count);
 }
 
 // Merges the layers (newest first) and an LMDB cursor in key order. At each

@@ -58,8 +58,10 @@ class ReadView {
   Result<std::optional<ValueView>> get(int db, std::string_view key, int64_t now_ms);
 
   // Keys in `db`, counting expired keys not yet deleted (as Redis's DBSIZE):
-  // LMDB's entry count corrected by the buffered keys, each probed once in
-  // LMDB, so its cost is bounded by the unapplied buffer, not the dataset.
+  // LMDB's entry count plus each layer's change to it. A frozen layer's
+  // change is computed once and kept in the layer (MemTable::count_delta),
+  // so a call costs O(1) in the dataset and probes only the active write
+  // buffer's keys (after a FLUSHDB still in the buffer: every layer's).
   Result<uint64_t> dbsize(int db);
 
   // Visits the live keys of `db` within [lo, hi] in byte order (descending
@@ -78,6 +80,10 @@ class ReadView {
   // hidden by such a marker.
   size_t layers_for(int db, bool* cleared) const;
   Result<bool> in_lmdb(int db, std::string_view key);
+  // Whether `key` has a value in layers[from...] or, below them, in LMDB.
+  Result<bool> present_below(size_t from, int db, std::string_view key);
+  // How much layers[i] changes db's key count over the state below it.
+  Result<int64_t> layer_delta(size_t i, int db);
   // The physical database of logical `db` in this view (after begin()).
   int physical(int db) const {
     return see_everything_ ? engine_.physical_db(db) : map_[static_cast<size_t>(db)];
