@@ -323,19 +323,19 @@ Status Engine::commit(WriteTxn& group) {
   return {};
 }
 
-// Past max-unapplied-bytes the writer keeps pace with the applier instead
-// of outrunning it. Beyond RAM an apply can take a second, and frozen
-// MemTables piling up meanwhile are memory: a waiting of 50 ms per freeze
-// let a 256 MiB-capped server grow them past the cap and be OOM-killed.
-// So every group past the bound waits about as long as the applier needs
-// for its bytes (the last apply's rate), longer the further past the bound,
-// but at most kMaxPause: writers slow down smoothly. Only past twice the
-// bound does a group wait for an apply to finish (bounded too), so memory
-// stays bounded even when the applier stalls.
+// max-unapplied-bytes bounds the log a restart replays (its time: ~35 ms
+// for 32 MiB here) and the memory the frozen MemTables hold (beyond RAM an
+// apply can take a second; a wait of 50 ms per freeze let a 256 MiB-capped
+// server grow them past the cap and be OOM-killed). So past half the bound
+// every group waits about as long as the applier needs for its bytes (the
+// last apply's rate), longer the closer to the bound, at most kMaxPause:
+// writers slow down smoothly. Past the bound a group waits for an apply to
+// finish (bounded too), so neither grows past it by more than a group.
 void Engine::throttle(size_t group_bytes) {
   constexpr auto kMaxPause = std::chrono::milliseconds(50);
   constexpr auto kMaxHardWait = std::chrono::seconds(1);
   const size_t bound = options_.max_unapplied;
+  const size_t soft = bound / 2;
   std::unique_lock lock(mu_);
   auto unapplied = [&] {
     size_t total = active_->bytes();
@@ -343,11 +343,11 @@ void Engine::throttle(size_t group_bytes) {
     return total;
   };
   const size_t now = unapplied();
-  if (now <= bound || !apply_error_.ok()) return;
+  if (now <= soft || !apply_error_.ok()) return;
   stats_.slowdowns.fetch_add(1, std::memory_order_relaxed);
-  if (now > 2 * bound) {
+  if (now > bound) {
     progress_cv_.wait_for(lock, kMaxHardWait, [&] {
-      return stopping_ || !apply_error_.ok() || unapplied() <= 2 * bound;
+      return stopping_ || !apply_error_.ok() || unapplied() <= bound;
     });
     return;
   }
@@ -355,7 +355,7 @@ void Engine::throttle(size_t group_bytes) {
   const double apply_bytes = static_cast<double>(stats_.last_apply_bytes.load());
   double wait_us = apply_bytes > 0 ? static_cast<double>(group_bytes) * apply_us / apply_bytes
                                    : 1000.0;
-  wait_us *= 1.0 + 4.0 * static_cast<double>(now - bound) / static_cast<double>(bound);
+  wait_us *= 1.0 + 4.0 * static_cast<double>(now - soft) / static_cast<double>(soft);
   wait_us = std::min(wait_us, static_cast<double>(
                                   std::chrono::microseconds(kMaxPause).count()));
   progress_cv_.wait_for(lock, std::chrono::microseconds(static_cast<int64_t>(wait_us)));
