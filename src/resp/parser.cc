@@ -245,6 +245,25 @@ RequestParser::HeaderStatus RequestParser::find_header_end(const char* data, siz
   return HeaderStatus::kFound;
 }
 
+RequestParser::CountStatus RequestParser::read_count(const char* data, size_t len, size_t start,
+                                                     int64_t* n, size_t* next) {
+  if ((*next = quick_count(data, len, start, n)) != 0) return CountStatus::kFound;
+  size_t cr = 0;
+  switch (find_header_end(data, len, &cr)) {
+    case HeaderStatus::kPartial:
+      return CountStatus::kPartial;
+    case HeaderStatus::kTooBig:
+      return CountStatus::kTooBig;
+    case HeaderStatus::kFound:
+      break;
+  }
+  const auto parsed = parse_i64(std::string_view(data + start, cr - start));
+  if (!parsed || data[cr + 1] != '\n') return CountStatus::kInvalid;
+  *n = *parsed;
+  *next = cr + 2;
+  return CountStatus::kFound;
+}
+
 // A multibulk request: "*<argc>\r\n" then argc times "$<len>\r\n<bytes>\r\n".
 // Progress (argc_, the finished spans_, pos_ and the current bulk_len_)
 // survives between calls, so each call only looks at bytes it has not seen;
@@ -254,21 +273,16 @@ RequestParser::Status RequestParser::parse_multibulk(const char* data, size_t le
                                                      size_t* consumed) {
   if (argc_ < 0) {
     int64_t n = 0;
-    size_t next = quick_count(data, len, 1, &n);
-    if (next == 0) {
-      size_t cr = 0;
-      switch (find_header_end(data, len, &cr)) {
-        case HeaderStatus::kPartial:
-          return Status::kNeedMore;
-        case HeaderStatus::kTooBig:
-          return fail(std::string(kTooBigMbulkCount));
-        case HeaderStatus::kFound:
-          break;
-      }
-      const auto parsed = parse_i64(std::string_view(data + 1, cr - 1));
-      if (!parsed || data[cr + 1] != '\n') return fail(std::string(kInvalidMultibulkLength));
-      n = *parsed;
-      next = cr + 2;
+    size_t next = 0;
+    switch (read_count(data, len, pos_ + 1, &n, &next)) {
+      case CountStatus::kPartial:
+        return Status::kNeedMore;
+      case CountStatus::kTooBig:
+        return fail(std::string(kTooBigMbulkCount));
+      case CountStatus::kInvalid:
+        return fail(std::string(kInvalidMultibulkLength));
+      case CountStatus::kFound:
+        break;
     }
     if (n > INT_MAX || n > limits_.max_multibulk_len)
       return fail(std::string(kInvalidMultibulkLength));
@@ -295,24 +309,18 @@ RequestParser::Status RequestParser::parse_multibulk(const char* data, size_t le
         return fail(std::move(message));
       }
       int64_t n = 0;
-      size_t next = quick_count(data, len, pos_ + 1, &n);
-      if (next == 0) {
-        size_t cr = 0;
-        switch (find_header_end(data, len, &cr)) {
-          case HeaderStatus::kPartial:
-            return Status::kNeedMore;
-          case HeaderStatus::kTooBig:
-            return fail(std::string(kTooBigBulkCount));
-          case HeaderStatus::kFound:
-            break;
-        }
-        const auto parsed = parse_i64(std::string_view(data + pos_ + 1, cr - pos_ - 1));
-        if (!parsed || *parsed < 0 || data[cr + 1] != '\n')
+      size_t next = 0;
+      switch (read_count(data, len, pos_ + 1, &n, &next)) {
+        case CountStatus::kPartial:
+          return Status::kNeedMore;
+        case CountStatus::kTooBig:
+          return fail(std::string(kTooBigBulkCount));
+        case CountStatus::kInvalid:
           return fail(std::string(kInvalidBulkLength));
-        n = *parsed;
-        next = cr + 2;
+        case CountStatus::kFound:
+          break;
       }
-      if (n > limits_.max_bulk_len) return fail(std::string(kInvalidBulkLength));
+      if (n < 0 || n > limits_.max_bulk_len) return fail(std::string(kInvalidBulkLength));
       bulk_len_ = n;
       pos_ = next;
     }

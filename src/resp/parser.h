@@ -58,6 +58,11 @@ class RequestParser {
   void reset();
   enum class HeaderStatus { kPartial, kFound, kTooBig };
   HeaderStatus find_header_end(const char* data, size_t len, size_t* cr);
+  // The count of the header line at pos_ ("*<n>" or "$<n>"), its digits
+  // from `start`: the common form in one pass, else the general path.
+  // kFound sets *n and *next (the offset after its "\r\n").
+  enum class CountStatus { kFound, kPartial, kTooBig, kInvalid };
+  CountStatus read_count(const char* data, size_t len, size_t start, int64_t* n, size_t* next);
 
   ParserLimits limits_;
   std::vector<std::string_view> args_;
