@@ -93,8 +93,9 @@ def test_changes_since_last_save(target):
 # The snapshot itself (lmkv only)
 # ---------------------------------------------------------------------------------------------
 
-class SequentialWriter(threading.Thread):
-    """One client writing seq:0, seq:1, ... in order; acked is how many were acknowledged."""
+class Writer(threading.Thread):
+    """A client writing until `stop` (at most 200,000 acknowledged writes); acked counts what
+    was acknowledged, error is what ended it early. Subclasses write one step at a time."""
 
     def __init__(self, proc, stop):
         super().__init__(daemon=True)
@@ -106,32 +107,28 @@ class SequentialWriter(threading.Thread):
     def run(self):
         try:
             while not self.stop.is_set() and self.acked < 200000:
-                self.client.set(f"seq:{self.acked}", self.acked)
-                self.acked += 1
+                self.acked += self.step()
         except Exception as e:  # noqa: BLE001 - reported by the test
             self.error = e
 
 
-class PairWriter(threading.Thread):
+class SequentialWriter(Writer):
+    """seq:0, seq:1, ... in order: a snapshot holds a prefix of them."""
+
+    def step(self):
+        self.client.set(f"seq:{self.acked}", self.acked)
+        return 1
+
+
+class PairWriter(Writer):
     """Pipelined MSETs of pair:a:i / pair:b:i: a snapshot holds both of a pair or neither."""
 
-    def __init__(self, proc, stop):
-        super().__init__(daemon=True)
-        self.client = proc.client()
-        self.stop = stop
-        self.acked = 0
-        self.error = None
-
-    def run(self):
-        try:
-            while not self.stop.is_set() and self.acked < 200000:
-                pipe = self.client.pipeline(transaction=False)
-                for i in range(self.acked, self.acked + 50):
-                    pipe.mset({f"pair:a:{i}": i, f"pair:b:{i}": i})
-                pipe.execute()
-                self.acked += 50
-        except Exception as e:  # noqa: BLE001
-            self.error = e
+    def step(self):
+        pipe = self.client.pipeline(transaction=False)
+        for i in range(self.acked, self.acked + 50):
+            pipe.mset({f"pair:a:{i}": i, f"pair:b:{i}": i})
+        pipe.execute()
+        return 50
 
 
 def start_on(lmkv_factory, directory):
