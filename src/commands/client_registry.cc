@@ -55,6 +55,7 @@ std::string ClientRegistry::list_type(ClientType type, int64_t now_ms) const {
 int ClientRegistry::kill(const KillFilter& f, const Session* self, bool* kill_self) {
   *kill_self = false;
   std::vector<Closer> close;
+  std::vector<uint64_t> gone;
   int n = 0;
   {
     std::lock_guard l(mu_);
@@ -69,8 +70,16 @@ int ClientRegistry::kill(const KillFilter& f, const Session* self, bool* kill_se
         *kill_self = true;
       } else if (auto it = closers_.find(id); it != closers_.end() && it->second) {
         close.push_back(it->second);
+        gone.push_back(id);
       }
       ++n;
+    }
+    // A killed client is gone for every later command, as in Redis, although
+    // its loop closes the socket a moment later: CLIENT LIST and a second
+    // KILL must not see it.
+    for (uint64_t id : gone) {
+      sessions_.erase(id);
+      closers_.erase(id);
     }
   }
   // Outside the lock: a closer posts to a loop, which may be this one.

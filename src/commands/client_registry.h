@@ -57,8 +57,9 @@ class ClientRegistry {
   std::string list_type(ClientType type, int64_t now_ms) const;
 
   // CLIENT KILL: closes every client matching `f` but `self`, each on its
-  // own loop, and returns how many matched, `self` included. `*kill_self`
-  // says whether `self` matched: its caller closes it after the reply.
+  // own loop, and returns how many matched, `self` included; the others
+  // leave the registry at once. `*kill_self` says whether `self` matched:
+  // its caller closes it after the reply.
   int kill(const KillFilter& f, const Session* self, bool* kill_self);
   // True when a user of that name has a session (CLIENT KILL USER).
   bool has_user(std::string_view user) const;

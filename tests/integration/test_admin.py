@@ -114,11 +114,25 @@ def test_client_kill_by_id_closes_the_other_connection(conns):
     killer, victim = conns(), conns()
     vid = client_id(victim)
     assert decode_reply(killer.command("CLIENT", "KILL", "ID", str(vid))) == 1
+    # Gone at once, as in Redis, before its loop has closed the socket.
+    assert decode_reply(killer.command("CLIENT", "LIST", "ID", str(vid))) == b""
+    assert decode_reply(killer.command("CLIENT", "KILL", "ID", str(vid))) == 0
     _, closed = victim.read_until_closed(timeout=5)
     assert closed
     listed = decode_reply(killer.command("CLIENT", "LIST", "ID", str(vid)))
     assert listed == b""
     assert killer.command("PING") == b"+PONG\r\n"
+
+
+def test_killed_clients_leave_the_list_at_once(conns):
+    # The victim's loop closes it a moment later; the registry must not wait
+    # for that (a race CI once caught with one victim, so try many).
+    killer = conns()
+    for _ in range(100):
+        victim = conns()
+        vid = client_id(victim)
+        assert decode_reply(killer.command("CLIENT", "KILL", "ID", str(vid))) == 1
+        assert decode_reply(killer.command("CLIENT", "LIST", "ID", str(vid))) == b""
 
 
 def test_client_kill_old_form_by_address(conns):

@@ -92,6 +92,11 @@ BOOST_AUTO_TEST_CASE(client_registry_kill_filters_and_pause) {
   BOOST_TEST(reg.kill(f, &a, &self) == 1);
   BOOST_TEST(closed_b == 1);
   BOOST_TEST(!self);
+  // A killed client leaves the registry at once, before its loop closes it.
+  BOOST_TEST(reg.size() == 1u);
+  BOOST_TEST(reg.kill(f, &a, &self) == 0);
+  BOOST_TEST(closed_b == 1);
+  reg.add(&b, [&] { ++closed_b; });
   KillFilter by_user;
   by_user.user = "default";
   BOOST_TEST(reg.kill(by_user, &a, &self) == 0);  // skipme: only a is "default"
@@ -103,8 +108,9 @@ BOOST_AUTO_TEST_CASE(client_registry_kill_filters_and_pause) {
   typed.type = ClientType::kPubSub;
   BOOST_TEST(reg.kill(typed, nullptr, &self) == 0);
   b.subscriptions = 1;
-  BOOST_TEST(reg.kill(typed, nullptr, &self) == 1);
   BOOST_TEST(reg.list_type(ClientType::kPubSub, mono_ms()).find("id=2 ") == 0u);
+  BOOST_TEST(reg.kill(typed, nullptr, &self) == 1);
+  BOOST_TEST(reg.list_type(ClientType::kPubSub, mono_ms()).empty());
   BOOST_TEST(reg.list_type(ClientType::kMaster, mono_ms()).empty());
   reg.remove(&a);
   reg.remove(&b);
