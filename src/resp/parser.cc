@@ -264,6 +264,26 @@ RequestParser::CountStatus RequestParser::read_count(const char* data, size_t le
   return CountStatus::kFound;
 }
 
+// read_count() of the header at pos_ ('*' or '$'): true when found;
+// otherwise *st is the call's result, kNeedMore or the header kind's error.
+bool RequestParser::read_header(const char* data, size_t len, std::string_view too_big,
+                                std::string_view invalid, int64_t* n, size_t* next, Status* st) {
+  switch (read_count(data, len, pos_ + 1, n, next)) {
+    case CountStatus::kFound:
+      return true;
+    case CountStatus::kPartial:
+      *st = Status::kNeedMore;
+      return false;
+    case CountStatus::kTooBig:
+      *st = fail(std::string(too_big));
+      return false;
+    case CountStatus::kInvalid:
+      *st = fail(std::string(invalid));
+      return false;
+  }
+  return false;
+}
+
 // A multibulk request: "*<argc>\r\n" then argc times "$<len>\r\n<bytes>\r\n".
 // Progress (argc_, the finished spans_, pos_ and the current bulk_len_)
 // survives between calls, so each call only looks at bytes it has not seen;
@@ -274,16 +294,9 @@ RequestParser::Status RequestParser::parse_multibulk(const char* data, size_t le
   if (argc_ < 0) {
     int64_t n = 0;
     size_t next = 0;
-    switch (read_count(data, len, pos_ + 1, &n, &next)) {
-      case CountStatus::kPartial:
-        return Status::kNeedMore;
-      case CountStatus::kTooBig:
-        return fail(std::string(kTooBigMbulkCount));
-      case CountStatus::kInvalid:
-        return fail(std::string(kInvalidMultibulkLength));
-      case CountStatus::kFound:
-        break;
-    }
+    if (Status st; !read_header(data, len, kTooBigMbulkCount, kInvalidMultibulkLength, &n, &next,
+                                &st))
+      return st;
     if (n > INT_MAX || n > limits_.max_multibulk_len)
       return fail(std::string(kInvalidMultibulkLength));
     pos_ = next;
@@ -310,16 +323,8 @@ RequestParser::Status RequestParser::parse_multibulk(const char* data, size_t le
       }
       int64_t n = 0;
       size_t next = 0;
-      switch (read_count(data, len, pos_ + 1, &n, &next)) {
-        case CountStatus::kPartial:
-          return Status::kNeedMore;
-        case CountStatus::kTooBig:
-          return fail(std::string(kTooBigBulkCount));
-        case CountStatus::kInvalid:
-          return fail(std::string(kInvalidBulkLength));
-        case CountStatus::kFound:
-          break;
-      }
+      if (Status st; !read_header(data, len, kTooBigBulkCount, kInvalidBulkLength, &n, &next, &st))
+        return st;
       if (n < 0 || n > limits_.max_bulk_len) return fail(std::string(kInvalidBulkLength));
       bulk_len_ = n;
       pos_ = next;

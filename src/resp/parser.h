@@ -63,6 +63,8 @@ class RequestParser {
   // kFound sets *n and *next (the offset after its "\r\n").
   enum class CountStatus { kFound, kPartial, kTooBig, kInvalid };
   CountStatus read_count(const char* data, size_t len, size_t start, int64_t* n, size_t* next);
+  bool read_header(const char* data, size_t len, std::string_view too_big,
+                   std::string_view invalid, int64_t* n, size_t* next, Status* st);
 
   ParserLimits limits_;
   std::vector<std::string_view> args_;
