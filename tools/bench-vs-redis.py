@@ -18,36 +18,26 @@ Example:  tools/bench-vs-redis.py --modes always,everysec,no --rounds 3 --out BE
 Check the harness without lmkv:  tools/bench-vs-redis.py --lmkv redis-server --rounds 1 --n16 20000 --n1 10000
 """
 
-import argparse
-import csv
-import datetime
-import io
 import os
 import platform
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from benchlib import REDIS_MODE_ARGS, fs_type  # noqa: E402
+
+from benchlib import (BENCH_TMP, LMKV_RELEASE, REDIS_MODE_ARGS, REPO, Server, arg_parser,
+                      bench_argv, cli_pipe, fs_type, report_head, write_report)
+from benchlib import run_bench as run_benchmark
 
 LMKV_THREADS = 0  # --lmkv-threads (0: from the pinning)
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n", 2)[2])
-    p.add_argument("--lmkv", default=os.path.join(REPO, "build-release", "src", "lmkv-server"),
+    p = arg_parser(__doc__, lmkv=None, redis="--redis", bench="--bench")
+    p.add_argument("--lmkv", default=LMKV_RELEASE,
                    help="lmkv-server binary (default: build-release, built if missing); "
                         "'redis-server' compares Redis with itself to check the harness")
-    p.add_argument("--redis", default=shutil.which("redis-server") or "redis-server")
-    p.add_argument("--bench", default=shutil.which("redis-benchmark") or "redis-benchmark")
     p.add_argument("--modes", default="always,no", help="comma list of always,everysec,no")
     p.add_argument("--pipelines", default="1,16", help="comma list of -P values")
     p.add_argument("--tests", default="set,get,mset,incr", help="redis-benchmark -t tests")
@@ -63,7 +53,7 @@ def parse_args():
     p.add_argument("--keyspace", type=int, default=1000000, help="-r")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--timeout", type=int, default=600, help="seconds per redis-benchmark run")
-    p.add_argument("--workdir", default=os.path.join(REPO, "build-release", "bench-tmp"),
+    p.add_argument("--workdir", default=BENCH_TMP,
                    help="parent of the servers' temp dirs; must be on a real disk for fsync "
                         "to mean anything (not tmpfs)")
     p.add_argument("--no-pin", action="store_true", help="do not use taskset")
@@ -111,12 +101,6 @@ def taskset(cpus):
     return ["taskset", "-c", ",".join(map(str, cpus))] if cpus else []
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def version_of(binary):
     try:
         out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10)
@@ -127,56 +111,21 @@ def version_of(binary):
 
 # --- servers ---------------------------------------------------------------------------------
 
-class Server:
-    """One server process on a fresh temp dir; stopped by PID."""
-
-    def __init__(self, kind, binary, mode, cpus, workdir):
-        self.kind, self.binary, self.mode, self.cpus = kind, binary, mode, cpus
-        self.dir = tempfile.mkdtemp(prefix=f"{kind}-{mode}-", dir=workdir)
-        self.port = free_port()
-        is_redis = os.path.basename(binary) == "redis-server"
-        if is_redis:
-            args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-                    "--save", "", "--daemonize", "no"] + REDIS_MODE_ARGS[mode]
-        else:
-            threads = LMKV_THREADS or (len(cpus) if cpus else os.cpu_count())
-            args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-                    "--fsync", mode, "--threads", str(threads)]
-        self.argv = taskset(cpus) + args
-        self.log = open(os.path.join(self.dir, "server.log"), "wb")
-        self.proc = subprocess.Popen(self.argv, stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while not self.ping():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"{kind} did not start: {' '.join(self.argv)}")
-            time.sleep(0.05)
-
-    def ping(self):
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
-                s.sendall(b"PING\r\n")
-                return s.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def cpu_seconds(self):
-        """utime + stime of the server process (all its threads), in seconds."""
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of stat
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+def start_server(kind, binary, mode, cpus, workdir):
+    """A fresh server of this kind over a temp dir, pinned to cpus; Redis when the binary is
+    redis-server (whatever the kind: the harness check runs Redis as "lmkv")."""
+    is_redis = os.path.basename(binary) == "redis-server"
+    extra = []
+    if not is_redis:
+        extra = ["--threads", str(LMKV_THREADS or (len(cpus) if cpus else os.cpu_count()))]
+    server = Server.in_temp_dir(kind, binary, f"{kind}-{mode}-", workdir, redis=is_redis,
+                                fsync=mode, extra=extra, wrap=taskset(cpus))
+    try:
+        server.start(timeout=20.0, interval=0.05)
+    except BaseException:
+        server.close(timeout=30.0)
+        raise
+    return server
 
 
 # --- benchmark -------------------------------------------------------------------------------
@@ -208,26 +157,17 @@ def parse_bench_output(text):
     return figures
 
 
-def bench_command(args, server, pipeline, n, clients, test=None, command=None):
-    cmd = [args.bench, "-p", str(server.port), "-n", str(n), "-r", str(args.keyspace),
-           "-d", str(args.datasize), "-c", str(clients), "-P", str(pipeline)]
-    return cmd + (["-t", test] if test else list(command))
-
-
 def run_bench(args, server, test, pipeline, n, cpus, clients=None, command=None):
     """One redis-benchmark run against server (a -t test, or a custom command line);
     returns its figures plus the server's CPU microseconds per request."""
-    cmd = taskset(cpus) + bench_command(args, server, pipeline, n, clients or args.clients,
-                                        test=None if command else test, command=command)
+    cmd = taskset(cpus) + bench_argv(args.bench, server.port, n=n, keys=args.keyspace,
+                                     size=args.datasize, clients=clients or args.clients,
+                                     pipeline=pipeline, tests=None if command else test,
+                                     extra=command or ())
     before = server.cpu_seconds()
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
-    except subprocess.TimeoutExpired:
-        raise RuntimeError(f"timeout after {args.timeout}s: {' '.join(cmd)}")
+    text, _ = run_benchmark(cmd, args.timeout)
     after = server.cpu_seconds()
-    if out.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stdout}\n{out.stderr}")
-    figures = parse_bench_output(out.stdout)
+    figures = parse_bench_output(text)
     figures["cpu_us"] = (after - before) * 1e6 / n
     if command:
         figures["name"] = command[0]
@@ -267,13 +207,7 @@ def preload_range(server, kind, count):
                     args += [b"0", b"key:%012d" % i]
                 yield b"*%d\r\n" % len(args) + b"".join(bulk(a) for a in args)
 
-    proc = subprocess.Popen(["redis-cli", "-p", str(server.port), "--pipe"],
-                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
-    for chunk in commands():
-        proc.stdin.write(chunk)
-    proc.stdin.close()
-    if proc.wait(600) != 0:
-        raise RuntimeError("preload failed")
+    cli_pipe(server.port, commands(), timeout=600)
 
 
 def scenarios(args):
@@ -330,19 +264,19 @@ def main():
         for mode in modes:
             for label, pipeline, clients, n, tests, _ in plan:
                 for kind, binary in order:
-                    server = Server(kind, binary, mode, server_cpus, args.workdir)
+                    server = start_server(kind, binary, mode, server_cpus, args.workdir)
                     try:
                         for test, t, command in tests:
                             fig = run_bench(args, server, t, pipeline, n, bench_cpus,
                                             clients=clients, command=command)
                             record(rnd, mode, label, test, kind, fig)
                     finally:
-                        server.stop()
+                        server.close(timeout=30.0)
         # The RANGE page read does not depend on the durability mode: once per round.
         if "range" in args.scenarios.split(","):
             label = f"RANGE {RANGE_PAGE} c{args.clients}"
             for kind, binary in order:
-                server = Server(kind, binary, "no", server_cpus, args.workdir)
+                server = start_server(kind, binary, "no", server_cpus, args.workdir)
                 try:
                     # (--lmkv redis-server checks the harness: Redis's command then)
                     flavour = "redis" if os.path.basename(binary) == "redis-server" else "lmkv"
@@ -354,13 +288,10 @@ def main():
                     args.keyspace = saved
                     record(rnd, "any", label, "range", kind, fig)
                 finally:
-                    server.stop()
+                    server.close(timeout=30.0)
 
-    lines = []
+    lines = report_head("lmkv vs redis-server")
     out = lines.append
-    out(f"## lmkv vs redis-server, {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}")
-    out("")
-    out(f"- command: `{' '.join([os.path.relpath(sys.argv[0], REPO)] + sys.argv[1:])}`")
     out(f"- machine: {os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), "
         f"{cpu_model()}, Linux {platform.release()}")
     out(f"- lmkv: `{lmkv}` ({version_of(lmkv)}); redis: {version_of(args.redis)}")
@@ -407,11 +338,7 @@ def main():
         out(f"| {mode} | {label} | {name} | {lr:,.0f} | {rr:,.0f} | "
             f"{lr / rr:.2f} | {median([f['cpu_us'] for f in lm]):.2f} | "
             f"{median([f['cpu_us'] for f in rd]):.2f} | {lat(lm)} | {lat(rd)} |")
-    report = "\n".join(lines) + "\n"
-    print(report)
-    if args.out:
-        with open(args.out, "a" if args.append else "w") as f:
-            f.write(report + "\n")
+    write_report(lines, args.out, mode="a" if args.append else "w", trailer="\n")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ stopped by PID at the end.
 """
 import argparse
 import os
-import re
 import socket
 import subprocess
 import sys

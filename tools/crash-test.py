@@ -4,11 +4,13 @@ write load, restart it on the same --dir, and check the data against a model of 
 clients were told.
 
 Each cycle: CLIENTS threads (raw sockets, one connection each) send random SET / MSET (2-10
-distinct keys, one value for all of them) / DEL on string keys s:0..KEYS-1 and INCR on counter
-keys c:0..COUNTERS-1, sometimes pipelined. Every value is unique (cycle.client.op), so a value
-read back names the write that produced it. The server is killed with SIGKILL (by PID) after a
-random 0.2-2 s, half the time at a moment the INFO fields say a frozen buffer is being applied
-(a small --write-buffer-size makes applies frequent). Then it is restarted and checked:
+distinct keys, one value for all of them) / DEL on string keys s:0..KEYS-1, INCR on counter
+keys c:0..COUNTERS-1 and MULTI/EXEC transactions (1-3 SETs of one value, 0-2 DELs on other
+string keys, 0-2 INCRs, shuffled), sometimes pipelined. Every value is unique
+(cycle.client.op), so a value read back names the write (or transaction) that produced it.
+The server is killed with SIGKILL (by PID) after a random 0.2-2 s, half the time at a moment
+the INFO fields say a frozen buffer is being applied (a small --write-buffer-size makes
+applies frequent). Then it is restarted and checked:
 
   * per key: the value is one some write produced (else "never written"), and that write is
     not superseded: W is superseded when some write W2 to the same key was acknowledged and
@@ -19,6 +21,12 @@ random 0.2-2 s, half the time at a moment the INFO fields say a frozen buffer is
   * MSET all or nothing: if some but not all keys of an MSET hold its value, every other key
     must hold a value from a write that may follow the MSET in log order (not acknowledged
     before the MSET was sent); otherwise the MSET was torn.
+  * MULTI/EXEC: each key a transaction writes counts it as one write to that key (its SETs'
+    value, or nil for its DELs), acknowledged when the EXEC reply arrived; so an acknowledged
+    EXEC's effects must all be there unless superseded. All or nothing: once any key holds
+    the transaction's value it ran, so every other key it SET or DELeted must hold its value
+    (or nil) or a value from a write that may follow it, as for MSET. Its INCRs count in the
+    counter bounds (the EXEC reply gives the acknowledged values).
   * INCR: base + (INCRs sent) >= value >= max(base, highest acknowledged reply).
   * the keyspace (RANGE paging) holds only known keys, and DBSIZE matches it.
 
@@ -51,14 +59,36 @@ NEG_INF = float("-inf")
 
 
 class Op:
-    """One command a client sent: what it writes, when it was sent, when (if) it was acked."""
-    __slots__ = ("kind", "keys", "value", "sent", "acked", "reply", "client")
+    """One command a client sent: what it writes, when it was sent, when (if) it was acked.
+    A MULTI op is a whole transaction: subs lists its commands as (command, key), the SETs
+    write value; acked is when the EXEC reply arrived and reply is EXEC's array."""
+    __slots__ = ("kind", "keys", "value", "sent", "acked", "reply", "client", "subs")
 
-    def __init__(self, kind, keys, value, client):
+    def __init__(self, kind, keys, value, client, subs=None):
         self.kind, self.keys, self.value, self.client = kind, keys, value, client
+        self.subs = subs
         self.sent = None
         self.acked = None  # monotonic time the reply was read; None: in flight at the kill
         self.reply = None
+
+    def string_writes(self):
+        """{string key: value written (None: deleted)}."""
+        if self.kind == "MULTI":
+            return {k: (self.value if c == "SET" else None) for c, k in self.subs
+                    if c in ("SET", "DEL")}
+        if self.kind in ("SET", "MSET", "DEL"):
+            return {k: self.value for k in self.keys}
+        return {}
+
+    def incr_replies(self):
+        """[(counter key, acknowledged reply or None)] of the INCRs this op sent."""
+        if self.kind == "INCR":
+            return [(self.keys[0], self.reply if self.acked is not None else None)]
+        if self.kind != "MULTI":
+            return []
+        replies = self.reply if self.acked is not None and isinstance(self.reply, list) else []
+        return [(k, replies[i] if i < len(replies) else None)
+                for i, (c, k) in enumerate(self.subs) if c == "INCR"]
 
 
 def parse_size(text):
@@ -90,17 +120,32 @@ class Client(threading.Thread):
         rng, a = self.rng, self.args
         roll = rng.random()
         value = f"{self.cycle}.{self.idx}.{n}|".encode() + b"x" * rng.randrange(0, 120)
-        if roll < 0.40:
+        if roll < 0.35:
             return Op("SET", [f"s:{rng.randrange(a.keys)}"], value, self.idx)
-        if roll < 0.60:
+        if roll < 0.52:
             keys = [f"s:{k}" for k in rng.sample(range(a.keys), rng.randint(2, 10))]
             return Op("MSET", keys, value, self.idx)
-        if roll < 0.75:
+        if roll < 0.65:
             return Op("DEL", [f"s:{rng.randrange(a.keys)}"], None, self.idx)
-        return Op("INCR", [f"c:{rng.randrange(a.counters)}"], None, self.idx)
+        if roll < 0.85:
+            return Op("INCR", [f"c:{rng.randrange(a.counters)}"], None, self.idx)
+        # A transaction: distinct string keys (one write each), at least one SET so that its
+        # value shows whether it ran.
+        sets, dels = rng.randint(1, 3), rng.randint(0, 2)
+        strings = [f"s:{k}" for k in rng.sample(range(a.keys), sets + dels)]
+        counters = [f"c:{k}" for k in rng.sample(range(a.counters),
+                                                min(a.counters, rng.randint(0, 2)))]
+        subs = ([("SET", k) for k in strings[:sets]] + [("DEL", k) for k in strings[sets:]]
+                + [("INCR", k) for k in counters])
+        rng.shuffle(subs)
+        return Op("MULTI", [k for _, k in subs], value, self.idx, subs)
 
     @staticmethod
     def encode(op):
+        if op.kind == "MULTI":
+            return b"".join([encode_command("MULTI")]
+                            + [Client.encode(Op(c, [k], op.value, op.client)) for c, k in op.subs]
+                            + [encode_command("EXEC")])
         if op.kind == "SET":
             return encode_command("SET", op.keys[0], op.value)
         if op.kind == "MSET":
@@ -110,10 +155,18 @@ class Client(threading.Thread):
             return encode_command(*args)
         return encode_command(op.kind, op.keys[0])
 
+    @staticmethod
+    def reply_ok(kind, reply):
+        return ((kind in ("SET", "MSET") and reply == "OK")
+                or (kind == "DEL" and reply in (0, 1))
+                or (kind == "INCR" and isinstance(reply, int) and reply >= 1))
+
     def check_reply(self, op, reply):
-        ok = ((op.kind in ("SET", "MSET") and reply == "OK")
-              or (op.kind == "DEL" and reply in (0, 1))
-              or (op.kind == "INCR" and isinstance(reply, int) and reply >= 1))
+        if op.kind == "MULTI":
+            ok = (isinstance(reply, list) and len(reply) == len(op.subs)
+                  and all(self.reply_ok(c, r) for (c, _), r in zip(op.subs, reply)))
+        else:
+            ok = self.reply_ok(op.kind, reply)
         if not ok:
             self.errors.append(f"client {self.idx}: unexpected reply to {op.kind} "
                                f"{op.keys[:3]}: {reply!r}")
@@ -138,6 +191,12 @@ class Client(threading.Thread):
                 self.ops.extend(batch)  # recorded before sending: they may reach the server
                 conn.send(payload)
                 for op in batch:
+                    if op.kind == "MULTI":  # +OK, one +QUEUED a command, then EXEC's reply
+                        queued = [decode_reply(conn.read_exactly_reply(timeout=10.0))
+                                  for _ in range(len(op.subs) + 1)]
+                        if queued != ["OK"] + ["QUEUED"] * len(op.subs):
+                            self.errors.append(f"client {self.idx}: unexpected replies to "
+                                               f"MULTI and its commands: {queued!r}")
                     raw = conn.read_exactly_reply(timeout=10.0)
                     op.acked = time.monotonic()
                     op.reply = decode_reply(raw)
@@ -200,10 +259,11 @@ class Model:
     def check(self, ops, observed_strings, observed_counters, keyspace, dbsize):
         violations = []
         by_key = {}
+        writes_of = {}  # id(op) -> {key: value}
         for op in ops:
-            if op.kind in ("SET", "MSET", "DEL"):
-                for k in op.keys:
-                    by_key.setdefault(k, []).append(op)
+            w = writes_of[id(op)] = op.string_writes()
+            for k in w:
+                by_key.setdefault(k, []).append(op)
 
         def superseded(w_acked, writes):
             # Some acknowledged write was sent after w's reply had arrived.
@@ -214,7 +274,8 @@ class Model:
             got = observed_strings[key]
             # Candidates: (value, ack time) with the verified base acked "before the cycle".
             candidates = [(base, NEG_INF)] + [
-                (o.value, o.acked if o.acked is not None else float("inf")) for o in writes]
+                (writes_of[id(o)][key], o.acked if o.acked is not None else float("inf"))
+                for o in writes]
             producing = [c for c in candidates if c[0] == got]
             if not producing:
                 violations.append(f"{key}: holds {short(got)}, a value never written to it")
@@ -226,32 +287,36 @@ class Model:
                                   f"lost); acceptable: {expected[:4]}")
 
         for op in ops:
-            if op.kind != "MSET":
+            if op.kind not in ("MSET", "MULTI"):
                 continue
-            have = [k for k in op.keys if observed_strings[k] == op.value]
-            if not have or len(have) == len(op.keys):
+            # The op's value is unique: a key holding it proves the op ran.
+            wrote = writes_of[id(op)]
+            have = [k for k, v in wrote.items() if v is not None and observed_strings[k] == v]
+            if not have:
                 continue
-            for k in op.keys:
-                if observed_strings[k] == op.value:
-                    continue
+            for k, v in wrote.items():
                 got = observed_strings[k]
-                # Could the write that produced got be after this MSET in log order?
-                later = [o for o in by_key.get(k, []) if o is not op and o.value == got
+                if got == v:
+                    continue
+                # Could the write that produced got be after this op in log order?
+                later = [o for o in by_key.get(k, []) if o is not op
+                         and writes_of[id(o)][k] == got
                          and not (o.acked is not None and o.acked < op.sent)]
                 if not later:
+                    sets = sum(1 for x in wrote.values() if x is not None)
                     violations.append(
-                        f"torn MSET {short(op.value)} ({'acked' if op.acked else 'in flight'}):"
-                        f" {len(have)}/{len(op.keys)} keys have it, {k} holds {short(got)} "
-                        f"from no write that can follow it")
+                        f"torn {op.kind} {short(op.value)} "
+                        f"({'acked' if op.acked else 'in flight'}): {len(have)}/{sets} keys "
+                        f"have it, {k} holds {short(got)} (not {short(v)}) from no write that "
+                        f"can follow it")
                     break
 
         incr_sent, incr_max = {}, {}
         for op in ops:
-            if op.kind == "INCR":
-                k = op.keys[0]
+            for k, reply in op.incr_replies():
                 incr_sent[k] = incr_sent.get(k, 0) + 1
-                if op.acked is not None and isinstance(op.reply, int):
-                    incr_max[k] = max(incr_max.get(k, 0), op.reply)
+                if isinstance(reply, int):
+                    incr_max[k] = max(incr_max.get(k, 0), reply)
         for key, base in self.counters.items():
             got = observed_counters[key] or 0  # absent: never incremented
             low, high = max(base, incr_max.get(key, 0)), base + incr_sent.get(key, 0)
@@ -335,6 +400,8 @@ def run_cycle(cycle, server, model, args, rng, deadline):
     if hung:
         violations.append(f"client threads {hung} still waiting 30 s after the kill")
     acked = sum(1 for op in ops if op.acked is not None)
+    multis = [op for op in ops if op.kind == "MULTI"]
+    multis_acked = sum(1 for op in multis if op.acked is not None)
     if acked == 0:
         violations.append("no write acknowledged before the kill (server hung?)")
 
@@ -350,7 +417,8 @@ def run_cycle(cycle, server, model, args, rng, deadline):
     print(f"cycle {cycle}: fsync={args.fsync} kill={moment}"
           f" applies={fields.get('lmkv_bulk_applies', '?')}"
           f" unapplied={fields.get('lmkv_unapplied_bytes', '?')}: {len(ops)} ops, {acked} acked,"
-          f" {len(ops) - acked} in flight; restart {started_ms:.0f} ms,"
+          f" {len(ops) - acked} in flight ({len(multis)} MULTI/EXEC, {multis_acked} acked);"
+          f" restart {started_ms:.0f} ms,"
           f" recovery {after.get('lmkv_recovery_ms', '?')} ms,"
           f" replayed {after.get('lmkv_replayed_frames', '?')} frames: {status}", flush=True)
     for v in violations[:20]:

@@ -20,41 +20,20 @@ A tiny run to see it work:
   tools/expiry-cost.py --keys 20000 --spread 5 --offset 1 --requests 20000
 """
 
-import argparse
-import csv
-import io
 import os
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 
-import redis
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
-sys.path.insert(0, os.path.join(REPO, "tools"))
-
-from helpers import free_port, info_fields, ping_ok  # noqa: E402
-from benchlib import log  # noqa: E402
-
-LOOPBACK = "127.0.0.1"
+from benchlib import Server, arg_parser, bench_argv, bench_csv, log  # noqa: E402  # noqa: E402
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n", 2)[2])
-    p.add_argument("--binary", default=os.path.join(REPO, "build-release", "src", "lmkv-server"))
-    p.add_argument("--redis", default=shutil.which("redis-server") or "redis-server")
-    p.add_argument("--bench", default=shutil.which("redis-benchmark") or "redis-benchmark")
+    p = arg_parser(__doc__, redis="--redis", bench="--bench", keys=1_000_000, value_size=32)
     p.add_argument("--compare-redis", action="store_true")
     p.add_argument("--fsync", default="everysec", help="lmkv --fsync; redis uses the same "
                    "appendfsync (always/everysec) or no persistence (no)")
-    p.add_argument("--keys", type=int, default=1_000_000)
-    p.add_argument("--value-size", type=int, default=32)
     p.add_argument("--spread", type=float, default=60.0, help="seconds the deadlines span")
     p.add_argument("--offset", type=float, default=2.0,
                    help="seconds from the end of loading to the first deadline")
@@ -67,42 +46,18 @@ def parse_args():
     return p.parse_args()
 
 
-class Server:
-    def __init__(self, kind, args):
-        self.kind = kind
-        self.dir = tempfile.mkdtemp(prefix=f"expiry-cost-{kind}-", dir=args.workdir)
-        self.port = free_port()
-        if kind == "lmkv":
-            argv = [args.binary, "--port", str(self.port), "--bind", LOOPBACK,
-                    "--dir", self.dir, "--fsync", args.fsync]
-        else:
-            persist = (["--appendonly", "no"] if args.fsync == "no" else
-                       ["--appendonly", "yes", "--appendfsync", args.fsync])
-            argv = [args.redis, "--port", str(self.port), "--bind", LOOPBACK, "--dir", self.dir,
-                    "--save", "", "--daemonize", "no"] + persist
-        self.log = open(os.path.join(self.dir, "server.log"), "wb")
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while not ping_ok(LOOPBACK, self.port):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"{kind} did not start")
-            time.sleep(0.05)
-
-    def client(self):
-        return redis.Redis(host=LOOPBACK, port=self.port, socket_timeout=120)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+def start_server(kind, args):
+    """A fresh server over a temp dir; Redis with the persistence --fsync names (always,
+    everysec: appendonly with that appendfsync; no: none) and no RDB saves."""
+    binary = args.binary if kind == "lmkv" else args.redis
+    server = Server.in_temp_dir(kind, binary, f"expiry-cost-{kind}-", args.workdir,
+                                fsync=args.fsync)
+    try:
+        server.start(timeout=30.0, interval=0.05)
+    except BaseException:
+        server.close()
+        raise
+    return server
 
 
 def load(server, args, expiring):
@@ -138,14 +93,12 @@ def load(server, args, expiring):
 
 
 def bench(server, args):
-    cmd = [args.bench, "-h", LOOPBACK, "-p", str(server.port), "-t", "set,get", "-r",
-           str(args.keys), "-n", str(args.requests), "-c", str(args.clients), "-P",
-           str(args.pipeline), "-d", str(args.value_size), "--csv"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, check=True)
-    rows = {}
-    for row in csv.DictReader(io.StringIO(out.stdout)):
-        rows[row["test"]] = (float(row["rps"]), float(row.get("p99_latency_ms", "nan")))
-    return rows
+    figures, _ = bench_csv(bench_argv(args.bench, server.port, tests="set,get", keys=args.keys,
+                                      n=args.requests, clients=args.clients,
+                                      pipeline=args.pipeline, size=args.value_size),
+                           args.timeout)
+    return {test: (fig["rps"], float(fig.get("p99_latency_ms", "nan")))
+            for test, fig in figures.items()}
 
 
 def main():
@@ -154,23 +107,21 @@ def main():
     results = []
     for kind in kinds:
         for scenario in ("none", "expiring"):
-            server = Server(kind, args)
+            server = start_server(kind, args)
             try:
                 first = load(server, args, scenario == "expiring")
                 if first is not None:
                     wait = first / 1000 - time.time()
                     if wait > 0:
                         time.sleep(min(wait, args.timeout))  # start as expiry starts
-                c = server.client()
-                before = int(info_fields(c, "stats").get("expired_keys", 0))
+                before = int(server.info("stats").get("expired_keys", 0))
                 t0 = time.monotonic()
                 rows = bench(server, args)
                 elapsed = time.monotonic() - t0
-                expired = int(info_fields(c, "stats").get("expired_keys", 0)) - before
-                dbsize = c.dbsize()
-                c.close()
+                expired = int(server.info("stats").get("expired_keys", 0)) - before
+                dbsize = server.command("DBSIZE")
             finally:
-                server.stop()
+                server.close()
             for test, (rps, p99) in rows.items():
                 results.append((kind, scenario, test, rps, p99, expired, dbsize, elapsed))
             log(f"{kind}/{scenario}: {rows}, expired {expired} during {elapsed:.1f}s")

@@ -18,7 +18,6 @@ Servers are stopped by PID, every step has a timeout, temp dirs are removed unle
 Loopback only.
 """
 
-import argparse
 import os
 import shutil
 import socket
@@ -28,19 +27,12 @@ import sys
 import tempfile
 import time
 
-from benchlib import log
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchlib import (REDIS_BENCHMARK, Server, arg_parser, bench_argv, cli_pipe, disk_usage,
+                      log)
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n", 2)[2])
-    p.add_argument("--lmkv", default=os.path.join(REPO, "build-release", "src", "lmkv-server"))
-    p.add_argument("--redis", default=shutil.which("redis-server") or "redis-server")
-    p.add_argument("--keys", type=int, default=1000000)
-    p.add_argument("--value-size", type=int, default=32)
+    p = arg_parser(__doc__, lmkv="--lmkv", redis="--redis", keys=1000000, value_size=32)
     p.add_argument("--dbsize-calls", type=int, default=20)
     p.add_argument("--load-seconds", type=float, default=5.0,
                    help="length of the write load DBSIZE is timed under")
@@ -51,82 +43,15 @@ def parse_args():
     return p.parse_args()
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cli(port, *args, timeout=60):
-    out = subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True,
-                         timeout=timeout)
-    return out.stdout.strip()
-
-
-def info(port):
-    fields = {}
-    for line in cli(port, "INFO", "everything").splitlines():
-        if ":" in line:
-            k, v = line.split(":", 1)
-            fields[k] = v.strip()
-    return fields
-
-
-def rss_bytes(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def allocated(path):
-    total = 0
-    for root, _, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_blocks * 512
-            except FileNotFoundError:
-                pass
-    return total
-
-
-def start(kind, args, port, data):
-    if kind == "lmkv":
-        cmd = [args.lmkv, "--port", str(port), "--bind", "127.0.0.1", "--dir", data]
-    else:
-        cmd = [args.redis, "--port", str(port), "--bind", "127.0.0.1", "--dir", data,
-               "--save", "", "--appendonly", "no", "--daemonize", "no"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if cli(port, "PING") == "PONG":
-            return proc
-        time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError(f"{kind} did not start")
-
-
 def load(port, keys, value_size, timeout):
     """Pipes `keys` SETs through redis-cli --pipe, generated in chunks."""
     value = (b"v" * value_size)
-    pipe = subprocess.Popen(["redis-cli", "-p", str(port), "--pipe"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     head = b"*3\r\n$3\r\nSET\r\n$16\r\n"
     tail = b"\r\n$%d\r\n%s\r\n" % (value_size, value)
-    deadline = time.monotonic() + timeout
     chunk = 100000
-    for start_key in range(0, keys, chunk):
-        if time.monotonic() > deadline:
-            pipe.kill()
-            raise RuntimeError("load timed out")
-        end = min(keys, start_key + chunk)
-        pipe.stdin.write(b"".join(head + b"key:%012d" % i + tail for i in range(start_key, end)))
-    pipe.stdin.close()
-    out = pipe.stdout.read().decode()
-    pipe.wait(timeout=max(1.0, deadline - time.monotonic()))
-    if "errors: 0" not in out:
-        raise RuntimeError("redis-cli --pipe: " + out.strip()[-300:])
+    cli_pipe(port, (b"".join(head + b"key:%012d" % i + tail
+                             for i in range(lo, min(keys, lo + chunk)))
+                    for lo in range(0, keys, chunk)), timeout)
 
 
 def time_dbsize(port, calls):
@@ -143,32 +68,36 @@ def time_dbsize(port, calls):
 
 
 def measure(kind, args, root):
-    port = free_port()
     data = os.path.join(root, kind)
     os.makedirs(data)
-    proc = start(kind, args, port, data)
+    if kind == "lmkv":
+        server = Server(kind, args.lmkv, data, logpath=os.path.join(root, "lmkv.log"))
+    else:
+        server = Server(kind, args.redis, data, fsync="no",
+                        logpath=os.path.join(root, "redis.log"))
     row = {"server": kind}
     try:
+        server.start(timeout=30.0, interval=0.05)
+        port = server.port
         t0 = time.monotonic()
         load(port, args.keys, args.value_size, args.timeout)
         row["load_s"] = time.monotonic() - t0
         if kind == "lmkv":  # wait for the write buffer to reach LMDB (age limit: 5 s)
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and info(port).get("lmkv_unapplied_bytes") != "0":
-                time.sleep(0.5)
-        fields = info(port)
-        row["dbsize"] = int(cli(port, "DBSIZE"))
-        row["rss"] = rss_bytes(proc.pid)
+            try:
+                server.wait_applied(60.0, interval=0.5)
+            except TimeoutError as e:
+                log(f"{kind}: {e}")
+        fields = server.info("everything")
+        row["dbsize"] = server.command("DBSIZE")
+        row["rss"] = server.rss()["VmRSS"]
         row["used_memory"] = int(fields.get("used_memory", 0)) if kind == "redis" else None
-        if kind == "lmkv":
-            row["disk"] = allocated(data)
-        else:
-            cli(port, "SAVE", timeout=600)
-            row["disk"] = allocated(data)
+        if kind == "redis":
+            server.command("SAVE", timeout=600)
+        row["disk"] = disk_usage(data)[1]
         idle, _ = time_dbsize(port, args.dbsize_calls)
         bench = subprocess.Popen(
-            ["redis-benchmark", "-p", str(port), "-t", "set", "-r", str(args.keys), "-d",
-             str(args.value_size), "-c", "50", "-P", "16", "-n", "100000000", "-q"],
+            bench_argv(REDIS_BENCHMARK, port, tests="set", keys=args.keys, size=args.value_size,
+                       clients=50, pipeline=16, n=100000000, extra=["-q"]),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             time.sleep(args.load_seconds / 2)
@@ -179,14 +108,9 @@ def measure(kind, args, root):
         row["dbsize_idle_us"] = (statistics.median(idle), max(idle))
         row["dbsize_busy_us"] = (statistics.median(busy), max(busy))
         if kind == "lmkv":
-            row["unapplied"] = int(info(port).get("lmkv_unapplied_bytes", 0))
+            row["unapplied"] = int(server.info().get("lmkv_unapplied_bytes", 0))
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        server.stop(60.0)
     return row
 
 

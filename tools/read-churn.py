@@ -45,39 +45,26 @@ Every step is bounded in time; the server is stopped by PID; loopback only; the 
 removed unless --keep.
 """
 
-import argparse
 import ctypes
 import ctypes.util
-import datetime
 import os
-import platform
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
-sys.path.insert(0, os.path.join(REPO, "tools"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # when loaded by a test
 
-from helpers import RawConn, decode_reply, encode_command, free_port, info_fields  # noqa: E402
-from benchlib import fs_type, log  # noqa: E402
+from benchlib import (BENCH_TMP, LOOPBACK, REPO, RawConn, Server, arg_parser,  # noqa: E402
+                      bench_argv, decode_reply, disk_usage, fs_type, human, log, machine,
+                      mset_load, report_head)
 
-LOOPBACK = "127.0.0.1"
 KEY_FMT = b"key:%012d"  # redis-benchmark's __rand_int__ is 12 zero-padded digits
+file_sizes = disk_usage  # (apparent, allocated) of a file; the tests' name
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n", 2)[2])
-    p.add_argument("--binary", default=os.path.join(REPO, "build-release", "src", "lmkv-server"))
-    p.add_argument("--benchmark", default=shutil.which("redis-benchmark") or "redis-benchmark")
-    p.add_argument("--keys", type=int, default=200_000)
-    p.add_argument("--value-size", type=int, default=100)
+    p = arg_parser(__doc__, bench="--benchmark", keys=200_000, value_size=100)
     p.add_argument("--overwrites-per-key", type=float, default=50.0)
     p.add_argument("--clients", type=int, default=50, help="redis-benchmark -c")
     p.add_argument("--pipeline", type=int, default=1, help="redis-benchmark -P")
@@ -94,7 +81,7 @@ def parse_args(argv=None):
                    help="pass if second-half growth per 1M writes <= this x first-half growth")
     p.add_argument("--quick", action="store_true",
                    help="20k keys x 100 B, 30 overwrites/key, -P 16, 1 s samples (~15 s)")
-    p.add_argument("--workdir", default=os.path.join(REPO, "build-release", "bench-tmp"),
+    p.add_argument("--workdir", default=BENCH_TMP,
                    help="parent of the temp data dir; a real disk, not tmpfs")
     p.add_argument("--keep", action="store_true", help="keep the temp dir")
     p.add_argument("--out", help="also write the markdown report to this file")
@@ -110,124 +97,18 @@ def parse_args(argv=None):
     return args
 
 
-def human(n):
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024.0
-    return str(n)
-
-
-def file_sizes(path):
-    """(apparent, allocated) bytes of path, (0, 0) when missing."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return 0, 0
-    return st.st_size, st.st_blocks * 512
-
-
 # ---------------------------------------------------------------------------------------------
-# Server, loader
+# Loader
 # ---------------------------------------------------------------------------------------------
-
-class Server:
-    def __init__(self, binary, datadir, logpath, extra):
-        self.port = free_port()
-        self.argv = [binary, "--port", str(self.port), "--bind", LOOPBACK, "--dir", datadir] + extra
-        self.logpath = logpath
-        self.proc = None
-
-    def start(self, timeout=30.0):
-        with open(self.logpath, "ab") as f:
-            f.write(f"=== {' '.join(self.argv)}\n".encode())
-            f.flush()
-            self.proc = subprocess.Popen(self.argv, stdout=f, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"lmkv-server exited at start-up\n{self.log_tail()}")
-            try:
-                conn = RawConn(LOOPBACK, self.port, timeout=1.0)
-                try:
-                    if decode_reply(conn.command("PING")) == "PONG":
-                        return
-                finally:
-                    conn.close()
-            except (OSError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.02)
-        raise TimeoutError("lmkv-server did not answer PING")
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self):
-        if not self.alive():
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-
-    def log_tail(self, limit=3000):
-        try:
-            with open(self.logpath, "rb") as f:
-                return f.read()[-limit:].decode("utf-8", "replace")
-        except OSError:
-            return "(no log)"
-
 
 def load(port, keys, value_size, timeout, batch=100, window=64):
     """MSETs keys 0..keys-1 (pipelined, `window` in flight); every reply must be +OK."""
-    value = (b"v" * value_size)
-    deadline = time.monotonic() + timeout
-    conn = RawConn(LOOPBACK, port, timeout=60.0)
-    try:
-        in_flight = 0
-        for lo in range(0, keys, batch):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"loading took over {timeout}s")
-            hi = min(keys, lo + batch)
-            args = ["MSET"]
-            for k in range(lo, hi):
-                args += [KEY_FMT % k, value]
-            conn.send(encode_command(*args))
-            in_flight += 1
-            while in_flight >= window:
-                if conn.read_exactly_reply(timeout=60.0) != b"+OK\r\n":
-                    raise RuntimeError("MSET failed while loading")
-                in_flight -= 1
-        while in_flight:
-            if conn.read_exactly_reply(timeout=60.0) != b"+OK\r\n":
-                raise RuntimeError("MSET failed while loading")
-            in_flight -= 1
-    finally:
-        conn.close()
+    mset_load(port, keys, b"v" * value_size, KEY_FMT, timeout, batch, window)
 
 
-def lmkv_info(port):
+def lmkv_info(server):
     """INFO persistence (lmkv_* store fields) merged with INFO stats (lmkv_write_commands)."""
-    conn = RawConn(LOOPBACK, port, timeout=10.0)
-    try:
-        fields = info_fields(conn, "stats")
-        fields.update(info_fields(conn, "persistence"))
-        return fields
-    finally:
-        conn.close()
-
-
-def wait_applied(port, timeout):
-    """Polls until lmkv_unapplied_bytes is 0 (everything in LMDB); returns seconds taken."""
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if int(lmkv_info(port).get("lmkv_unapplied_bytes", "0")) == 0:
-            return time.monotonic() - t0
-        time.sleep(0.1)
-    raise TimeoutError(f"lmkv still had unapplied bytes after {timeout}s")
+    return server.info("stats", "persistence", timeout=10.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -332,11 +213,10 @@ class PinnedReader:
 def run(args):
     """Returns a result dict: samples, sizes at load/half/end, writes, readers, verdict."""
     os.makedirs(args.workdir, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix="read-churn-", dir=args.workdir)
-    datadir = os.path.join(tmp, "data")
-    os.makedirs(datadir)
+    server = Server.in_temp_dir("lmkv", args.binary, "read-churn-", args.workdir,
+                                extra=args.lmkv_args.split())
+    tmp, datadir = server.tmp, server.datadir
     mdb = os.path.join(datadir, "data.mdb")
-    server = Server(args.binary, datadir, os.path.join(tmp, "server.log"), args.lmkv_args.split())
     writes = int(args.keys * args.overwrites_per_key)
     res = {"tmp": tmp, "writes": writes, "samples": [], "fs": fs_type(args.workdir)}
     stop = threading.Event()
@@ -348,8 +228,8 @@ def run(args):
         res["load_s"] = time.monotonic() - t
         # The loaded data reaches data.mdb by bulk applies (a non-empty buffer is frozen after
         # at most buffer-max-age): wait, so "after load" is the size of the whole dataset.
-        res["drain_s"] = wait_applied(server.port, timeout=120.0)
-        info = lmkv_info(server.port)
+        res["drain_s"] = server.wait_applied(timeout=120.0)
+        info = lmkv_info(server)
         base_writes = int(info.get("lmkv_write_commands", 0))
         res["size_loaded"] = file_sizes(mdb)
         log(f"loaded {args.keys:,} keys in {res['load_s']:.1f} s; data.mdb "
@@ -365,9 +245,9 @@ def run(args):
             readers.append(SlowReader("range", server.port, args.page, think, stop))
         for r in readers:
             r.start()
-        cmd = [args.benchmark, "-h", LOOPBACK, "-p", str(server.port), "-t", "set",
-               "-r", str(args.keys), "-d", str(args.value_size), "-n", str(writes),
-               "-c", str(args.clients), "-P", str(args.pipeline), "-q"]
+        cmd = bench_argv(args.benchmark, server.port, tests="set", keys=args.keys,
+                         size=args.value_size, n=writes, clients=args.clients,
+                         pipeline=args.pipeline, extra=["-q"])
         res["bench_cmd"] = " ".join(cmd[:3] + ["-p", "PORT"] + cmd[5:])
         # To a file, not a pipe: redis-benchmark prints progress all along and would block on
         # a full pipe nobody reads until the end.
@@ -384,7 +264,7 @@ def run(args):
                 stop.wait(min(args.interval, max(0.0, deadline - time.monotonic())))
                 finished = bench.poll() is not None
             now = time.monotonic()
-            info = lmkv_info(server.port)
+            info = lmkv_info(server)
             w = int(info.get("lmkv_write_commands", 0)) - base_writes
             size = file_sizes(mdb)
             sample = {"t": now - t0, "writes": w, "rate": (w - prev_w) / max(1e-6, now - prev_t),
@@ -420,19 +300,15 @@ def run(args):
             r.join(60)
         # The last writes may still sit in the write buffer; let them reach LMDB so the end
         # size counts them (bounded wait on lmkv_unapplied_bytes).
-        wait_applied(server.port, timeout=120.0)
-        info = lmkv_info(server.port)
+        server.wait_applied(timeout=120.0)
+        info = lmkv_info(server)
         res["end"] = {"writes": int(info.get("lmkv_write_commands", 0)) - base_writes,
                       "size": file_sizes(mdb)[0], "alloc": file_sizes(mdb)[1],
                       "applies": int(info.get("lmkv_bulk_applies", 0))}
         res["readers"] = [(r.kind, r.pages, r.keys, r.passes, r.error) for r in readers]
         if "half" not in res:
             res["half"] = res["samples"][len(res["samples"]) // 2]
-        conn = RawConn(LOOPBACK, server.port, timeout=10)
-        try:
-            res["dbsize"] = decode_reply(conn.command("DBSIZE"))
-        finally:
-            conn.close()
+        res["dbsize"] = server.command("DBSIZE", timeout=10.0)
     finally:
         stop.set()
         if bench is not None and bench.poll() is None:
@@ -440,9 +316,7 @@ def run(args):
             bench.wait(10)
         if pinned is not None:
             pinned.release()
-        server.stop()
-        if not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
+        server.close(keep=args.keep)
     return summarize(args, res)
 
 
@@ -465,13 +339,10 @@ def summarize(args, res):
 
 
 def report(args, res, argv):
-    lines = []
+    lines = report_head("Read churn: file size under overwrite churn with slow readers",
+                        script="tools/read-churn.py", argv=argv)
     out = lines.append
-    out(f"## Read churn: file size under overwrite churn with slow readers, "
-        f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}")
-    out("")
-    out(f"- command: `{' '.join(['tools/read-churn.py'] + argv)}`")
-    out(f"- machine: {os.cpu_count()} cores, Linux {platform.release()}; data dir on {res['fs']}")
+    out(f"- machine: {machine()}; data dir on {res['fs']}")
     out(f"- dataset: {args.keys:,} keys key:%012d x {args.value_size} B, loaded in "
         f"{res['load_s']:.1f} s (+{res['drain_s']:.1f} s until all applied); lmkv args: "
         f"`{args.lmkv_args or '(defaults)'}`")

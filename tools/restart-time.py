@@ -33,39 +33,21 @@ Every step has a timeout; servers are killed by PID; temp dirs are removed unles
 Loopback only.
 """
 
-import argparse
-import datetime
 import os
-import platform
 import random
 import re
-import shutil
-import signal
 import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
-
-from helpers import RawConn, decode_reply, encode_command, free_port, info_fields  # noqa: E402
-from benchlib import log, fs_type  # noqa: E402
-
-LOOPBACK = "127.0.0.1"
+from benchlib import (BENCH_TMP, LOOPBACK, RawConn, Server, arg_parser, disk_usage,
+                      encode_command, fs_type, human, log, machine, report_head, write_report)
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n", 2)[2])
-    p.add_argument("--binary", default=os.path.join(REPO, "build-release", "src", "lmkv-server"))
-    p.add_argument("--redis", default=shutil.which("redis-server") or "redis-server")
-    p.add_argument("--keys", type=int, default=1000000)
-    p.add_argument("--value-size", type=int, default=100)
+    p = arg_parser(__doc__, redis="--redis", keys=1000000, value_size=100)
     p.add_argument("--trials", type=int, default=3)
     p.add_argument("--compare-redis", action="store_true", help="also redis RDB and AOF rows")
     p.add_argument("--redis-modes", default="rdb,aof", help="with --compare-redis: rdb,aof")
@@ -85,7 +67,7 @@ def parse_args():
     p.add_argument("--load-timeout", type=float, default=1800.0, help="seconds for the loader")
     p.add_argument("--restart-timeout", type=float, default=900.0,
                    help="seconds a restart may take before the trial fails")
-    p.add_argument("--workdir", default=os.path.join(REPO, "build-release", "bench-tmp"),
+    p.add_argument("--workdir", default=BENCH_TMP,
                    help="parent of the temp data dirs; a real disk, not tmpfs")
     p.add_argument("--drain", action="store_true",
                    help="lmkv: before the trials (and between them), wait until "
@@ -102,74 +84,7 @@ def parse_args():
 
 def dir_bytes(path):
     """(allocated, apparent) bytes of the regular files under path."""
-    alloc = apparent = 0
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                st = os.stat(os.path.join(root, name))
-            except OSError:
-                continue
-            alloc += st.st_blocks * 512
-            apparent += st.st_size
-    return alloc, apparent
-
-
-def human(n):
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024.0
-    return str(n)
-
-
-# ---------------------------------------------------------------------------------------------
-# Servers
-# ---------------------------------------------------------------------------------------------
-
-class Server:
-    """One kind of server over one data dir; each start() is a new process on the same dir
-    and port. Killed and stopped by PID."""
-
-    def __init__(self, kind, argv_fn, datadir, logpath):
-        self.kind, self.argv_fn, self.datadir, self.logpath = kind, argv_fn, datadir, logpath
-        self.port = free_port()
-        self.proc = None
-
-    def start_process(self):
-        """Popen only; returns the monotonic time just before Popen."""
-        assert self.proc is None or self.proc.poll() is not None
-        argv = self.argv_fn(self.port)
-        with open(self.logpath, "ab") as f:
-            f.write(f"\n=== {datetime.datetime.now()} {' '.join(argv)}\n".encode())
-            f.flush()
-            t0 = time.monotonic()
-            self.proc = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, cwd=self.datadir)
-        return t0
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill9(self):
-        if self.alive():
-            os.kill(self.proc.pid, signal.SIGKILL)
-        if self.proc is not None:
-            self.proc.wait(30)
-
-    def stop(self):
-        if self.alive():
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.kill9()
-
-    def log_tail(self, limit=3000):
-        try:
-            with open(self.logpath, "rb") as f:
-                return f.read()[-limit:].decode("utf-8", "replace")
-        except OSError:
-            return "(no log)"
+    return disk_usage(path)[::-1]
 
 
 def wait_first_get(server, key, t0, timeout):
@@ -226,29 +141,6 @@ def wait_first_get(server, key, t0, timeout):
     finally:
         if sock is not None:
             sock.close()
-
-
-def wait_ready(server, key, timeout):
-    t0 = server.start_process()
-    return wait_first_get(server, key, t0, timeout)
-
-
-def wait_ping(server, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not server.alive():
-            raise RuntimeError(f"{server.kind} exited at start-up\n{server.log_tail()}")
-        try:
-            conn = RawConn(LOOPBACK, server.port, timeout=1.0)
-            try:
-                if decode_reply(conn.command("PING")) == "PONG":
-                    return
-            finally:
-                conn.close()
-        except (OSError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.01)
-    raise TimeoutError(f"{server.kind} did not answer PING within {timeout}s")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -406,54 +298,26 @@ def redis_load_seconds(logpath, start_marker):
     return float(total[-1]) if total else sum(float(x) for x in found)
 
 
-def wait_applied(port, timeout):
-    """Polls INFO until lmkv_unapplied_bytes is 0 (everything in LMDB); returns seconds."""
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        conn = RawConn(LOOPBACK, port, timeout=30.0)
-        try:
-            if int(info_fields(conn).get("lmkv_unapplied_bytes", "0")) == 0:
-                return time.monotonic() - t0
-        finally:
-            conn.close()
-        time.sleep(0.2)
-    raise TimeoutError(f"lmkv still had unapplied bytes after {timeout}s")
-
-
 def run_kind(args, kind):
     """Loads the dataset into a fresh server of this kind, then runs the trials. Returns a
     result dict for the table."""
-    tmp = tempfile.mkdtemp(prefix=f"restart-{kind}-", dir=args.workdir)
-    datadir = os.path.join(tmp, "data")
-    os.makedirs(datadir)
-    logpath = os.path.join(tmp, "server.log")
-
+    prefix = f"restart-{kind}-"
     if kind == "lmkv":
-        extra = args.lmkv_args.split()
         threads = ["--threads", str(args.threads)] if args.threads else []
-
-        def argv(port):
-            return ([args.binary, "--port", str(port), "--bind", LOOPBACK, "--dir", datadir,
-                     "--fsync", args.fsync] + threads + extra)
+        server = Server.in_temp_dir(kind, args.binary, prefix, args.workdir, fsync=args.fsync,
+                                    extra=threads + args.lmkv_args.split())
     else:
-        common = ["--bind", LOOPBACK, "--dir", datadir, "--save", "", "--daemonize", "no",
-                  "--protected-mode", "no"]
-        if kind == "redis-rdb":
-            mode = ["--appendonly", "no", "--dbfilename", "dump.rdb"]
-        else:
-            mode = ["--appendonly", "yes", "--appendfsync", "everysec",
-                    "--aof-use-rdb-preamble", "no", "--auto-aof-rewrite-percentage", "0",
-                    "--dbfilename", "dump.rdb"]
-
-        def argv(port):
-            return [args.redis, "--port", str(port)] + common + mode
-
-    server = Server(kind, argv, datadir, logpath)
+        mode = ["--appendonly", "no"] if kind == "redis-rdb" else [
+            "--appendonly", "yes", "--appendfsync", "everysec", "--aof-use-rdb-preamble", "no",
+            "--auto-aof-rewrite-percentage", "0"]
+        server = Server.in_temp_dir(kind, args.redis, prefix, args.workdir, extra=[
+            "--protected-mode", "no"] + mode + ["--dbfilename", "dump.rdb"])
+    tmp, datadir, logpath = server.tmp, server.datadir, server.logpath
+    server.cwd = datadir
     result = {"kind": kind, "times": [], "server_ms": [], "notes": [], "tmp": tmp}
     probe_key = "key:%010d" % (args.keys - 1)
     try:
-        server.start_process()
-        wait_ping(server)
+        server.start(timeout=30.0, interval=0.01)
         log(f"{kind}: loading {args.keys:,} keys of {args.value_size} B into {datadir}")
         secs = load_dataset(server.port, args.keys, args.value_size, args.compressible,
                             args.batch, args.window, args.load_timeout)
@@ -461,12 +325,7 @@ def run_kind(args, kind):
         log(f"{kind}: loaded in {secs:.1f} s ({args.keys / secs:,.0f} keys/s)")
         if kind == "redis-rdb":
             t = time.monotonic()
-            conn = RawConn(LOOPBACK, server.port, timeout=args.load_timeout)
-            try:
-                conn.send(encode_command("SAVE"))
-                reply = decode_reply(conn.read_exactly_reply(timeout=args.load_timeout))
-            finally:
-                conn.close()
+            reply = server.command("SAVE", timeout=args.load_timeout)
             if reply != "OK":
                 raise RuntimeError(f"SAVE failed: {reply!r}")
             log(f"{kind}: SAVE took {time.monotonic() - t:.1f} s")
@@ -474,7 +333,7 @@ def run_kind(args, kind):
 
         for trial in range(args.trials):
             if kind == "lmkv" and args.drain:
-                drain_s = wait_applied(server.port, args.load_timeout)
+                drain_s = server.wait_applied(args.load_timeout, interval=0.2)
                 log(f"{kind}: drained the unapplied backlog in {drain_s:.1f} s")
             stop = threading.Event()
             writers = [Writer(server.port, args.keys, args.value_size, args.write_depth,
@@ -485,9 +344,7 @@ def run_kind(args, kind):
             before = {}
             if kind == "lmkv":
                 try:
-                    conn = RawConn(LOOPBACK, server.port, timeout=5.0)
-                    before = info_fields(conn)
-                    conn.close()
+                    before = server.info(timeout=5.0)
                 except (OSError, ConnectionError, TimeoutError):
                     pass
             server.kill9()  # during the write load
@@ -496,18 +353,14 @@ def run_kind(args, kind):
                 w.join(30)
             acked = sum(w.acked for w in writers)
             result["bytes"] = dir_bytes(datadir)
-            t0 = server.start_process()
+            t0 = server.popen()
             marker = b"\n=== "
             elapsed = wait_first_get(server, probe_key, t0, args.restart_timeout)
             result["times"].append(elapsed)
             line = (f"{kind}: trial {trial + 1}/{args.trials}: {acked:,} SETs acked in "
                     f"{args.load_seconds:g} s of load, first GET after {elapsed * 1000:.1f} ms")
             if kind == "lmkv":
-                conn = RawConn(LOOPBACK, server.port, timeout=30.0)
-                try:
-                    info = info_fields(conn)
-                finally:
-                    conn.close()
+                info = server.info()
                 ms = float(info.get("lmkv_recovery_ms", "nan"))
                 result["server_ms"].append(ms)
                 line += (f"; lmkv_recovery_ms {ms:.1f}, replayed_frames "
@@ -526,10 +379,9 @@ def run_kind(args, kind):
             log(line)
         server.stop()
     finally:
-        if server.alive():
-            server.kill9()
+        server.kill9()
         if not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
+            server.remove()
     return result
 
 
@@ -557,12 +409,9 @@ def main():
             log(f"{kind}: FAILED: {e}")
             results.append({"kind": kind, "times": [], "server_ms": [], "failed": str(e)})
 
-    lines = []
+    lines = report_head("Restart time after kill -9")
     out = lines.append
-    out(f"## Restart time after kill -9, {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}")
-    out("")
-    out(f"- command: `{' '.join([os.path.relpath(sys.argv[0], REPO)] + sys.argv[1:])}`")
-    out(f"- machine: {os.cpu_count()} cores, Linux {platform.release()}; data dirs under "
+    out(f"- machine: {machine()}; data dirs under "
         f"{args.workdir} ({fstype})")
     out(f"- dataset: {args.keys:,} keys key:%010d, {args.value_size} B "
         f"{'repetitive' if args.compressible else 'random (incompressible)'} values, loaded with "
@@ -596,11 +445,7 @@ def main():
     failures = [r for r in results if r.get("failed")]
     for r in failures:
         out(f"\n{r['kind']} failed: {r['failed'].splitlines()[0]}")
-    report = "\n".join(lines) + "\n"
-    print(report)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(report)
+    write_report(lines, args.out)
     sys.exit(1 if failures else 0)
 
 
