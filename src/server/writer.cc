@@ -212,6 +212,7 @@ void Writer::execute(std::vector<WriteRequest>& group) {
     admitted = s.ok();
   }
   store::WriteTxn txn(engine_);
+  txn.set_deadline_observer(&expiry_);
   // Keyspace events are collected only while notify-keyspace-events selects
   // some, and published once the group is durable.
   commands::PubSub* pubsub = server_.pubsub();

@@ -98,6 +98,20 @@ Status read_due_entries(Env& env, int64_t now_ms, size_t max, std::string_view a
   return {};
 }
 
+void ExpiryCycle::deadline_set(int physical_db, std::string_view key, int64_t deadline_ms) {
+  if (young_.size() >= options_.max_young) return;
+  if (deadline_ms > unix_ms() + options_.young_horizon_ms) return;
+  young_.push({deadline_ms, physical_db, std::string(key), {}});
+}
+
+void ExpiryCycle::take_young(int64_t now_ms, size_t max, std::vector<ExpiryCandidate>* out) {
+  while (!young_.empty() && young_.top().deadline_ms <= now_ms && out->size() < max) {
+    // top() is const; the entry leaves the queue next, so its key may move.
+    out->push_back(std::move(const_cast<ExpiryCandidate&>(young_.top())));
+    young_.pop();
+  }
+}
+
 Result<size_t> ExpiryCycle::run(Engine& engine, int64_t now_ms, const ObserverFor& observer_for,
                                 std::vector<ExpiredKey>* expired) {
   const int64_t started_us = unix_us();
@@ -111,10 +125,16 @@ Result<size_t> ExpiryCycle::run(Engine& engine, int64_t now_ms, const ObserverFo
     applies_seen_ = applies;
     resume_.clear();
   }
+  // Young deadlines first (no index entry: raw stays empty), then the index.
   std::vector<ExpiryCandidate> due;
-  if (auto s = read_due_entries(engine.env(), now_ms, options_.max_keys, resume_, &due); !s) {
-    log::warning("active expiry: {}", s.error().message);
-    return size_t{0};
+  take_young(now_ms, options_.max_keys, &due);
+  const size_t young = due.size();
+  if (young < options_.max_keys) {
+    if (auto s = read_due_entries(engine.env(), now_ms, options_.max_keys - young, resume_, &due);
+        !s) {
+      log::warning("active expiry: {}", s.error().message);
+      due.resize(young);
+    }
   }
   if (due.empty()) return size_t{0};
 
@@ -127,6 +147,8 @@ Result<size_t> ExpiryCycle::run(Engine& engine, int64_t now_ms, const ObserverFo
   for (size_t i = 0; i < due.size(); ++i) {
     if (i % 16 == 15 && unix_us() - started_us > options_.max_us) {
       out_of_time = true;
+      // Young entries not reached go back to the queue (the index's stay).
+      for (size_t j = i; j < young; ++j) young_.push(std::move(due[j]));
       break;
     }
     auto& c = due[i];
@@ -148,6 +170,7 @@ Result<size_t> ExpiryCycle::run(Engine& engine, int64_t now_ms, const ObserverFo
         if (expired) expired->push_back({db, std::move(c.key)});
       }
     }
+    if (c.raw.empty()) continue;  // a young entry
     resume_ = c.raw;
     consumed.push_back(std::move(c.raw));
   }

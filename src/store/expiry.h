@@ -21,10 +21,15 @@
 // an apply may add entries below the resume point; entries consumed but not
 // yet deleted are then checked again, which is cheap and harmless.
 //
-// Bound: a key whose deadline is only in the unapplied MemTables is not in
-// the index yet; it is invisible to reads once expired (ReadView checks the
-// deadline) and is reclaimed once its MemTable is applied, i.e. within the
-// MemTable age limit (buffer_max_age_ms, 5 s by default) plus one apply.
+// Young deadlines: a key whose deadline is only in the unapplied MemTables
+// is not in the index yet (it is invisible to reads once expired: ReadView
+// checks the deadline). So that a short TTL is reclaimed about when Redis
+// would (SET k v PX 100, then DBSIZE a second later), the cycle also hears
+// of every deadline a group sets (WriteTxn's DeadlineObserver) and keeps
+// those due within young_horizon_ms in a queue of at most max_young keys,
+// checked like index entries. Past those bounds a key is reclaimed once its
+// MemTable is applied: within the MemTable age limit (buffer_max_age_ms, 5 s
+// by default) plus one apply.
 //
 // Knows nothing of RESP or pub/sub: the caller gets the expired keys and
 // raises the keyspace events. ExpiryCycle: writer thread only.
@@ -32,6 +37,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <queue>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,12 +72,16 @@ struct ExpiredKey {
   std::string key;
 };
 
-class ExpiryCycle {
+class ExpiryCycle : public DeadlineObserver {
  public:
   struct Options {
     size_t max_keys = 200;      // entries examined per cycle
     int64_t max_us = 1000;      // and time spent per cycle
     int64_t interval_ms = 100;  // between cycles that found less than a full batch
+    // Young deadlines kept (see above): those due within the horizon (by the
+    // wall clock when set), at most max_young keys; the rest wait for the index.
+    int64_t young_horizon_ms = 10'000;
+    size_t max_young = 65'536;
   };
   ExpiryCycle() = default;
   explicit ExpiryCycle(Options o) : options_(o) {}
@@ -93,8 +103,22 @@ class ExpiryCycle {
   Result<size_t> run(Engine& engine, int64_t now_ms, const ObserverFor& observer_for,
                      std::vector<ExpiredKey>* expired);
 
+  // A group set this deadline (DeadlineObserver): queued if young.
+  void deadline_set(int physical_db, std::string_view key, int64_t deadline_ms) override;
+  size_t young() const { return young_.size(); }
+
  private:
+  // The young queue's entries, soonest first (a min-heap on deadline).
+  struct Later {
+    bool operator()(const ExpiryCandidate& a, const ExpiryCandidate& b) const {
+      return a.deadline_ms > b.deadline_ms;
+    }
+  };
+  // Moves the young entries due at now_ms, up to `max`, to *out.
+  void take_young(int64_t now_ms, size_t max, std::vector<ExpiryCandidate>* out);
+
   Options options_;
+  std::priority_queue<ExpiryCandidate, std::vector<ExpiryCandidate>, Later> young_;
   int64_t next_ms_ = 0;
   std::string resume_;  // the last entry consumed since the last apply
   uint64_t applies_seen_ = ~uint64_t{0};

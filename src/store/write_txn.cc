@@ -26,10 +26,12 @@ Status WriteTxn::put(int db, std::string_view key, const ValueView& value) {
   assert(db >= 0 && db < engine_.databases());
   if (!key_fits(key)) return err("key too long");
   last_seq_ = engine_.next_seq();
-  engine_.active().put(last_seq_, engine_.physical_db(db), key, value);
+  const int physical = engine_.physical_db(db);
+  engine_.active().put(last_seq_, physical, key, value);
   if (observer_) observer_->touched(db, key);
   select(db);
   if (value.deadline_ms) {
+    if (deadlines_) deadlines_->deadline_set(physical, key, value.deadline_ms);
     append_effect(&payload_, {"SET", key, value.data, "PXAT", std::to_string(value.deadline_ms)});
   } else {
     append_effect(&payload_, {"SET", key, value.data});

@@ -34,6 +34,15 @@ class TouchObserver {
   virtual void touched_db(int db) = 0;
 };
 
+// Told of every value stored with a deadline (physical db), so active
+// expiry can reclaim it before its MemTable is applied and the expiry index
+// holds it (store/expiry.h). Writer thread only.
+class DeadlineObserver {
+ public:
+  virtual ~DeadlineObserver() = default;
+  virtual void deadline_set(int physical_db, std::string_view key, int64_t deadline_ms) = 0;
+};
+
 class WriteTxn {
  public:
   explicit WriteTxn(Engine& engine) : engine_(engine), view_(engine, true) {}
@@ -59,6 +68,8 @@ class WriteTxn {
 
   // Who hears of this group's changes (null: nobody).
   void set_observer(TouchObserver* o) { observer_ = o; }
+  // Who hears of the deadlines this group sets (null: nobody).
+  void set_deadline_observer(DeadlineObserver* o) { deadlines_ = o; }
 
   // The group's view (sees everything, this group's writes included), for
   // the reads EXEC runs on the writer.
@@ -77,6 +88,7 @@ class WriteTxn {
   int selected_ = -1;  // the db the payload's last SELECT named
   uint64_t last_seq_ = 0;
   TouchObserver* observer_ = nullptr;
+  DeadlineObserver* deadlines_ = nullptr;
 };
 
 }  // namespace lmkv::store

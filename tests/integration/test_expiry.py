@@ -130,6 +130,20 @@ def test_expired_keys_are_counted_in_info_stats(target, r):
     assert r.get("long") == b"v"
 
 
+def test_short_ttls_are_reclaimed_promptly(target, r):
+    # Redis reclaims a handful of expired keys within its next active expiry cycle (10 per
+    # second); lmkv must not wait for the keys' write buffer to reach LMDB (seconds).
+    r.set("stay", "v")
+    pipe = r.pipeline(transaction=False)
+    for i in range(50):
+        pipe.set(f"prompt:{i}", "v", px=100)
+    pipe.execute()
+    set_at = time.monotonic()
+    assert wait_for(lambda: r.dbsize() == 1, timeout=10, interval=0.02), r.dbsize()
+    assert time.monotonic() - set_at < 1.5
+    assert r.get("stay") == b"v"
+
+
 def test_expiry_raises_keyspace_events(target, r):
     try:
         old = r.config_get("notify-keyspace-events").get("notify-keyspace-events", "")

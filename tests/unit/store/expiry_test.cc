@@ -147,6 +147,57 @@ BOOST_FIXTURE_TEST_CASE(a_cycle_deletes_only_keys_whose_current_value_expired, E
   BOOST_TEST(dbsize(0) == 4u);
 }
 
+// Sets through a txn the cycle hears, as the writer's groups are.
+void put_heard(Engine& e, ExpiryCycle& cycle, int db, std::string_view key, int64_t deadline) {
+  WriteTxn txn(e);
+  txn.set_deadline_observer(&cycle);
+  BOOST_REQUIRE(txn.put(db, key, ValueView{Type::kString, deadline, "v"}).ok());
+  BOOST_REQUIRE(txn.commit().ok());
+}
+
+// A short TTL is reclaimed without waiting for its MemTable's apply.
+BOOST_FIXTURE_TEST_CASE(young_deadlines_are_reclaimed_before_their_apply, EngineFixture) {
+  ExpiryCycle cycle;
+  const int64_t now = unix_ms();
+  put_heard(*engine, cycle, 0, "soon", now - 1);
+  put_heard(*engine, cycle, 2, "other-db", now);
+  put_heard(*engine, cycle, 0, "overwritten", now - 1);
+  put_heard(*engine, cycle, 0, "not-yet", now + 5'000);
+  put_heard(*engine, cycle, 0, "far", now + 60'000);  // past the horizon: the index's
+  put(0, "overwritten", "new");
+  BOOST_TEST(cycle.young() == 4u);
+  BOOST_TEST(due(*engine, now + 100'000).empty());  // nothing applied: no index entry
+
+  std::vector<ExpiredKey> expired;
+  BOOST_TEST(run_cycle(*engine, cycle, &expired, now) == 2u);
+  std::set<std::string> got;
+  for (auto& k : keys_of(expired)) got.insert(k);
+  BOOST_TEST(got == (std::set<std::string>{"0:soon", "2:other-db"}));
+  BOOST_TEST(engine->stats().expired_keys.load() == 2u);
+  BOOST_TEST(get(0, "soon", 0) == "<none>");
+  BOOST_TEST(get(0, "overwritten", 0) == "new");
+  BOOST_TEST(cycle.young() == 1u);  // "not-yet" waits for its deadline
+  expired.clear();
+  BOOST_TEST(run_cycle(*engine, cycle, &expired, now + 5'000) == 1u);
+  BOOST_TEST(keys_of(expired) == (std::vector<std::string>{"0:not-yet"}));
+  BOOST_TEST(cycle.young() == 0u);
+}
+
+// The queue is bounded; what it cannot hold is reclaimed from the index.
+BOOST_FIXTURE_TEST_CASE(the_young_queue_is_bounded, EngineFixture) {
+  ExpiryCycle cycle(ExpiryCycle::Options{.max_young = 2});
+  const int64_t now = unix_ms();
+  for (const char* k : {"a", "b", "c"}) put_heard(*engine, cycle, 0, k, now - 1);
+  BOOST_TEST(cycle.young() == 2u);
+  std::vector<ExpiredKey> expired;
+  BOOST_TEST(run_cycle(*engine, cycle, &expired, now) == 2u);
+  BOOST_TEST(get(0, "c", 0) == "v");
+  flush();
+  BOOST_TEST(run_cycle(*engine, cycle, &expired, now) == 1u);
+  BOOST_TEST(get(0, "c", 0) == "<none>");
+  BOOST_TEST(dbsize(0) == 0u);
+}
+
 BOOST_FIXTURE_TEST_CASE(a_cycle_is_bounded_and_asks_to_run_again_when_full, EngineFixture) {
   {
     WriteTxn txn(*engine);
