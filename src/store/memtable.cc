@@ -209,12 +209,13 @@ int MemTable::random_height() {
 // ---------------------------------------------------------------------------
 // `before(n)` must be monotone along the list (true, then false).
 
-// The first node for which before() is false, or nullptr. Not written as
-// last_before(before)->next(0): re-reading that link could return a node a
-// concurrent insert just put there, which was never tested with before()
-// (the concurrent-reader test catches this).
+// Both ends of the split: the last node for which before() is true (or
+// head_), and the first for which it is false (or nullptr). The second is
+// the link already tested, not last->next(0) read again: re-reading could
+// return a node a concurrent insert just put there, which was never tested
+// with before() (the concurrent-reader test catches this).
 template <class Before>
-const Node* MemTable::first_not_before(Before before) const {
+std::pair<const Node*, const Node*> MemTable::bracket(Before before) const {
   const Node* x = head_;
   const Node* known_after = nullptr;  // already found not before: skip its compare
   int level = height_.load(std::memory_order_relaxed) - 1;
@@ -223,26 +224,7 @@ const Node* MemTable::first_not_before(Before before) const {
     if (nx != nullptr && nx != known_after && before(nx)) {
       x = nx;
     } else if (level == 0) {
-      return nx;
-    } else {
-      known_after = nx;
-      --level;
-    }
-  }
-}
-
-// The last node for which before() is true, or head_.
-template <class Before>
-const Node* MemTable::last_before(Before before) const {
-  const Node* x = head_;
-  const Node* known_after = nullptr;  // already found not before: skip its compare
-  int level = height_.load(std::memory_order_relaxed) - 1;
-  while (true) {
-    const Node* nx = x->next(level);
-    if (nx != nullptr && nx != known_after && before(nx)) {
-      x = nx;
-    } else if (level == 0) {
-      return x;
+      return {x, nx};
     } else {
       known_after = nx;
       --level;
@@ -325,9 +307,40 @@ void MemTable::insert(uint64_t seq, int db, std::string_view key, uint8_t kind,
   for (int i = 0; i < height; ++i) prev[i]->links()[i].store(n, std::memory_order_release);
 
   entries_.store(entries_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  if (seq > max_seq_.load(std::memory_order_relaxed)) {
+  const uint64_t max_seq = max_seq_.load(std::memory_order_relaxed);
+  if (seq > max_seq) {
     max_seq_.store(seq, std::memory_order_relaxed);
+  } else if (seq < max_seq && !out_of_order_.load(std::memory_order_relaxed)) {
+    out_of_order_.store(true, std::memory_order_relaxed);  // published by log_append
   }
+  log_append(n);
+}
+
+// Entry i lives in segment s = bit_width(i + kLogFirst) - 1 - kLogFirstBits,
+// at i + kLogFirst - (kLogFirst << s) (log_entry); the writer just fills
+// the current segment, and starts the next one, a block of its own, when it
+// is full. bytes() grows by the slot, not by the segment, so the freeze
+// threshold moves smoothly. The release store publishes the slot, the
+// segment and the out-of-order flag.
+void MemTable::log_append(const Node* n) {
+  if (log_room_ == 0) log_grow();
+  *log_next_++ = n;
+  --log_room_;
+  used_bytes_.store(used_bytes_.load(std::memory_order_relaxed) + sizeof(Node*),
+                    std::memory_order_relaxed);
+  log_size_.store(log_size_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+}
+
+void MemTable::log_grow() {
+  const size_t s = log_segments_++;
+  assert(s < log_.size());
+  const size_t entries = kLogFirst << s;
+  blocks_.emplace_back(new char[sizeof(Node*) * entries]);
+  block_bytes_.store(block_bytes_.load(std::memory_order_relaxed) + sizeof(Node*) * entries,
+                     std::memory_order_relaxed);
+  log_[s] = reinterpret_cast<const Node**>(blocks_.back().get());
+  log_next_ = log_[s];
+  log_room_ = entries;
 }
 
 void MemTable::put(uint64_t seq, int db, std::string_view key, const ValueView& value) {
@@ -417,16 +430,30 @@ MemTable::Found MemTable::get(int db, std::string_view key, uint64_t visible) co
   return f;
 }
 
-std::optional<int64_t> MemTable::count_delta(int db) const {
-  std::lock_guard lock(deltas_mu_);
-  auto it = count_deltas_.find(db);
-  if (it == count_deltas_.end()) return std::nullopt;
-  return it->second;
+// An entry's older versions follow it in the list (seq descending, newest
+// insertion first on a tie), and with seqs in insertion order no later
+// insert lands between them: so the next node, when it is the same key's,
+// is the version this entry replaced, for good.
+MemTable::LogEntry MemTable::log_entry(size_t i) const {
+  const size_t j = i + kLogFirst;
+  const int s = std::bit_width(j) - 1 - kLogFirstBits;
+  const Node* n = log_[s][j - (kLogFirst << s)];
+  const Node* older = n->next(0);
+  int before = -1;
+  if (older != nullptr && same_key(older, n)) before = older->kind == kPut ? 1 : 0;
+  return {n->seq, n->db, n->key(), n->kind == kPut, before};
 }
 
-void MemTable::set_count_delta(int db, int64_t delta) const {
-  std::lock_guard lock(deltas_mu_);
-  count_deltas_[db] = delta;
+MemTable::CountProgress MemTable::count_progress(int db) const {
+  std::lock_guard lock(count_mu_);
+  auto it = counts_.find(db);
+  return it == counts_.end() ? CountProgress{} : it->second;
+}
+
+void MemTable::advance_count(int db, CountProgress p) const {
+  std::lock_guard lock(count_mu_);
+  CountProgress& cur = counts_[db];
+  if (p.scanned > cur.scanned) cur = p;
 }
 
 uint64_t MemTable::cleared_at(int db, uint64_t visible) const {

@@ -11,10 +11,13 @@
 // It knows nothing of LMDB, the log or RESP. Memory comes from an arena
 // owned by the memtable and is freed all at once with it; nothing is ever
 // removed. Threads: exactly one writer thread calls put/del/clear; any
-// number of threads call the rest concurrently, without locks. A node is
-// fully built before it is published with a release store, and readers load
-// links with acquire, so a reader that publishes `visible` through its own
+// number of threads call the rest concurrently, without locks (but for
+// DBSIZE's progress record, behind a short mutex). A node is fully built
+// before it is published with a release store, and readers load links with
+// acquire, so a reader that publishes `visible` through its own
 // acquire/release handshake with the writer sees every entry <= visible.
+// Each entry is also appended to an insertion log (see log_entry) that
+// DBSIZE reads to count a layer incrementally.
 #pragma once
 
 #include <array>
@@ -26,6 +29,7 @@
 #include <optional>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "store/value.h"
@@ -81,18 +85,46 @@ class MemTable {
   void apply_swaps(uint64_t visible, std::vector<uint8_t>* map) const;
   bool has_swaps() const { return swaps_.load(std::memory_order_acquire) != nullptr; }
 
-  // Bytes handed out by the arena (nodes, keys, values, markers), for the
-  // freeze threshold; the memory held is at most one block more.
+  // Bytes handed out by the arena (nodes, keys, values, markers) plus the
+  // insertion log's used slots, for the freeze threshold; the memory held is
+  // at most one block and half the log more.
   size_t bytes() const { return used_bytes_.load(std::memory_order_relaxed); }
   // Memory held by arena blocks.
   size_t memory_bytes() const { return block_bytes_.load(std::memory_order_relaxed); }
   size_t entries() const { return entries_.load(std::memory_order_relaxed); }
   uint64_t max_seq() const { return max_seq_.load(std::memory_order_relaxed); }
-  // DBSIZE's cache (store/read_view.h): how much this frozen layer changes
-  // physical db's key count over the state it was written on. The same for
-  // every reader that sees all of the layer, so the first one computes it.
-  std::optional<int64_t> count_delta(int db) const;
-  void set_count_delta(int db, int64_t delta) const;
+
+  // The insertion log: every put/del entry in insertion order, so DBSIZE
+  // (store/read_view.h) can count a layer incrementally, looking only at
+  // the entries added since its last call. Appended by the writer in
+  // insert() (one store, and now and then a new segment block);
+  // readers load log_size() with acquire and may read any entry below it.
+  struct LogEntry {
+    uint64_t seq;
+    int db;
+    std::string_view key;  // views into the arena
+    bool value;            // a put (else a tombstone)
+    // The key's state just before this entry in this layer: 1 value,
+    // 0 tombstone, -1 none (the key's first entry here: the state below).
+    int before;
+  };
+  size_t log_size() const { return log_size_.load(std::memory_order_acquire); }
+  // Entry i < log_size(). `before` is exact only while seqs_in_order().
+  LogEntry log_entry(size_t i) const;
+  // Whether every entry was inserted with a seq >= all earlier ones (the
+  // engine's case). Read after log_size(), it covers the entries below it.
+  bool seqs_in_order() const { return !out_of_order_.load(std::memory_order_relaxed); }
+
+  // DBSIZE's progress on physical `db`: the first `scanned` log entries
+  // change db's key count by `delta` over the state the layer was written
+  // on. The same for every reader (each entry's change is fixed), so it is
+  // kept in the layer and advanced by whichever reader gets further.
+  struct CountProgress {
+    size_t scanned = 0;
+    int64_t delta = 0;
+  };
+  CountProgress count_progress(int db) const;
+  void advance_count(int db, CountProgress p) const;  // ignored unless further
 
   struct Node;  // defined in memtable.cc
 
@@ -157,10 +189,18 @@ class MemTable {
 
   // Searches; see memtable.cc for the exact predicates.
   template <class Before>
-  const Node* first_not_before(Before before) const;
+  std::pair<const Node*, const Node*> bracket(Before before) const;
   template <class Before>
-  const Node* last_before(Before before) const;
+  const Node* first_not_before(Before before) const {
+    return bracket(before).second;
+  }
+  template <class Before>
+  const Node* last_before(Before before) const {
+    return bracket(before).first;
+  }
   const Node* lower_bound(int db, std::string_view key, uint64_t visible) const;
+  void log_append(const Node* n);
+  void log_grow();
 
   Node* head_;
   std::unique_ptr<std::atomic<uint64_t>[]> bloom_;
@@ -182,8 +222,21 @@ class MemTable {
   std::atomic<size_t> block_bytes_{0};
   std::atomic<size_t> entries_{0};
   std::atomic<uint64_t> max_seq_{0};
-  mutable std::mutex deltas_mu_;
-  mutable std::unordered_map<int, int64_t> count_deltas_;  // guarded by deltas_mu_
+  // The insertion log: segment s holds kLogFirst << s entries, so entry i
+  // has a fixed place and a segment never moves. Segments are blocks freed
+  // with the arena, written by the writer before log_size_'s release store
+  // publishes them.
+  static constexpr int kLogFirstBits = 8;
+  static constexpr size_t kLogFirst = size_t{1} << kLogFirstBits;
+  std::array<const Node**, 48> log_{};
+  std::atomic<size_t> log_size_{0};
+  const Node** log_next_ = nullptr;  // writer only: the next free slot,
+  size_t log_room_ = 0;              // how many are left in its segment,
+  size_t log_segments_ = 0;          // and how many segments exist
+  std::atomic<bool> out_of_order_{false};
+
+  mutable std::mutex count_mu_;
+  mutable std::unordered_map<int, CountProgress> counts_;  // guarded by count_mu_
 };
 
 }  // namespace lmkv::store

@@ -231,24 +231,104 @@ Result<bool> ReadView::present_below(size_t from, int db, std::string_view key) 
   return in_lmdb(db, key);
 }
 
-// Each distinct key the layer holds counts +1 if the layer leaves it a
-// value, -1 if it had one below. A frozen layer this view sees whole gives
-// every reader the same answer (the state below it is a fixed log prefix),
-// so it is kept in the layer.
+// ---------------------------------------------------------------------------
+// DBSIZE
+// ---------------------------------------------------------------------------
+// A layer's delta is the sum of its entries' changes, in insertion order:
+// an entry counts (it leaves a value) - (the key had one just before it).
+// "Just before" is the key's previous entry in the layer, which the layer
+// knows (MemTable::LogEntry::before), or, for the key's first entry, the
+// state below the layer: the layers below and LMDB always hold the same
+// log prefix, so that is the same for every view that sees the entry, and
+// each entry's change is fixed once written. The layer keeps how far its
+// log has been summed (MemTable::CountProgress), and a call sums only the
+// entries added since: O(writes since the last DBSIZE), amortized O(1) per
+// write, instead of a walk over the write buffer. Seqs grow along the log,
+// so a view's entries are a prefix of it.
+
+namespace {
+
+// Log entries left to sum above which layer_delta walks the layer's keys
+// instead (when they are also more than half of the log).
+constexpr size_t kWalkAbove = 4096;
+
+}  // namespace
+
+// The change `e` (an entry of layers[i]) makes to its db's count.
+Result<int> ReadView::entry_change(size_t i, int db, const MemTable::LogEntry& e) {
+  int before = e.before;
+  if (before < 0) {
+    auto below = present_below(i + 1, db, e.key);
+    if (!below) return below.error();
+    before = static_cast<int>(*below);
+  }
+  return static_cast<int>(e.value) - before;
+}
+
+// The layer's progress, moved to this view's prefix of the log: back over
+// entries newer than visible_ (another view got further; few, as both views
+// are recent), or on over the entries since the last call. Only client views
+// store their progress: the writer's sees undurable entries, and storing
+// them would send every client view back over them.
 Result<int64_t> ReadView::layer_delta(size_t i, int db) {
   const MemTable& layer = *version_->layers[i];
-  const bool shareable = i > 0 && layer.max_seq() <= visible_;
-  if (shareable) {
-    if (auto cached = layer.count_delta(db)) return *cached;
+  const MemTable::CountProgress progress = layer.count_progress(db);
+  const size_t size = layer.log_size();  // after the progress: covers it
+  if (size == 0 || layer.log_entry(0).seq > visible_) return 0;
+  if (!layer.seqs_in_order()) return walk_delta(i, db);
+  size_t pos = progress.scanned;
+  int64_t delta = progress.delta;
+  for (; pos > 0; --pos) {
+    const MemTable::LogEntry e = layer.log_entry(pos - 1);
+    if (e.seq <= visible_) break;
+    if (e.db != db) continue;
+    auto change = entry_change(i, db, e);
+    if (!change) return change.error();
+    delta -= *change;
   }
+  const bool behind = pos < progress.scanned;
+  // Much left to sum (a layer no DBSIZE has looked at yet): walking its keys
+  // in order is cheaper than probing the layers below and LMDB in insertion
+  // (random) order, and gives the delta of the same log prefix.
+  if (!behind && size - pos > kWalkAbove && size - pos > pos) {
+    size_t end = size;  // the first entry newer than visible_ (seqs grow)
+    while (pos < end) {
+      const size_t mid = pos + (end - pos) / 2;
+      if (layer.log_entry(mid).seq > visible_) {
+        end = mid;
+      } else {
+        pos = mid + 1;
+      }
+    }
+    auto walked = walk_delta(i, db);
+    if (!walked) return walked.error();
+    if (!see_everything_) layer.advance_count(db, {pos, *walked});
+    return *walked;
+  }
+  for (; pos < size; ++pos) {
+    const MemTable::LogEntry e = layer.log_entry(pos);
+    if (e.seq > visible_) break;
+    if (e.db != db) continue;
+    auto change = entry_change(i, db, e);
+    if (!change) return change.error();
+    delta += *change;
+  }
+  if (!behind && !see_everything_ && pos > progress.scanned) layer.advance_count(db, {pos, delta});
+  return delta;
+}
+
+// The layer's delta key by key: each distinct key visible in it counts +1
+// if the layer leaves it a value, -1 if it had one below. For a layer whose
+// seqs are out of insertion order (never the engine's; MemTable allows it),
+// and to catch up on a long stretch of the log at once.
+Result<int64_t> ReadView::walk_delta(size_t i, int db) {
   int64_t delta = 0;
-  MemTable::Iterator it(layer, db, visible_);
+  MemTable::Iterator it(*version_->layers[i], db, visible_);
   for (it.seek_to_first(); it.valid(); it.next()) {
     auto was = present_below(i + 1, db, it.key());
     if (!was) return was.error();
     delta += static_cast<int>(it.entry().kind == MemTable::Kind::kValue) - static_cast<int>(*was);
   }
-  if (shareable) layer.set_count_delta(db, delta);
   return delta;
 }
 

@@ -58,10 +58,12 @@ class ReadView {
   Result<std::optional<ValueView>> get(int db, std::string_view key, int64_t now_ms);
 
   // Keys in `db`, counting expired keys not yet deleted (as Redis's DBSIZE):
-  // LMDB's entry count plus each layer's change to it. A frozen layer's
-  // change is computed once and kept in the layer (MemTable::count_delta),
-  // so a call costs O(1) in the dataset and probes only the active write
-  // buffer's keys (after a FLUSHDB still in the buffer: every layer's).
+  // LMDB's entry count plus each layer's change to it. Each layer keeps its
+  // change summed over a prefix of its insertion log (MemTable::
+  // CountProgress), so a call looks only at the entries written since the
+  // last one (amortized O(1) per write; O(1) in the dataset and the write
+  // buffer); a layer nobody counted yet is walked once. After a FLUSHDB
+  // still in the buffer it walks the keys of the layers up to the marker.
   Result<uint64_t> dbsize(int db);
 
   // Visits the live keys of `db` within [lo, hi] in byte order (descending
@@ -82,8 +84,11 @@ class ReadView {
   Result<bool> in_lmdb(int db, std::string_view key);
   // Whether `key` has a value in layers[from...] or, below them, in LMDB.
   Result<bool> present_below(size_t from, int db, std::string_view key);
-  // How much layers[i] changes db's key count over the state below it.
+  // How much layers[i] changes db's key count over the state below it:
+  // incrementally from the layer's log, or by walking its keys.
   Result<int64_t> layer_delta(size_t i, int db);
+  Result<int64_t> walk_delta(size_t i, int db);
+  Result<int> entry_change(size_t i, int db, const MemTable::LogEntry& e);
   // The physical database of logical `db` in this view (after begin()).
   int physical(int db) const {
     return see_everything_ ? engine_.physical_db(db) : map_[static_cast<size_t>(db)];

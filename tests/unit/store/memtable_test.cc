@@ -634,6 +634,104 @@ BOOST_AUTO_TEST_CASE(memtable_concurrent_readers) {
 }
 
 // ---------------------------------------------------------------------------
+// The insertion log (DBSIZE's incremental count)
+// ---------------------------------------------------------------------------
+
+// Every put/del in insertion order, across several log segments, each with
+// the state its key had just before it in the layer; markers are not
+// entries. A reader thread checks the same while the writer appends.
+BOOST_AUTO_TEST_CASE(memtable_insertion_log) {
+  MemTable mt;
+  BOOST_TEST(mt.log_size() == 0u);
+  struct Expect {
+    uint64_t seq;
+    int db;
+    std::string key;
+    bool value;
+    int before;
+  };
+  std::vector<Expect> expect;
+  std::map<std::pair<int, std::string>, bool> last;  // the layer's state per key
+  std::mt19937 rng(7);
+  const int n = 5000;  // log segments of 256, 512, ..., 4096 entries
+  std::atomic<bool> done{false};
+  std::atomic<int> reader_checks{0};
+  std::string reader_error;
+  std::atomic<bool> started{false};
+  std::thread reader([&] {
+    // Seqs equal positions + 1 here, and a key's `before` can only be what
+    // some earlier entry left: checked without the writer's model.
+    started.store(true);
+    do {
+      const size_t size = mt.log_size();
+      for (size_t i = 0; i < size && reader_error.empty(); ++i) {
+        const auto e = mt.log_entry(i);
+        if (e.seq != i + 1 || e.key.size() != 3 || e.before < -1 || e.before > 1)
+          reader_error = "bad entry " + std::to_string(i);
+      }
+      reader_checks.fetch_add(1);
+    } while (!done.load());
+  });
+  while (!started.load()) std::this_thread::yield();
+  for (int i = 0; i < n; ++i) {
+    const uint64_t seq = static_cast<uint64_t>(i) + 1;
+    const int db = static_cast<int>(rng() % 3);
+    std::string key = "k" + std::to_string(10 + rng() % 50);
+    const bool value = rng() % 3 != 0;
+    auto it = last.find({db, key});
+    const int before = it == last.end() ? -1 : static_cast<int>(it->second);
+    if (value) {
+      mt.put(seq, db, key, ValueView{Type::kString, 0, "v"});
+    } else {
+      mt.del(seq, db, key);
+    }
+    if (i % 1000 == 0) mt.clear(seq, 2);  // markers take no log slot
+    if (i % 1500 == 0) mt.swap(seq, 0, 1);
+    last[{db, key}] = value;
+    expect.push_back({seq, db, std::move(key), value, before});
+  }
+  done.store(true);
+  reader.join();
+  BOOST_TEST(reader_error == "");
+  BOOST_TEST(reader_checks.load() > 0);
+  BOOST_REQUIRE(mt.log_size() == expect.size());
+  BOOST_TEST(mt.seqs_in_order());
+  for (size_t i = 0; i < expect.size(); ++i) {
+    const auto e = mt.log_entry(i);
+    BOOST_TEST_CONTEXT("entry " << i) {
+      BOOST_TEST(e.seq == expect[i].seq);
+      BOOST_TEST(e.db == expect[i].db);
+      BOOST_TEST(e.key == expect[i].key);
+      BOOST_TEST(e.value == expect[i].value);
+      BOOST_TEST(e.before == expect[i].before);
+    }
+  }
+  // Equal seqs (one group writing a key twice) keep insertion order.
+  mt.put(n + 1, 0, "zz", ValueView{Type::kString, 0, "a"});
+  mt.del(n + 1, 0, "zz");
+  BOOST_TEST(mt.log_entry(n).before == -1);
+  BOOST_TEST(mt.log_entry(n + 1).before == 1);
+  BOOST_TEST(mt.seqs_in_order());
+  // A seq below an earlier one is flagged: `before` no longer holds.
+  mt.put(3, 0, "zz", ValueView{Type::kString, 0, "old"});
+  BOOST_TEST(!mt.seqs_in_order());
+  BOOST_TEST(mt.log_size() == expect.size() + 3);
+}
+
+// Progress only moves forward, per db.
+BOOST_AUTO_TEST_CASE(memtable_count_progress) {
+  MemTable mt;
+  BOOST_TEST(mt.count_progress(0).scanned == 0u);
+  mt.advance_count(0, {5, -2});
+  mt.advance_count(0, {3, 7});  // a slower reader's: ignored
+  mt.advance_count(4, {1, 1});
+  BOOST_TEST(mt.count_progress(0).scanned == 5u);
+  BOOST_TEST(mt.count_progress(0).delta == -2);
+  BOOST_TEST(mt.count_progress(4).delta == 1);
+  BOOST_TEST(mt.count_progress(1).scanned == 0u);
+}
+
+// ---------------------------------------------------------------------------
 // Micro-benchmark (printed, not asserted)
 // ---------------------------------------------------------------------------
 

@@ -1,0 +1,128 @@
+"""DBSIZE under a pipelined write load: lmkv counts a write buffer incrementally (each
+layer sums only the entries added since the last DBSIZE), so this checks the count stays
+exact while a writer pipelines SETs and DELs of new, existing and absent keys across many
+write-buffer freezes and applies, read from other connections (other event loops)."""
+
+import random
+import threading
+
+import pytest
+
+from helpers import wait_for
+
+
+class KeySet:
+    """A set with O(1) random choice."""
+
+    def __init__(self, keys=()):
+        self.keys = []
+        self.index = {}
+        for k in keys:
+            self.add(k)
+
+    def __len__(self):
+        return len(self.keys)
+
+    def add(self, k):
+        if k not in self.index:
+            self.index[k] = len(self.keys)
+            self.keys.append(k)
+
+    def discard(self, k):
+        i = self.index.pop(k, None)
+        if i is None:
+            return
+        last = self.keys.pop()
+        if i < len(self.keys):
+            self.keys[i] = last
+            self.index[last] = i
+
+    def pick(self, rng):
+        return self.keys[rng.randrange(len(self.keys))]
+
+
+def info_int(client, field, section="persistence"):
+    return int(client.info(section).get(field, 0))
+
+
+@pytest.mark.lmkv_only
+def test_dbsize_stays_exact_under_pipelined_writes(lmkv_factory):
+    # A small write buffer: the load freezes it many times, so DBSIZE sees active, frozen
+    # and applied layers come and go.
+    proc = lmkv_factory(extra_args=["--write-buffer-size", "65536"])
+    setup = proc.client()
+    present = KeySet(f"k:{i}" for i in range(2000))
+    pipe = setup.pipeline(transaction=False)
+    for k in present.keys:
+        pipe.set(k, "v0")
+    pipe.execute()
+    assert setup.dbsize() == len(present)
+
+    # The writer records the range the key count moved in before sending each batch, so
+    # any DBSIZE answered after that batch was sent must fall inside the range read after
+    # the answer.
+    bounds = {"lo": len(present), "hi": len(present)}
+    lock = threading.Lock()
+    done = threading.Event()
+    errors = []
+    rng = random.Random(7)
+
+    def writer():
+        client = proc.client()
+        next_new = 2000
+        try:
+            for batch in range(150):
+                pipe = client.pipeline(transaction=False)
+                lo = hi = len(present)
+                for _ in range(100):
+                    what = rng.random()
+                    if what < 0.35 or not present:
+                        key = f"k:{next_new}"
+                        next_new += 1
+                        present.add(key)
+                        pipe.set(key, f"new{batch}")
+                    elif what < 0.55:
+                        pipe.set(present.pick(rng), f"over{batch}")
+                    elif what < 0.9:
+                        key = present.pick(rng)
+                        present.discard(key)
+                        pipe.delete(key)
+                    else:
+                        pipe.delete(f"absent:{rng.randrange(10**6)}")
+                    lo, hi = min(lo, len(present)), max(hi, len(present))
+                with lock:
+                    bounds["lo"] = min(bounds["lo"], lo)
+                    bounds["hi"] = max(bounds["hi"], hi)
+                pipe.execute()
+        except Exception as e:  # noqa: BLE001 - reported by the main thread
+            errors.append(repr(e))
+        finally:
+            done.set()
+            client.close()
+
+    readers = [proc.client() for _ in range(3)]
+    t = threading.Thread(target=writer)
+    t.start()
+    checks = 0
+    try:
+        while not done.is_set() and checks < 100000:
+            for c in readers:
+                n = c.dbsize()
+                with lock:
+                    lo, hi = bounds["lo"], bounds["hi"]
+                assert lo <= n <= hi, (n, lo, hi)
+                checks += 1
+    finally:
+        t.join(timeout=120)
+    assert not t.is_alive()
+    assert not errors, errors
+    assert checks > 10
+    # Every batch answered: exact, from every connection, now and once all is in LMDB.
+    for c in readers:
+        assert c.dbsize() == len(present)
+    assert wait_for(lambda: info_int(setup, "lmkv_unapplied_bytes") == 0, timeout=30,
+                    interval=0.1)
+    for c in readers:
+        assert c.dbsize() == len(present)
+    for c in readers + [setup]:
+        c.close()

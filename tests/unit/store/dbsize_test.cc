@@ -1,0 +1,297 @@
+// DBSIZE (ReadView::dbsize): exact against a model while keys move between
+// the active write buffer, frozen layers and LMDB; with FLUSHDB and SWAPDB
+// in the buffer; for a view older than the layer's stored progress; and
+// with a writer thread and concurrent readers.
+#include <array>
+#include <atomic>
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fixture.h"
+
+using namespace lmkv::store;
+using namespace lmkv::store::testing;
+
+namespace {
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+constexpr int kSlowdown = 4;
+#else
+constexpr int kSlowdown = 1;
+#endif
+
+uint64_t size_in(ReadView& view, int db) {
+  auto n = view.dbsize(db);
+  BOOST_REQUIRE_MESSAGE(n.ok(), message_of(n));
+  return *n;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(dbsize)
+
+// A few keys in LMDB, then the same and new keys in the active buffer,
+// then a FLUSHDB and a SWAPDB in it.
+BOOST_FIXTURE_TEST_CASE(dbsize_with_flushdb_and_swapdb_in_the_buffer, EngineFixture) {
+  for (int i = 0; i < 10; ++i) put(0, "old" + std::to_string(i), "v");
+  put(1, "other", "v");
+  flush();
+  BOOST_TEST(dbsize(0) == 10u);
+  put(0, "old1", "again");     // overwrite: no change
+  put(0, "new1", "v");         // +1
+  BOOST_TEST(del(0, "old2"));  // -1
+  put(0, "old2", "back");      // +1
+  BOOST_TEST(del(0, "old3"));  // -1
+  BOOST_TEST(dbsize(0) == 10u);
+  put(0, "new2", "v");
+  BOOST_TEST(dbsize(0) == 11u);
+  clear(0);
+  BOOST_TEST(dbsize(0) == 0u);
+  put(0, "old4", "after the clear");
+  put(0, "new3", "v");
+  BOOST_TEST(dbsize(0) == 2u);
+  BOOST_TEST(dbsize(1) == 1u);
+  {
+    WriteTxn txn(*engine);
+    BOOST_REQUIRE(txn.swap(0, 1).ok());
+    BOOST_REQUIRE(txn.commit().ok());
+  }
+  BOOST_TEST(dbsize(0) == 1u);
+  BOOST_TEST(dbsize(1) == 2u);
+  put(0, "x", "v");  // db 0 is the old db 1 now
+  BOOST_TEST(dbsize(0) == 2u);
+  flush();
+  BOOST_TEST(dbsize(0) == 2u);
+  BOOST_TEST(dbsize(1) == 2u);
+}
+
+// A layer nobody counted yet is caught up by walking its keys (a long
+// stretch of log), later calls add only the new entries, and the stored
+// progress covers the whole log after each.
+BOOST_FIXTURE_TEST_CASE(dbsize_catches_up_on_a_long_log_then_goes_incrementally, EngineFixture) {
+  auto key = [](int i) { return "key" + std::to_string(i); };
+  for (int i = 0; i < 3000; ++i) put(0, key(i), "below");
+  flush();
+  std::set<int> model;
+  for (int i = 0; i < 3000; ++i) model.insert(i);
+  // 10000 groups in the active buffer: overwrites, deletes and new keys.
+  std::mt19937 rng(5);
+  for (int n = 0; n < 10000; ++n) {
+    const int i = static_cast<int>(rng() % 6000);
+    if (rng() % 3 == 0) {
+      BOOST_TEST(del(0, key(i)) == (model.erase(i) == 1));
+    } else {
+      put(0, key(i), "v");
+      model.insert(i);
+    }
+  }
+  auto layer = engine->version()->layers[0];
+  BOOST_REQUIRE(layer->log_size() > 6000u);
+  BOOST_TEST(layer->count_progress(0).scanned == 0u);
+  ReadView older(*engine);
+  BOOST_TEST(size_in(older, 0) == model.size());  // the walk
+  BOOST_TEST(layer->count_progress(0).scanned == layer->log_size());
+  const size_t before = model.size();
+  for (int n = 0; n < 300; ++n) {
+    const int i = static_cast<int>(rng() % 7000);
+    if (rng() % 3 == 0) {
+      del(0, key(i));
+      model.erase(i);
+    } else {
+      put(0, key(i), "w");
+      model.insert(i);
+    }
+    if (n % 50 == 0) BOOST_TEST(dbsize(0) == model.size());  // incremental
+  }
+  BOOST_TEST(dbsize(0) == model.size());
+  BOOST_TEST(layer->count_progress(0).scanned == layer->log_size());
+  BOOST_TEST(size_in(older, 0) == before);  // back over the newer entries
+  BOOST_TEST(dbsize(1) == 0u);
+  flush();
+  BOOST_TEST(dbsize(0) == model.size());
+}
+
+// Random groups over keys that are in LMDB, in frozen layers, in the active
+// buffer or nowhere; a tiny write buffer freezes every few groups, and
+// explicit freezes and flushes move layers along. Each round checks a
+// reused view, a fresh one, and a view taken before the round's group
+// (older than the layers' stored progress: it must still see its own
+// snapshot's count).
+BOOST_FIXTURE_TEST_CASE(dbsize_matches_a_model_through_layers, EngineFixture) {
+  EngineOptions o = options();
+  o.write_buffer_size = 2048;
+  reopen(o);
+  std::mt19937 rng(4242);
+  // The models of logical databases 0 and 1.
+  std::array<std::set<std::string>, 2> model;
+  ReadView reused(*engine);
+  auto key = [&] { return "key" + std::to_string(rng() % 80); };
+  int clears = 0, swaps = 0, freezes = 0, flushes = 0;
+  for (int round = 0; round < 1500 / kSlowdown; ++round) {
+    ReadView older(*engine);
+    const std::array<uint64_t, 2> before{size_in(older, 0), size_in(older, 1)};
+    {
+      WriteTxn txn(*engine);
+      const int ops = std::uniform_int_distribution<int>(1, 5)(rng);
+      for (int i = 0; i < ops; ++i) {
+        const int db = rng() % 4 == 0 ? 1 : 0;
+        const int what = static_cast<int>(rng() % 100);
+        if (what < 55) {
+          const std::string k = key();
+          BOOST_REQUIRE(txn.put(db, k, {Type::kString, 0, "v" + std::to_string(round)}).ok());
+          model[db].insert(k);
+        } else if (what < 97) {
+          const std::string k = key();
+          auto deleted = txn.del(db, k, kNow);
+          BOOST_REQUIRE(deleted.ok());
+          BOOST_TEST(*deleted == (model[db].erase(k) == 1));
+        } else if (what < 98) {
+          BOOST_REQUIRE(txn.clear(db).ok());
+          model[db].clear();
+          ++clears;
+        } else {
+          BOOST_REQUIRE(txn.swap(0, 1).ok());
+          std::swap(model[0], model[1]);
+          ++swaps;
+        }
+      }
+      BOOST_REQUIRE(txn.commit().ok());
+    }
+    if (rng() % 16 == 0) {
+      engine->freeze();
+      ++freezes;
+    }
+    if (rng() % 64 == 0) {
+      flush();
+      ++flushes;
+    }
+    reused.end();
+    for (int db = 0; db < 2; ++db) {
+      BOOST_TEST_CONTEXT("round " << round << " db " << db) {
+        BOOST_TEST(size_in(reused, db) == model[db].size());
+        BOOST_TEST(dbsize(db) == model[db].size());
+        BOOST_TEST(size_in(older, db) == before[db]);
+      }
+    }
+  }
+  BOOST_TEST_MESSAGE("dbsize model: " << clears << " clears, " << swaps << " swaps, " << freezes
+                                      << " freezes, " << flushes << " flushes, "
+                                      << engine->stats().applies.load() << " applies");
+  BOOST_TEST(clears > 0);
+  BOOST_TEST(swaps > 0);
+  BOOST_TEST(engine->stats().applies.load() > 10u);
+  flush();
+  for (int db = 0; db < 2; ++db) BOOST_TEST(dbsize(db) == model[db].size());
+}
+
+// A writer thread commits random groups (puts and deletes of present and
+// absent keys, now and then a FLUSHDB or SWAPDB) and records both logical
+// databases' sizes after each group before committing it. Readers on other
+// threads call DBSIZE on both databases in one view: the pair must be the
+// sizes after one group between the last acknowledged before the view and
+// the next after it, and a second call in the same view must repeat it.
+BOOST_FIXTURE_TEST_CASE(dbsize_is_exact_under_a_concurrent_writer, EngineFixture) {
+  EngineOptions o = options();
+  o.write_buffer_size = 16 * 1024;
+  reopen(o);
+  constexpr size_t kMaxGroups = 1 << 16;
+  auto sizes = std::make_unique<std::array<std::atomic<uint64_t>, 2>[]>(kMaxGroups + 2);
+  for (size_t g = 0; g < kMaxGroups + 2; ++g) {
+    sizes[g][0].store(0);
+    sizes[g][1].store(0);
+  }
+  std::atomic<size_t> acked{0};
+  std::atomic<bool> stop{false};
+  std::mutex failure_mu;
+  std::string failure;
+  auto fail = [&](std::string what) {
+    std::lock_guard lock(failure_mu);
+    if (failure.empty()) failure = std::move(what);
+    stop = true;
+  };
+
+  std::thread writer([&] {
+    std::mt19937 rng(99);
+    std::array<std::set<std::string>, 2> model;
+    for (size_t g = 1; g <= kMaxGroups && !stop; ++g) {
+      WriteTxn txn(*engine);
+      const int ops = std::uniform_int_distribution<int>(1, 8)(rng);
+      for (int i = 0; i < ops; ++i) {
+        const int db = rng() % 3 == 0 ? 1 : 0;
+        const std::string k = "k" + std::to_string(rng() % 400);
+        const int what = static_cast<int>(rng() % 1000);
+        if (what < 600) {
+          if (!txn.put(db, k, {Type::kString, 0, "value"}).ok()) return fail("put");
+          model[db].insert(k);
+        } else if (what < 998) {
+          auto deleted = txn.del(db, k, kNow);
+          if (!deleted.ok()) return fail("del");
+          model[db].erase(k);
+        } else if (what < 999) {
+          if (!txn.clear(db).ok()) return fail("clear");
+          model[db].clear();
+        } else {
+          if (!txn.swap(0, 1).ok()) return fail("swap");
+          std::swap(model[0], model[1]);
+        }
+      }
+      sizes[g][0].store(model[0].size());
+      sizes[g][1].store(model[1].size());
+      if (!txn.commit().ok()) return fail("commit");
+      acked.store(g);
+    }
+  });
+
+  std::atomic<uint64_t> rounds{0};
+  auto reader = [&] {
+    ReadView view(*engine);
+    while (!stop) {
+      const size_t lo = acked.load();
+      auto a = view.dbsize(0);
+      auto b = view.dbsize(1);
+      if (!a.ok() || !b.ok()) return fail("dbsize failed");
+      const size_t hi = acked.load();
+      auto a2 = view.dbsize(0);
+      if (!a2.ok() || *a2 != *a) return fail("dbsize changed within one view");
+      view.end();
+      bool matched = false;
+      for (size_t g = lo; g <= hi + 1 && g <= kMaxGroups && !matched; ++g)
+        matched = sizes[g][0].load() == *a && sizes[g][1].load() == *b;
+      if (!matched)
+        return fail("dbsize " + std::to_string(*a) + "/" + std::to_string(*b) +
+                    " matches no group in " + std::to_string(lo) + ".." + std::to_string(hi + 1));
+      ++rounds;
+    }
+  };
+  std::thread r1(reader), r2(reader);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (!stop && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  stop = true;
+  writer.join();
+  r1.join();
+  r2.join();
+  BOOST_TEST(failure.empty(), failure);
+  BOOST_TEST_MESSAGE("dbsize stress: " << acked.load() << " groups, " << rounds.load()
+                                       << " reader rounds, " << engine->stats().applies.load()
+                                       << " applies");
+  BOOST_TEST(acked.load() > 100u);
+  BOOST_TEST(rounds.load() > 100u);
+  BOOST_TEST(engine->stats().applies.load() > 2u);
+  const size_t last = acked.load();
+  BOOST_TEST(dbsize(0) == sizes[last][0].load());
+  BOOST_TEST(dbsize(1) == sizes[last][1].load());
+  flush();
+  BOOST_TEST(dbsize(0) == sizes[last][0].load());
+  BOOST_TEST(dbsize(1) == sizes[last][1].load());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
