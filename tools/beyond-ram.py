@@ -460,6 +460,7 @@ def run(args, out):
                 while next_step <= size:
                     next_step += step
         write_wall = time.monotonic() - started
+        pauses = server.info("persistence")
         final = bench(args, server, "get", args.final_reads, args.read_clients, 1)
         mem = memory_row(cg, server)
         bad, hits, sample_bad = check_readable(args, server, witnesses)
@@ -474,6 +475,12 @@ def run(args, out):
         out(f"- in-RAM write rate (median chunk while data.mdb < cap): {in_ram:,.0f} ops/s; "
             f"last step: {last:,.0f} ops/s ({last / in_ram:.0%} of it); worst chunk max "
             f"latency {worst:.1f} ms")
+        # Where writers paused (INFO lmkv_*; absent on older servers).
+        out(f"- writer pauses: log fdatasync slowest {pauses.get('lmkv_log_sync_max_ms', '?')} ms, "
+            f"{pauses.get('lmkv_slow_log_syncs', '?')} over 100 ms; throttle waits at "
+            f"max-unapplied-bytes {pauses.get('lmkv_throttle_waits', '?')} (longest "
+            f"{pauses.get('lmkv_throttle_wait_max_ms', '?')} ms); slowdowns "
+            f"{pauses.get('lmkv_slowdowns', '?')}")
         out(f"- final random GETs: {final['rps']:,.0f} ops/s, p99 {final['p99']:.2f} ms, max "
             f"{final['max']:.1f} ms ({args.final_reads:,} GETs, -c {args.read_clients})")
         out(f"- memory: cgroup peak {mem['peak'] / MIB:,.0f} MiB of {args.cap_mib} MiB; now rss "
@@ -520,6 +527,8 @@ def main(argv=None):
     out(f"## Larger than RAM, {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}")
     out("")
     out(f"- command: `{' '.join([os.path.relpath(sys.argv[0], REPO)] + sys.argv[1:])}`")
+    out(f"- load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+        "(other work on the machine skews the rates)")
     out(f"- machine: {os.cpu_count()} cores, Linux {platform.release()}; data dir under "
         f"{args.workdir} ({fs_type(args.workdir)})")
     out(f"- cgroup v1 memory.limit_in_bytes {args.cap_mib} MiB, until data.mdb >= "
@@ -535,6 +544,7 @@ def main(argv=None):
         "memory.stat")
     out("")
     ok, _ = run(args, out)
+    out(f"- load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     report = "\n".join(lines) + "\n"
     print(report)
     if args.out:

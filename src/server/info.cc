@@ -141,6 +141,18 @@ void section_persistence(Server& s, const Config& c, std::string& out) {
       "lmkv_prefetch_skipped:{}\r\n",
       st.last_apply_commit_us.load() / 1000.0, pf ? pf->threads() : 0,
       pf ? pf->stats().touched.load() : 0, pf ? pf->stats().skipped.load() : 0);
+  // Where writers pause: the log's fdatasync and the throttle's waits at
+  // max-unapplied-bytes (totals and slowest since start).
+  out += fmt::format(
+      "lmkv_log_sync_ms:{:.3f}\r\n"
+      "lmkv_log_sync_max_ms:{:.3f}\r\n"
+      "lmkv_slow_log_syncs:{}\r\n"
+      "lmkv_throttle_waits:{}\r\n"
+      "lmkv_throttle_wait_ms:{:.3f}\r\n"
+      "lmkv_throttle_wait_max_ms:{:.3f}\r\n",
+      st.log_sync_us.load() / 1000.0, st.log_sync_max_us.load() / 1000.0,
+      st.slow_log_syncs.load(), st.throttle_waits.load(), st.throttle_wait_us.load() / 1000.0,
+      st.throttle_wait_max_us.load() / 1000.0);
   // Disk full (man lmkv-server(1)): writes are refused while the log cannot
   // reserve space or failing bulk applies leave too much unapplied.
   out += fmt::format(

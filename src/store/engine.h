@@ -82,6 +82,9 @@ struct EngineOptions {
   int prefetch_threads = 8;
   size_t prefetch_lookahead = 2;                 // frozen MemTables prefetched ahead
   size_t prefetch_max_ahead = 2048;              // keys ahead of the applier, at most
+  // Under --fsync always, write the log with O_DIRECT (Wal::set_direct): its
+  // syncs then do not queue behind data.mdb's writeback.
+  bool log_direct = true;
   // Log space allocation (WalOptions::allocate); null: fallocate. Tests.
   std::function<int(int fd, uint64_t offset, uint64_t len)> log_allocate = nullptr;
 };
@@ -106,6 +109,14 @@ struct EngineStats {
   std::atomic<uint64_t> last_apply_bytes{0};
   std::atomic<uint64_t> last_apply_commit_us{0};  // of last_apply_us: mdb_txn_commit (write+sync)
   std::atomic<uint64_t> slowdowns{0};
+  // Where writers pause (INFO, tools/beyond-ram.py): the log's fdatasync
+  // (count, slowest), and the throttle's waits at max-unapplied-bytes.
+  std::atomic<uint64_t> log_sync_us{0};      // total time in the log's fdatasync
+  std::atomic<uint64_t> log_sync_max_us{0};  // the slowest one
+  std::atomic<uint64_t> slow_log_syncs{0};   // those over 100 ms
+  std::atomic<uint64_t> throttle_waits{0};   // groups held at the bound
+  std::atomic<uint64_t> throttle_wait_us{0};
+  std::atomic<uint64_t> throttle_wait_max_us{0};
   std::atomic<uint64_t> replayed_frames{0};
   std::atomic<uint64_t> recovery_us{0};
   std::atomic<uint64_t> expired_keys{0};  // deleted by active expiry (INFO expired_keys)

@@ -1,6 +1,7 @@
 // store/prefetch.cc: the prefetch pool's jobs and workers (see prefetch.h).
 #include "store/prefetch.h"
 
+#include <pthread.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -101,6 +102,7 @@ void Prefetcher::worker_main() {
   // Like the applier it serves, background work: mostly asleep in page
   // faults, it must not take CPU from the loops when its pages are cached.
   setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
+  pthread_setname_np(pthread_self(), "lmkv-prefetch");
   MDB_txn* txn = nullptr;  // reset between blocks, renewed per block
   for (;;) {
     std::shared_ptr<Job> job;

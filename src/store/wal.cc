@@ -2,13 +2,16 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <new>
 
 #include <fmt/format.h>
 
@@ -67,6 +70,13 @@ Result<std::string> read_file(const std::string& path, uint64_t from) {
   ::close(fd);
   data.resize(got);
   return data;
+}
+
+// Whether data[pos..] is zeros: direct writes' padding, or space written
+// with zeros ahead of the frames (Wal::reserve) -- a clean end.
+bool zero_padding(std::string_view data, size_t pos) {
+  return std::all_of(data.begin() + static_cast<ptrdiff_t>(pos), data.end(),
+                     [](char c) { return c == 0; });
 }
 
 // Whether a whole, valid frame that starts at log offset `expect` begins at
@@ -152,7 +162,11 @@ Result<std::unique_ptr<Wal>> Wal::open(const WalOptions& options, uint64_t from,
     }
     last_good = i;
     last_size = base + pos;
-    if (pos != data.size()) {
+    if (pos != data.size() && zero_padding(data, pos)) {
+      // Direct writes' padding or zeroed space: no frame was written there.
+      if (::truncate(seg.path.c_str(), static_cast<off_t>(base + pos)) != 0)
+        return sys_error("truncate", seg.path);
+    } else if (pos != data.size()) {
       // A torn, corrupt or stale tail: the log ends at the last whole frame.
       log::warning("log: cutting {} at byte {} of {} (offset {})", seg.path, base + pos,
                    base + data.size(), end);
@@ -250,7 +264,7 @@ Result<WalScan> Wal::scan(const std::string& dir, uint64_t from) {
       end += len;
       pos += kHeaderSize + len;
     }
-    if (pos != data->size()) {
+    if (pos != data->size() && !zero_padding(*data, pos)) {
       r.tail_bytes = data->size() - pos;
       r.tail = fmt::format("{} at byte {} of {}", frame_problem(*data, pos, end), pos,
                            segments[i].path);
@@ -264,21 +278,86 @@ Result<WalScan> Wal::scan(const std::string& dir, uint64_t from) {
 
 Wal::~Wal() {
   if (fd_ >= 0) {
+    trim();
     if (dirty_) ::fdatasync(fd_);
     ::close(fd_);
   }
+  std::free(buf_);
+  std::free(zeros_);
+}
+
+void Wal::trim() {
+  if (!padded_) return;
+  // Best effort: padding left behind is recognised as a clean end anyway.
+  if (::ftruncate(fd_, static_cast<off_t>(segment_size_)) == 0) padded_ = false;
+  dirty_ = true;  // the size change is synced with the next fdatasync
+}
+
+void Wal::grow_buffer(size_t bytes) {
+  if (bytes <= buf_size_) return;
+  const size_t size = std::max<size_t>({(bytes + kBlock - 1) / kBlock * kBlock, 2 * buf_size_,
+                                        64u << 10});
+  char* buf = static_cast<char*>(std::aligned_alloc(kBlock, size));
+  if (buf == nullptr) throw std::bad_alloc();
+  if (buf_ != nullptr) std::memcpy(buf, buf_, segment_size_ % kBlock);
+  std::free(buf_);
+  buf_ = buf;
+  buf_size_ = size;
+}
+
+// The current partial block, read back with a direct (aligned) read.
+Status Wal::load_tail() {
+  grow_buffer(kBlock);
+  const size_t tail = segment_size_ % kBlock;
+  if (tail == 0) return {};
+  ssize_t n;
+  do {
+    n = ::pread(fd_, buf_, kBlock, static_cast<off_t>(segment_size_ - tail));
+  } while (n < 0 && errno == EINTR);
+  if (n < static_cast<ssize_t>(tail)) return sys_error("read", segments_.back().path);
+  return {};
+}
+
+Status Wal::set_direct(bool direct) {
+  if (direct == direct_ || fd_ < 0) return {};
+  const int flags = ::fcntl(fd_, F_GETFL);
+  if (flags < 0) return sys_error("fcntl", segments_.back().path);
+  if (!direct) {
+    if (::fcntl(fd_, F_SETFL, flags & ~O_DIRECT) != 0)
+      return sys_error("fcntl", segments_.back().path);
+    direct_ = false;
+    return {};
+  }
+  if (::fcntl(fd_, F_SETFL, flags | O_DIRECT) != 0) {
+    log::notice("log: {} refuses O_DIRECT ({}); writing through the page cache", options_.dir,
+                std::strerror(errno));
+    return {};
+  }
+  if (auto s = load_tail(); !s) {
+    (void)::fcntl(fd_, F_SETFL, flags);
+    log::notice("log: direct writes off: {}", s.error().message);
+    return {};
+  }
+  direct_ = true;
+  return {};
 }
 
 Status Wal::open_segment_for_append(uint64_t start, bool create) {
   std::string path = segment_path(start);
-  int flags = O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0);
+  // Read and write: direct writes read the partial block back (load_tail).
+  int flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0);
   int fd = ::open(path.c_str(), flags, 0644);
   if (fd < 0) return sys_error("open", path);
-  if (::lseek(fd, 0, SEEK_END) < 0) {
-    ::close(fd);
-    return sys_error("seek", path);
+  if (create && direct_ && ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_DIRECT) != 0) {
+    log::notice("log: {} refuses O_DIRECT ({}); writing through the page cache", options_.dir,
+                std::strerror(errno));
+    direct_ = false;
   }
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ >= 0) {
+    trim();
+    ::close(fd_);
+  }
+  padded_ = false;
   fd_ = fd;
   // Space past the file's end may be allocated too, but only what is
   // allocated from here on is counted on.
@@ -297,10 +376,12 @@ Status Wal::open_segment_for_append(uint64_t start, bool create) {
 // failed sync is fatal: when the next file cannot be created, the full one
 // stays current and the next reserve() tries again.
 Status Wal::roll() {
+  trim();
   if (dirty_ && ::fdatasync(fd_) != 0) return sys_error("fdatasync", segments_.back().path);
   dirty_ = false;
-  // Give back the space allocated past the segment's last frame.
-  if (allocated_ > segment_size_ && can_allocate_ && !options_.allocate)
+  // Give back the space allocated past the segment's last frame (trim()
+  // did for space written with zeros).
+  if (allocated_ > segment_size_ && can_allocate_ && !options_.allocate && !direct_)
     (void)::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                       static_cast<off_t>(segment_size_),
                       static_cast<off_t>(allocated_ - segment_size_));
@@ -312,6 +393,35 @@ Status Wal::roll() {
   return {};
 }
 
+// Direct writes' space is written with zeros rather than fallocated: a
+// frame's write into an unwritten extent converts it, and past the file's
+// size changes the size, so each sync would also write the inode (through
+// the block layer's writeback throttling, behind data.mdb's pages). Written
+// blocks inside the size make a sync just the frame's blocks and a flush.
+// The blocks [from, to) rounded out to whole blocks; 0 or an errno value.
+int Wal::write_zeros(uint64_t from, uint64_t to) {
+  constexpr size_t kChunk = 1u << 20;
+  if (zeros_ == nullptr) {
+    zeros_ = static_cast<char*>(std::aligned_alloc(kBlock, kChunk));
+    if (zeros_ == nullptr) return ENOMEM;
+    std::memset(zeros_, 0, kChunk);
+  }
+  // The partial block holding `from` is written with the next frame.
+  uint64_t at = (from + kBlock - 1) / kBlock * kBlock;
+  to = (to + kBlock - 1) / kBlock * kBlock;
+  while (at < to) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(kChunk, to - at));
+    ssize_t w = ::pwrite(fd_, zeros_, n, static_cast<off_t>(at));
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return errno;
+    if (w == 0) return ENOSPC;
+    padded_ = true;
+    at += static_cast<uint64_t>(w);
+    if (at % kBlock != 0) return ENOSPC;  // a short write the next one cannot follow
+  }
+  return 0;
+}
+
 Status Wal::reserve(uint64_t bytes) {
   if (segment_size_ >= options_.segment_bytes) {
     if (auto s = roll(); !s) return s;
@@ -321,18 +431,21 @@ Status Wal::reserve(uint64_t bytes) {
   auto allocate = [&](uint64_t to) {
     const uint64_t len = to - allocated_;
     if (options_.allocate) return options_.allocate(fd_, allocated_, len);
-    int rc;
+    int rc = direct_ ? write_zeros(allocated_, to) : EINVAL;
+    if (rc != EINVAL) return rc;
     do {
       rc = ::fallocate(fd_, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(allocated_),
                        static_cast<off_t>(len)) == 0 ? 0 : errno;
     } while (rc == EINTR);
     return rc;
   };
-  // A whole step if there is room for it, else just what is asked.
+  // A whole step if there is room for it, else just what is asked (to the
+  // end of its block: direct writes pad to it).
   uint64_t to = (want + kAllocationStep - 1) / kAllocationStep * kAllocationStep;
   int rc = allocate(to);
   const bool unsupported = rc == EOPNOTSUPP || rc == ENOSYS;
-  if (rc != 0 && !unsupported && to > want) rc = allocate(to = want);
+  const uint64_t exact = (want + kBlock - 1) / kBlock * kBlock;
+  if (rc != 0 && !unsupported && to > exact) rc = allocate(to = exact);
   if (unsupported) {
     // The file system cannot allocate ahead: writes may then fail with
     // ENOSPC, as without this.
@@ -358,8 +471,19 @@ Result<uint64_t> Wal::append(std::string_view payload) {
   put32(header + 16, 0);
   put32(header + 20, 0);
   put32(header + 16, frame_crc(header, payload));
+  const uint64_t start = end_;
+  const size_t want = kHeaderSize + payload.size();
+  if (direct_) {
+    if (auto s = write_direct(header, payload); !s) return s.error();
+    if (direct_) {
+      end_ += payload.size();
+      segment_size_ += want;
+      dirty_ = true;
+      return start;
+    }
+    // The file system refused the direct write: the buffered one follows.
+  }
   iovec iov[2] = {{header, kHeaderSize}, {const_cast<char*>(payload.data()), payload.size()}};
-  size_t want = kHeaderSize + payload.size();
   size_t done = 0;
   while (done < want) {
     // Retry short writes from where they stopped.
@@ -371,16 +495,52 @@ Result<uint64_t> Wal::append(std::string_view payload) {
       rest[n++] = {static_cast<char*>(v.iov_base) + skip, v.iov_len - skip};
       skip = 0;
     }
-    ssize_t w = ::writev(fd_, rest, n);
+    ssize_t w = ::pwritev(fd_, rest, n, static_cast<off_t>(segment_size_ + done));
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) return sys_error("write", segments_.back().path);
     done += static_cast<size_t>(w);
   }
-  const uint64_t start = end_;
   end_ += payload.size();
   segment_size_ += want;
   dirty_ = true;
   return start;
+}
+
+// The partial block, then the frame, zero-padded to whole blocks, in one
+// aligned write at the partial block's start. The bytes already on disk are
+// written again unchanged, so a torn write cannot damage an earlier frame.
+Status Wal::write_direct(const char* header, std::string_view payload) {
+  const size_t tail = segment_size_ % kBlock;
+  const size_t total = tail + kHeaderSize + payload.size();
+  const size_t padded = (total + kBlock - 1) / kBlock * kBlock;
+  grow_buffer(padded);
+  std::memcpy(buf_ + tail, header, kHeaderSize);
+  std::memcpy(buf_ + tail + kHeaderSize, payload.data(), payload.size());
+  std::memset(buf_ + total, 0, padded - total);
+  const uint64_t at = segment_size_ - tail;
+  size_t done = 0;
+  while (done < padded) {
+    ssize_t w = ::pwrite(fd_, buf_ + done, padded - done, static_cast<off_t>(at + done));
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EINVAL && done == 0) {
+      // Alignment the file system will not take: write buffered from now on.
+      log::notice("log: direct write refused ({}); writing through the page cache",
+                  std::strerror(errno));
+      const int flags = ::fcntl(fd_, F_GETFL);
+      if (flags < 0 || ::fcntl(fd_, F_SETFL, flags & ~O_DIRECT) != 0)
+        return sys_error("fcntl", segments_.back().path);
+      direct_ = false;
+      return {};
+    }
+    if (w <= 0 || (done + static_cast<size_t>(w) < padded && w % 512 != 0))
+      return sys_error("write", segments_.back().path);
+    done += static_cast<size_t>(w);
+  }
+  padded_ = true;
+  // Keep the new partial block at the buffer's start.
+  const size_t new_tail = total % kBlock;
+  std::memmove(buf_, buf_ + (total - new_tail), new_tail);
+  return {};
 }
 
 Status Wal::sync() {
@@ -390,11 +550,14 @@ Status Wal::sync() {
   return {};
 }
 
-void Wal::release_before(uint64_t offset) {
+void Wal::release_before(uint64_t offset, std::vector<std::string>* unlink_later) {
   // Segment i ends where segment i+1 starts; the last one is never released.
   std::error_code ec;
   while (segments_.size() > 1 && segments_[1].start <= offset) {
-    std::filesystem::remove(segments_.front().path, ec);
+    if (unlink_later)
+      unlink_later->push_back(segments_.front().path);
+    else
+      std::filesystem::remove(segments_.front().path, ec);
     segments_.erase(segments_.begin());
   }
 }

@@ -5,7 +5,7 @@ group that holds the write: that is what makes an acknowledged write survive pow
 These tests trace the real server with strace while several clients send SETs with unique
 values, then check, for every acknowledged SET, the order of three system calls:
 
-    writev(log fd, ...value...)  returns   <  fdatasync(log fd) starts
+    writev/pwrite64(log fd, ...value...)  returns   <  fdatasync(log fd) starts
     fdatasync(log fd)            returns   <  write(client fd, "+OK")  starts
 
 strace prints a thread's syscall exit before that thread can go on, and the reply is
@@ -67,14 +67,17 @@ def check_order(events, values_by_fd):
     """Returns the violations: acknowledged SETs whose reply left before the log group
     holding them was synced. values_by_fd: client fd -> its SET values in order."""
     log_fds = {fd for kind, _, call, fd, _ in events if call == "fdatasync"}
-    # Index of the exit of the log writev that carried each value.
+    # Index of the exit of the log write that carried each value.
     logged_at = {}
     # Index of the exit of each fdatasync, and of its entry.
     syncs = []  # (enter index, exit index)
     sync_enter = {}
     replies = {fd: [] for fd in values_by_fd}  # fd -> entry index of each "+OK"
     for i, (kind, tid, call, fd, text) in enumerate(events):
-        if call == "writev" and kind in ("exit", "both") and fd in log_fds:
+        # The log is written with writev, pwritev (buffered) or pwrite64 (direct, --fsync
+        # always).
+        if call in ("writev", "pwritev", "pwrite64") and kind in ("exit", "both") \
+                and fd in log_fds:
             for v in re.findall(r"val-\d+-\d+", text):
                 logged_at.setdefault(v, i)
         elif call == "fdatasync":
@@ -112,7 +115,8 @@ def traced_run(lmkv_factory, tmp_path, fsync):
         attach += ["-p", tid]
     strace = subprocess.Popen(
         ["strace", "-f", "-qq", "-s", "65536", "-e", "signal=none",
-         "-e", "trace=read,readv,recvfrom,write,writev,sendmsg,fdatasync,fsync",
+         "-e", "trace=read,readv,recvfrom,write,writev,pwrite64,pwritev,sendmsg,fdatasync,"
+               "fsync",
          "-o", str(trace_path), *attach],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <fstream>
@@ -264,4 +265,147 @@ BOOST_AUTO_TEST_CASE(a_position_hint_skips_straight_to_the_unapplied_tail) {
   wrong.byte += 1;
   got = replay_all(o, from, &end, wrong);
   BOOST_TEST(got.empty());
+}
+
+// Direct writes (Wal::set_direct): the same frames, whole blocks at a time.
+
+namespace {
+
+// Payloads from a few bytes to past two blocks, so frames start and end
+// anywhere in a block and some span several.
+std::vector<std::string> mixed_payloads(size_t n) {
+  std::vector<std::string> out;
+  std::mt19937 rng(7);
+  for (size_t i = 0; i < n; ++i) {
+    const size_t len = i % 5 == 0 ? 9000 + rng() % 300 : 1 + rng() % 1500;
+    std::string p(len, '\0');
+    for (auto& c : p) c = static_cast<char>('a' + rng() % 26);
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+uint64_t frames_bytes(const std::vector<std::string>& data) {
+  uint64_t total = 0;
+  for (auto& p : data) total += Wal::kHeaderSize + p.size();
+  return total;
+}
+
+void check_replay(const WalOptions& o, const std::vector<std::string>& data) {
+  uint64_t end = 0;
+  auto got = replay_all(o, 0, &end);
+  BOOST_REQUIRE_EQUAL(got.size(), data.size());
+  uint64_t off = 0;
+  for (size_t i = 0; i < data.size(); ++i) {
+    BOOST_TEST(got[i].start == off);
+    BOOST_TEST(got[i].payload == data[i], "frame " << i);
+    off += data[i].size();
+  }
+  BOOST_TEST(end == off);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(direct_writes_replay_exactly_and_leave_exact_files) {
+  TempDir d;
+  WalOptions o{d.path};
+  auto data = mixed_payloads(60);
+  {
+    auto wal = Wal::open(o, 0, {}, [](uint64_t, std::string_view) { return Status(); });
+    BOOST_REQUIRE(wal.ok());
+    BOOST_REQUIRE((*wal)->set_direct(true).ok());
+    if (!(*wal)->direct()) return;  // the temp file system refuses O_DIRECT
+    for (size_t i = 0; i < 30; ++i) {
+      BOOST_REQUIRE((*wal)->reserve(Wal::kHeaderSize + data[i].size()).ok());
+      BOOST_REQUIRE((*wal)->append(data[i]).ok());
+      if (i % 4 == 0) BOOST_REQUIRE((*wal)->sync().ok());
+    }
+  }
+  // Closing cut the padding and the space written with zeros ahead.
+  const std::vector<std::string> first(data.begin(), data.begin() + 30);
+  BOOST_TEST(fs::file_size(only_segment(d.path)) == frames_bytes(first));
+  check_replay(o, first);
+  // Reopened, the partial last block is read back and appends continue it.
+  {
+    auto wal = Wal::open(o, 0, {}, [](uint64_t, std::string_view) { return Status(); });
+    BOOST_REQUIRE(wal.ok());
+    BOOST_REQUIRE((*wal)->set_direct(true).ok());
+    for (size_t i = 30; i < data.size(); ++i) BOOST_REQUIRE((*wal)->append(data[i]).ok());
+    BOOST_REQUIRE((*wal)->sync().ok());
+  }
+  check_replay(o, data);
+}
+
+BOOST_AUTO_TEST_CASE(a_crash_leaves_zeros_after_the_last_frame_that_are_a_clean_end) {
+  TempDir d, copy;
+  WalOptions o{d.path};
+  auto data = mixed_payloads(25);
+  std::string image;
+  {
+    auto wal = Wal::open(o, 0, {}, [](uint64_t, std::string_view) { return Status(); });
+    BOOST_REQUIRE(wal.ok());
+    BOOST_REQUIRE((*wal)->set_direct(true).ok());
+    if (!(*wal)->direct()) return;
+    for (auto& p : data) BOOST_REQUIRE((*wal)->append(p).ok());
+    BOOST_REQUIRE((*wal)->reserve(3u << 20).ok());
+    BOOST_REQUIRE((*wal)->sync().ok());
+    // The file as a crash now would leave it: padding and zeroed space.
+    image = read_all(only_segment(d.path));
+  }
+  BOOST_TEST(image.size() > frames_bytes(data));
+  BOOST_TEST(image.size() % Wal::kBlock == 0u);
+  const std::string seg = copy.path + "/00000000000000000000.log";
+  std::ofstream(seg, std::ios::binary).write(image.data(), image.size());
+  WalOptions oc{copy.path};
+  auto scan = Wal::scan(copy.path, 0);
+  BOOST_REQUIRE(scan.ok());
+  BOOST_TEST(scan->tail == "");
+  BOOST_TEST(scan->frames == data.size());
+  check_replay(oc, data);
+  BOOST_TEST(fs::file_size(seg) == frames_bytes(data));  // cut to the last frame
+  // Zeros are a clean end; anything else after the frames still ends the log
+  // with a cut.
+  std::string bad = image;
+  bad[frames_bytes(data) + 100] = 'x';
+  std::ofstream(seg, std::ios::binary | std::ios::trunc).write(bad.data(), bad.size());
+  scan = Wal::scan(copy.path, 0);
+  BOOST_REQUIRE(scan.ok());
+  BOOST_TEST(scan->tail != "");
+  check_replay(oc, data);
+}
+
+BOOST_AUTO_TEST_CASE(direct_writes_roll_segments_and_switch_modes_mid_segment) {
+  TempDir d;
+  WalOptions o{d.path, 20000};
+  auto data = mixed_payloads(80);
+  {
+    auto wal = Wal::open(o, 0, {}, [](uint64_t, std::string_view) { return Status(); });
+    BOOST_REQUIRE(wal.ok());
+    for (size_t i = 0; i < data.size(); ++i) {
+      // Buffered, direct, buffered again, direct: each switch mid-segment.
+      if (i % 20 == 0) BOOST_REQUIRE((*wal)->set_direct(i % 40 == 0).ok());
+      BOOST_REQUIRE((*wal)->reserve(Wal::kHeaderSize + data[i].size()).ok());
+      BOOST_REQUIRE((*wal)->append(data[i]).ok());
+      if (i % 3 == 0) BOOST_REQUIRE((*wal)->sync().ok());
+    }
+    BOOST_REQUIRE((*wal)->sync().ok());
+    // Closed segments hold their frames only (no padding, no zeros).
+    std::vector<std::pair<uint64_t, uint64_t>> sizes;
+    for (auto& e : fs::directory_iterator(d.path))
+      sizes.push_back(
+          {std::stoull(e.path().filename().string().substr(0, 20)), fs::file_size(e.path())});
+    std::sort(sizes.begin(), sizes.end());
+    BOOST_TEST_REQUIRE(sizes.size() > 3u);
+    uint64_t off = 0, frame = 0;
+    for (size_t s = 0; s + 1 < sizes.size(); ++s) {
+      BOOST_TEST(sizes[s].first == off);
+      uint64_t bytes = 0;
+      while (off < sizes[s + 1].first) {
+        bytes += Wal::kHeaderSize + data[frame].size();
+        off += data[frame++].size();
+      }
+      BOOST_TEST(sizes[s].second == bytes, "segment " << s);
+    }
+  }
+  check_replay(o, data);
 }
