@@ -272,13 +272,7 @@ BOOST_FIXTURE_TEST_CASE(dbsize_is_exact_under_a_concurrent_writer, EngineFixture
     }
   };
   std::thread r1(reader), r2(reader);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (!stop && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  stop = true;
-  writer.join();
-  r1.join();
-  r2.join();
+  run_until_stopped(stop, std::chrono::seconds(2), {&writer, &r1, &r2});
   BOOST_TEST(failure.empty(), failure);
   BOOST_TEST_MESSAGE("dbsize stress: " << acked.load() << " groups, " << rounds.load()
                                        << " reader rounds, " << engine->stats().applies.load()

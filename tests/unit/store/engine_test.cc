@@ -633,13 +633,7 @@ BOOST_FIXTURE_TEST_CASE(readers_never_see_torn_or_lost_groups, EngineFixture) {
     }
   };
   std::thread r1(reader, 0), r2(reader, 1);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-  while (!stop && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  stop = true;
-  writer.join();
-  r1.join();
-  r2.join();
+  run_until_stopped(stop, std::chrono::seconds(3), {&writer, &r1, &r2});
   BOOST_TEST(failure.empty(), failure);
   BOOST_TEST_MESSAGE("stress: " << groups.load() << " groups, " << rounds.load()
                                 << " reader rounds, " << engine->stats().applies.load()

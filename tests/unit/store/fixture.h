@@ -8,15 +8,19 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <boost/test/unit_test.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <ostream>
 #include <random>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -229,6 +233,17 @@ inline OwnedBound random_bound(std::mt19937& rng) {
   b.inclusive = rng() % 2;
   if (!b.infinite) b.key = random_key(rng);
   return b;
+}
+
+// Stress cases: lets `threads` run until one sets `stop` or `limit` has
+// passed, then sets `stop` and joins them all.
+inline void run_until_stopped(std::atomic<bool>& stop, std::chrono::milliseconds limit,
+                              std::initializer_list<std::thread*> threads) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!stop && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  stop = true;
+  for (std::thread* t : threads) t->join();
 }
 
 }  // namespace lmkv::store::testing
