@@ -31,40 +31,24 @@ Needs root and the cgroup v1 memory controller. The cgroup and temp dirs are rem
 end (unless --keep); the server is stopped by PID. Loopback only; every run has a timeout.
 """
 
-import argparse
-import csv
-import datetime
-import io
 import os
-import platform
 import random
-import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # when loaded by a test
 
-from helpers import RawConn, decode_reply, free_port, info_fields  # noqa: E402
-from benchlib import log, fs_type  # noqa: E402
+from benchlib import (BENCH_TMP, MIB, Server, arg_parser, bench_argv, bench_csv,  # noqa: E402
+                      decode_reply, disk_usage, encode_command, fs_type, log, machine,
+                      report_head, write_report)
 
-LOOPBACK = "127.0.0.1"
-MIB = 1024 * 1024
 CGROUP_ROOT = "/sys/fs/cgroup/memory"
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n", 2)[2])
-    p.add_argument("--binary", default=os.path.join(REPO, "build-release", "src", "lmkv-server"))
-    p.add_argument("--bench", default=shutil.which("redis-benchmark") or "redis-benchmark")
+    p = arg_parser(__doc__, lmkv="--binary", bench="--bench")
     p.add_argument("--quick", action="store_true",
                    help="CI size: 96 MiB cap, 4x, 32 MiB steps, smaller chunks and probes")
     p.add_argument("--cap-mib", type=int, default=None, help="memory.limit_in_bytes (256)")
@@ -90,7 +74,7 @@ def parse_args(argv=None):
     p.add_argument("--max-seconds", type=float, default=None,
                    help="give up writing after this wall time (3600; quick: 240)")
     p.add_argument("--chunk-timeout", type=float, default=900.0)
-    p.add_argument("--workdir", default=os.path.join(REPO, "build-release", "bench-tmp"),
+    p.add_argument("--workdir", default=BENCH_TMP,
                    help="parent of the temp data dir; a real disk, not tmpfs")
     p.add_argument("--cgroup-name", default=None, help="default lmkv-beyond-ram-<pid>")
     p.add_argument("--goal", action="store_true",
@@ -159,20 +143,20 @@ class Cgroup:
     def value(self, name):
         return int(self.read(name).strip())
 
-    def stat(self):
+    def table(self, name):
+        """A file of "key value" lines as {key: int}."""
         out = {}
-        for line in self.read("memory.stat").splitlines():
+        for line in self.read(name).splitlines():
             k, _, v = line.partition(" ")
             out[k] = int(v)
         return out
 
+    def stat(self):
+        return self.table("memory.stat")
+
     def oom(self):
         """memory.oom_control as a dict (oom_kill_disable, under_oom, oom_kill)."""
-        out = {}
-        for line in self.read("memory.oom_control").splitlines():
-            k, _, v = line.partition(" ")
-            out[k] = int(v)
-        return out
+        return self.table("memory.oom_control")
 
     def join_fn(self):
         """A preexec_fn that moves the child into this group before exec."""
@@ -200,98 +184,33 @@ class Cgroup:
 # The server and the load
 # ---------------------------------------------------------------------------------------------
 
-class Server:
-    def __init__(self, args, cgroup):
-        self.tmp = tempfile.mkdtemp(prefix="beyond-ram-", dir=args.workdir)
-        self.dir = os.path.join(self.tmp, "data")
-        os.makedirs(self.dir)
-        self.port = free_port()
-        self.argv = [args.binary, "--port", str(self.port), "--bind", LOOPBACK, "--dir",
-                     self.dir, "--fsync", args.fsync]
-        if args.threads:
-            self.argv += ["--threads", str(args.threads)]
-        self.argv += args.lmkv_args.split()
-        self.logf = open(os.path.join(self.tmp, "server.log"), "wb")
-        try:
-            self.proc = subprocess.Popen(self.argv, stdout=self.logf, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, cwd=self.tmp,
-                                         preexec_fn=cgroup.join_fn())
-        except OSError:
-            self.logf.close()
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            raise
-        deadline = time.monotonic() + 30
-        while not self.ping():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop(keep=True)
-                raise RuntimeError(f"lmkv did not start: {' '.join(self.argv)}")
-            time.sleep(0.05)
+def start_server(args, cgroup):
+    """A fresh lmkv-server over a temp dir (its cwd), joined to the cgroup before exec."""
+    extra = (["--threads", str(args.threads)] if args.threads else []) + args.lmkv_args.split()
+    server = Server.in_temp_dir("lmkv", args.binary, "beyond-ram-", args.workdir,
+                                fsync=args.fsync, extra=extra, preexec_fn=cgroup.join_fn())
+    server.cwd = server.tmp
+    try:
+        server.start(timeout=30.0, interval=0.05)
+    except OSError:
+        server.remove()  # not started at all
+        raise
+    except BaseException:
+        server.close(keep=True)
+        raise
+    return server
 
-    def ping(self):
-        try:
-            conn = RawConn(LOOPBACK, self.port, timeout=0.5)
-            try:
-                return decode_reply(conn.command("PING")) == "PONG"
-            finally:
-                conn.close()
-        except (OSError, ConnectionError, TimeoutError):
-            return False
 
-    def info(self, section):
-        conn = RawConn(LOOPBACK, self.port, timeout=60.0)
-        try:
-            return info_fields(conn, section)
-        finally:
-            conn.close()
-
-    def rss(self):
-        out = {}
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith(("VmRSS:", "RssAnon:", "RssFile:")):
-                    k, v = line.split(":", 1)
-                    out[k] = int(v.split()[0]) * 1024
-        return out
-
-    def data_bytes(self):
-        try:
-            return os.path.getsize(os.path.join(self.dir, "data.mdb"))
-        except OSError:
-            return 0
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def stop(self, keep=False):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(120)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(30)
-        self.logf.close()
-        if not keep:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+def data_bytes(server):
+    return disk_usage(os.path.join(server.datadir, "data.mdb"))[0]
 
 
 def bench(args, server, test, n, clients, pipeline):
     """One redis-benchmark run: dict with rps, p99, max (ms) and wall seconds."""
-    cmd = [args.bench, "-h", LOOPBACK, "-p", str(server.port), "-t", test, "-r",
-           str(args.keys), "-d", str(args.value_size), "-n", str(n), "-c", str(clients),
-           "-P", str(pipeline), "--csv"]
-    t0 = time.monotonic()
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.chunk_timeout)
-    except subprocess.TimeoutExpired:
-        raise RuntimeError(f"timeout after {args.chunk_timeout}s: {' '.join(cmd)}")
-    wall = time.monotonic() - t0
-    if out.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
-    rows = [r for r in csv.reader(io.StringIO(out.stdout)) if r]
-    if len(rows) < 2 or rows[0][:2] != ["test", "rps"]:
-        raise RuntimeError(f"unexpected redis-benchmark output:\n{out.stdout}\n{out.stderr}")
-    fig = dict(zip(rows[0], rows[1]))
+    figures, wall = bench_csv(bench_argv(args.bench, server.port, tests=test, keys=args.keys,
+                                         size=args.value_size, n=n, clients=clients,
+                                         pipeline=pipeline), args.chunk_timeout)
+    fig = next(iter(figures.values()))
     return {"rps": float(fig["rps"]), "p99": float(fig.get("p99_latency_ms", "nan")),
             "max": float(fig.get("max_latency_ms", "nan")), "wall": wall, "n": n}
 
@@ -314,17 +233,10 @@ def pipeline(conn, commands, expect):
         expect(i, decode_reply(conn.read_exactly_reply(timeout=60.0)))
 
 
-def encode(*parts):
-    out = [b"*%d\r\n" % len(parts)]
-    for p in parts:
-        out.append(b"$%d\r\n%s\r\n" % (len(p), p))
-    return b"".join(out)
-
-
 def write_witnesses(server, first, count, size):
-    conn = RawConn(LOOPBACK, server.port, timeout=60.0)
+    conn = server.conn(timeout=60.0)
     try:
-        cmds = [encode(b"SET", witness_key(i), witness_value(i, size))
+        cmds = [encode_command(b"SET", witness_key(i), witness_value(i, size))
                 for i in range(first, first + count)]
 
         def ok(i, reply):
@@ -340,11 +252,11 @@ def check_readable(args, server, witnesses):
     redis-benchmark's value (-d bytes, the same for every key).
     Returns (witness failures, sample hits, sample failures)."""
     bad = []
-    conn = RawConn(LOOPBACK, server.port, timeout=60.0)
+    conn = server.conn(timeout=60.0)
     try:
         for start in range(0, witnesses, 1000):
             idx = list(range(start, min(witnesses, start + 1000)))
-            cmds = [encode(b"GET", witness_key(i)) for i in idx]
+            cmds = [encode_command(b"GET", witness_key(i)) for i in idx]
 
             def check_w(k, reply):
                 want = witness_value(idx[k], args.value_size)
@@ -370,7 +282,7 @@ def check_readable(args, server, witnesses):
                     hits += 1
                 else:
                     sample_bad.append((keys[k].decode(), repr(reply)[:60]))
-            pipeline(conn, [encode(b"GET", k) for k in keys], check_s)
+            pipeline(conn, [encode_command(b"GET", k) for k in keys], check_s)
     finally:
         conn.close()
     return bad, hits, sample_bad
@@ -397,7 +309,7 @@ def run(args, out):
     server = None
     summary = {"ok": False}
     try:
-        server = Server(args, cg)
+        server = start_server(args, cg)
         log(f"lmkv in {cg.path} (cap {args.cap_mib} MiB): {' '.join(server.argv)}")
         out("| data MiB | writes | write ops/s | p99 ms | max ms | GET ops/s | GET p99 ms | "
             "GET max ms | cg peak MiB | rss MiB | cache MiB | failcnt | applies | "
@@ -409,11 +321,11 @@ def run(args, out):
         started = time.monotonic()
         step_chunks = []
         for _ in range(1_000_000):  # bounded; the size or time ends it
-            if server.data_bytes() >= target:
+            if data_bytes(server) >= target:
                 break
             if time.monotonic() - started > args.max_seconds:
                 log(f"giving up after {args.max_seconds:g} s at "
-                    f"{server.data_bytes() / MIB:,.0f} MiB")
+                    f"{data_bytes(server) / MIB:,.0f} MiB")
                 break
             try:
                 c = bench(args, server, "set", args.chunk, args.clients, args.pipeline)
@@ -426,12 +338,12 @@ def run(args, out):
                     raise e from None
                 mem = memory_row(cg, server)
                 out("")
-                out(f"- SERVER DIED at {server.data_bytes() / MIB:,.0f} MiB of data.mdb after "
+                out(f"- SERVER DIED at {data_bytes(server) / MIB:,.0f} MiB of data.mdb after "
                     f"{writes:,} writes: oom_kill {mem['oom_kill']}, cgroup peak "
                     f"{mem['peak'] / MIB:,.0f} MiB, failcnt {mem['failcnt']:,} ({e!s:.200})")
                 return False, {"ok": False, "oom_kill": mem["oom_kill"], "alive": False}
             witnesses += args.witnesses
-            size = server.data_bytes()
+            size = data_bytes(server)
             c["data"] = size
             step_chunks.append(c)
             all_chunks.append(c)
@@ -444,7 +356,7 @@ def run(args, out):
                 n = sum(x["n"] for x in step_chunks)
                 r = bench(args, server, "get", args.read_ops, args.read_clients, 1)
                 mem = memory_row(cg, server)
-                info = server.info("persistence")
+                info = server.info("persistence", timeout=60.0)
                 row = {"data": size, "writes": writes, "wrate": n / wall,
                        "p99": max(x["p99"] for x in step_chunks),
                        "max": max(x["max"] for x in step_chunks), "read": r, "mem": mem}
@@ -460,7 +372,7 @@ def run(args, out):
                 while next_step <= size:
                     next_step += step
         write_wall = time.monotonic() - started
-        pauses = server.info("persistence")
+        pauses = server.info("persistence", timeout=60.0)
         final = bench(args, server, "get", args.final_reads, args.read_clients, 1)
         mem = memory_row(cg, server)
         bad, hits, sample_bad = check_readable(args, server, witnesses)
@@ -469,8 +381,8 @@ def run(args, out):
         last = steps[-1]["wrate"] if steps else float("nan")
         worst = max((c["max"] for c in all_chunks), default=float("nan"))
         out("")
-        out(f"- reached {server.data_bytes() / MIB:,.0f} MiB of data.mdb "
-            f"({server.data_bytes() / cap:.1f}x the cap) with {writes:,} writes in "
+        out(f"- reached {data_bytes(server) / MIB:,.0f} MiB of data.mdb "
+            f"({data_bytes(server) / cap:.1f}x the cap) with {writes:,} writes in "
             f"{write_wall:.0f} s; keyspace -r {args.keys:,}")
         out(f"- in-RAM write rate (median chunk while data.mdb < cap): {in_ram:,.0f} ops/s; "
             f"last step: {last:,.0f} ops/s ({last / in_ram:.0%} of it); worst chunk max "
@@ -501,11 +413,11 @@ def run(args, out):
         summary = {"ok": ok, "oom_kill": mem["oom_kill"], "witnesses": witnesses,
                    "witness_bad": len(bad), "sample_hits": hits, "sample_bad": len(sample_bad),
                    "alive": alive, "in_ram": in_ram, "last": last, "worst_max_ms": worst,
-                   "data_bytes": server.data_bytes(), "peak": mem["peak"]}
+                   "data_bytes": data_bytes(server), "peak": mem["peak"]}
         return ok, summary
     finally:
         if server is not None:
-            server.stop(keep=args.keep)
+            server.close(keep=args.keep, timeout=120.0)
         cg.remove()
 
 
@@ -517,19 +429,16 @@ def main(argv=None):
     if not os.path.exists(args.binary):
         sys.exit(f"no lmkv-server at {args.binary} (ninja -C build-release)")
     os.makedirs(args.workdir, exist_ok=True)
-    lines = []
+    lines = report_head("Larger than RAM")
 
     def out(line, echo=False):
         lines.append(line)
         if echo:
             log(line)
 
-    out(f"## Larger than RAM, {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}")
-    out("")
-    out(f"- command: `{' '.join([os.path.relpath(sys.argv[0], REPO)] + sys.argv[1:])}`")
     out(f"- load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
         "(other work on the machine skews the rates)")
-    out(f"- machine: {os.cpu_count()} cores, Linux {platform.release()}; data dir under "
+    out(f"- machine: {machine()}; data dir under "
         f"{args.workdir} ({fs_type(args.workdir)})")
     out(f"- cgroup v1 memory.limit_in_bytes {args.cap_mib} MiB, until data.mdb >= "
         f"{args.factor:g}x; rows every {args.step_mib} MiB of data.mdb")
@@ -545,11 +454,7 @@ def main(argv=None):
     out("")
     ok, _ = run(args, out)
     out(f"- load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    report = "\n".join(lines) + "\n"
-    print(report)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(report)
+    write_report(lines, args.out)
     return 0 if ok else 1
 
 
