@@ -396,7 +396,12 @@ Status Engine::tick() {
     log_unsynced_ = false;
   }
   wal_->release_before(applied_offset_.load(std::memory_order_acquire));
-  log_disk_bytes_.store(wal_->disk_bytes(), std::memory_order_relaxed);
+  // INFO's log size costs a stat per segment: not after every group (a
+  // one-request group's worth of time), a few times a second.
+  if (const int64_t now = mono_ms(); now - last_disk_bytes_ms_ >= 250) {
+    last_disk_bytes_ms_ = now;
+    log_disk_bytes_.store(wal_->disk_bytes(), std::memory_order_relaxed);
+  }
   // While the log is full, look for space now and then even without
   // writes, so INFO and the expiry cycle notice when it comes back.
   if (log_full_.load(std::memory_order_relaxed) && mono_ms() - last_space_try_ms_ >= 250) {

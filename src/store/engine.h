@@ -244,6 +244,7 @@ class Engine {
   int64_t last_sync_ms_ = 0;
   bool log_unsynced_ = false;
   int64_t last_space_try_ms_ = 0;
+  int64_t last_disk_bytes_ms_ = 0;  // when tick() last refreshed log_disk_bytes_
   // Set by admit() (writer) and the applier, read by INFO on any thread.
   std::atomic<bool> log_full_{false}, apply_failing_{false}, apply_space_full_{false};
   std::vector<uint8_t> writer_map_;        // logical -> physical, latest
