@@ -209,19 +209,12 @@ BOOST_FIXTURE_TEST_CASE(dbsize_is_exact_under_a_concurrent_writer, EngineFixture
     sizes[g][1].store(0);
   }
   std::atomic<size_t> acked{0};
-  std::atomic<bool> stop{false};
-  std::mutex failure_mu;
-  std::string failure;
-  auto fail = [&](std::string what) {
-    std::lock_guard lock(failure_mu);
-    if (failure.empty()) failure = std::move(what);
-    stop = true;
-  };
+  Stress stress;
 
   std::thread writer([&] {
     std::mt19937 rng(99);
     std::array<std::set<std::string>, 2> model;
-    for (size_t g = 1; g <= kMaxGroups && !stop; ++g) {
+    for (size_t g = 1; g <= kMaxGroups && !stress.stopped(); ++g) {
       WriteTxn txn(*engine);
       const int ops = std::uniform_int_distribution<int>(1, 8)(rng);
       for (int i = 0; i < ops; ++i) {
@@ -229,23 +222,23 @@ BOOST_FIXTURE_TEST_CASE(dbsize_is_exact_under_a_concurrent_writer, EngineFixture
         const std::string k = "k" + std::to_string(rng() % 400);
         const int what = static_cast<int>(rng() % 1000);
         if (what < 600) {
-          if (!txn.put(db, k, {Type::kString, 0, "value"}).ok()) return fail("put");
+          if (!txn.put(db, k, {Type::kString, 0, "value"}).ok()) return stress.fail("put");
           model[db].insert(k);
         } else if (what < 998) {
           auto deleted = txn.del(db, k, kNow);
-          if (!deleted.ok()) return fail("del");
+          if (!deleted.ok()) return stress.fail("del");
           model[db].erase(k);
         } else if (what < 999) {
-          if (!txn.clear(db).ok()) return fail("clear");
+          if (!txn.clear(db).ok()) return stress.fail("clear");
           model[db].clear();
         } else {
-          if (!txn.swap(0, 1).ok()) return fail("swap");
+          if (!txn.swap(0, 1).ok()) return stress.fail("swap");
           std::swap(model[0], model[1]);
         }
       }
       sizes[g][0].store(model[0].size());
       sizes[g][1].store(model[1].size());
-      if (!txn.commit().ok()) return fail("commit");
+      if (!txn.commit().ok()) return stress.fail("commit");
       acked.store(g);
     }
   });
@@ -253,27 +246,27 @@ BOOST_FIXTURE_TEST_CASE(dbsize_is_exact_under_a_concurrent_writer, EngineFixture
   std::atomic<uint64_t> rounds{0};
   auto reader = [&] {
     ReadView view(*engine);
-    while (!stop) {
+    while (!stress.stopped()) {
       const size_t lo = acked.load();
       auto a = view.dbsize(0);
       auto b = view.dbsize(1);
-      if (!a.ok() || !b.ok()) return fail("dbsize failed");
+      if (!a.ok() || !b.ok()) return stress.fail("dbsize failed");
       const size_t hi = acked.load();
       auto a2 = view.dbsize(0);
-      if (!a2.ok() || *a2 != *a) return fail("dbsize changed within one view");
+      if (!a2.ok() || *a2 != *a) return stress.fail("dbsize changed within one view");
       view.end();
       bool matched = false;
       for (size_t g = lo; g <= hi + 1 && g <= kMaxGroups && !matched; ++g)
         matched = sizes[g][0].load() == *a && sizes[g][1].load() == *b;
       if (!matched)
-        return fail("dbsize " + std::to_string(*a) + "/" + std::to_string(*b) +
+        return stress.fail("dbsize " + std::to_string(*a) + "/" + std::to_string(*b) +
                     " matches no group in " + std::to_string(lo) + ".." + std::to_string(hi + 1));
       ++rounds;
     }
   };
   std::thread r1(reader), r2(reader);
-  run_until_stopped(stop, std::chrono::seconds(2), {&writer, &r1, &r2});
-  BOOST_TEST(failure.empty(), failure);
+  stress.run_for(std::chrono::seconds(2), {&writer, &r1, &r2});
+  BOOST_TEST(stress.failure().empty(), stress.failure());
   BOOST_TEST_MESSAGE("dbsize stress: " << acked.load() << " groups, " << rounds.load()
                                        << " reader rounds, " << engine->stats().applies.load()
                                        << " applies");

@@ -566,28 +566,21 @@ BOOST_FIXTURE_TEST_CASE(readers_never_see_torn_or_lost_groups, EngineFixture) {
   constexpr int kKeys = 10;
   const std::string pad(100, 'p');
   auto key = [](int j) { return "key" + std::to_string(j); };
-  std::atomic<bool> stop{false};
+  Stress stress;
   std::atomic<int64_t> acked{-1};
-  std::mutex failure_mu;
-  std::string failure;
-  auto fail = [&](std::string what) {
-    std::lock_guard lock(failure_mu);
-    if (failure.empty()) failure = std::move(what);
-    stop = true;
-  };
   std::atomic<uint64_t> rounds{0}, groups{0};
 
   std::thread writer([&] {
-    for (int64_t i = 0; !stop; ++i) {
+    for (int64_t i = 0; !stress.stopped(); ++i) {
       WriteTxn txn(*engine);
       const std::string v = std::to_string(i) + "/" + pad;
       for (int j = 0; j < kKeys; ++j) {
-        if (!txn.put(0, key(j), {Type::kString, 0, v}).ok()) return fail("put failed");
+        if (!txn.put(0, key(j), {Type::kString, 0, v}).ok()) return stress.fail("put failed");
       }
       // Other keys, so MemTables fill up and differ in content.
       if (!txn.put(1, "filler" + std::to_string(i % 5000), {Type::kString, 0, pad}).ok())
-        return fail("put failed");
-      if (!txn.commit().ok()) return fail("commit failed");
+        return stress.fail("put failed");
+      if (!txn.commit().ok()) return stress.fail("commit failed");
       acked = i;
       ++groups;
     }
@@ -595,7 +588,7 @@ BOOST_FIXTURE_TEST_CASE(readers_never_see_torn_or_lost_groups, EngineFixture) {
   auto reader = [&](int id) {
     ReadView view(*engine);
     int64_t last = -1;
-    while (!stop) {
+    while (!stress.stopped()) {
       const int64_t floor = acked.load();
       // Scan the ten keys in one view, then get them in the same view.
       std::vector<int64_t> seen;
@@ -605,12 +598,12 @@ BOOST_FIXTURE_TEST_CASE(readers_never_see_torn_or_lost_groups, EngineFixture) {
                       seen.push_back(std::stoll(std::string(v.data.substr(0, v.data.find('/')))));
                       return true;
                     });
-      if (!s.ok()) return fail("scan: " + s.error().message);
+      if (!s.ok()) return stress.fail("scan: " + s.error().message);
       for (int j = 0; j < kKeys; ++j) {
         auto g = view.get(0, key(j), kNow);
-        if (!g.ok()) return fail("get: " + g.error().message);
+        if (!g.ok()) return stress.fail("get: " + g.error().message);
         if (!*g) {
-          if (floor >= 0) return fail("key missing after an acknowledged group");
+          if (floor >= 0) return stress.fail("key missing after an acknowledged group");
           seen.push_back(-1);
           continue;
         }
@@ -619,22 +612,22 @@ BOOST_FIXTURE_TEST_CASE(readers_never_see_torn_or_lost_groups, EngineFixture) {
       view.end();
       if (floor < 0 && seen.size() == kKeys) continue;  // nothing written yet
       if (seen.size() != 2 * kKeys)
-        return fail("scan saw " + std::to_string(seen.size() - kKeys) + " keys");
+        return stress.fail("scan saw " + std::to_string(seen.size() - kKeys) + " keys");
       for (int64_t x : seen)
         if (x != seen[0])
-          return fail("torn group: " + std::to_string(seen[0]) + " vs " + std::to_string(x));
+          return stress.fail("torn group: " + std::to_string(seen[0]) + " vs " + std::to_string(x));
       if (seen[0] < floor)
-        return fail("lost write: saw " + std::to_string(seen[0]) + " after ack of " +
+        return stress.fail("lost write: saw " + std::to_string(seen[0]) + " after ack of " +
                     std::to_string(floor));
       if (seen[0] < last)
-        return fail("went back: " + std::to_string(last) + " then " + std::to_string(seen[0]));
+        return stress.fail("went back: " + std::to_string(last) + " then " + std::to_string(seen[0]));
       last = seen[0];
       ++rounds;
     }
   };
   std::thread r1(reader, 0), r2(reader, 1);
-  run_until_stopped(stop, std::chrono::seconds(3), {&writer, &r1, &r2});
-  BOOST_TEST(failure.empty(), failure);
+  stress.run_for(std::chrono::seconds(3), {&writer, &r1, &r2});
+  BOOST_TEST(stress.failure().empty(), stress.failure());
   BOOST_TEST_MESSAGE("stress: " << groups.load() << " groups, " << rounds.load()
                                 << " reader rounds, " << engine->stats().applies.load()
                                 << " applies, " << engine->stats().slowdowns.load()

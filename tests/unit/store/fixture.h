@@ -16,6 +16,7 @@
 #include <initializer_list>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <ostream>
 #include <random>
 #include <string>
@@ -235,15 +236,34 @@ inline OwnedBound random_bound(std::mt19937& rng) {
   return b;
 }
 
-// Stress cases: lets `threads` run until one sets `stop` or `limit` has
-// passed, then sets `stop` and joins them all.
-inline void run_until_stopped(std::atomic<bool>& stop, std::chrono::milliseconds limit,
-                              std::initializer_list<std::thread*> threads) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!stop && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  stop = true;
-  for (std::thread* t : threads) t->join();
-}
+// Stress cases: the stop flag their threads poll, and the first failure any
+// of them reports, which stops them all.
+class Stress {
+ public:
+  bool stopped() const { return stop_; }
+  void fail(std::string what) {
+    std::lock_guard lock(mu_);
+    if (failure_.empty()) failure_ = std::move(what);
+    stop_ = true;
+  }
+  std::string failure() {
+    std::lock_guard lock(mu_);
+    return failure_;
+  }
+  // Lets `threads` run until one fails or `limit` has passed, then stops
+  // and joins them all.
+  void run_for(std::chrono::milliseconds limit, std::initializer_list<std::thread*> threads) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!stop_ && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    stop_ = true;
+    for (std::thread* t : threads) t->join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::string failure_;
+};
 
 }  // namespace lmkv::store::testing
