@@ -329,6 +329,9 @@ void Shard::deliver(std::vector<WriteRequest>&& done) {
 }
 
 void Shard::complete(std::vector<WriteRequest>& done) {
+  // A snapshot taken earlier in this turn predates these writes, and the
+  // clients resumed below may read them next (SET k v; GET k).
+  view_.end();
   for (auto& req : done) {
     net::Connection* c = req.conn;
     auto* client = static_cast<Client*>(c->user);

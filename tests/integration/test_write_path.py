@@ -317,6 +317,45 @@ def test_pipelined_set_get_reads_own_writes(lmkv_factory):
     assert wait_for(lambda: persistence(s.client())["lmkv_bulk_applies"] >= 1, timeout=10)
 
 
+def test_pipelined_reads_own_writes_while_others_read(lmkv_factory):
+    """Other clients' GETs on the same loop take its read snapshot early in a turn; a write's
+    reply arriving later in that turn resumes its client's GET, which must not read from that
+    older snapshot."""
+    s = lmkv_factory(["--threads", "1"])
+    stop = threading.Event()
+    deadline = time.monotonic() + 60
+
+    def reader():
+        conn = RawConn(s.host, s.port, timeout=30)
+        batch = b"".join(encode_command("GET", "k") for _ in range(20))
+        try:
+            while not stop.is_set() and time.monotonic() < deadline:
+                conn.send(batch)
+                read_replies(conn, 20)
+        finally:
+            conn.close()
+
+    readers = [threading.Thread(target=reader, daemon=True) for _ in range(8)]
+    for t in readers:
+        t.start()
+    try:
+        stale = []
+        for round_ in range(5):
+            n = 1000
+            cmds = []
+            for i in range(n):
+                cmds += [("SET", "k", f"{round_}:{i}"), ("GET", "k")]
+            replies = pipeline_on_one_connection(s, cmds)
+            stale += [(round_, i, replies[2 * i + 1]) for i in range(n)
+                      if replies[2 * i + 1] != f"{round_}:{i}".encode()]
+    finally:
+        stop.set()
+        for t in readers:
+            t.join(30)
+    assert not any(t.is_alive() for t in readers)
+    assert not stale, (len(stale), stale[:5])
+
+
 def test_pipelined_mset_del_incr_read_own_writes(lmkv_factory):
     s = lmkv_factory(["--write-buffer-size", "64kb"])
     n = 1000
