@@ -175,13 +175,14 @@ void section_stats(Server& s, std::string& out) {
       "rejected_connections:{}\r\n"
       "lmkv_write_groups:{}\r\n"
       "lmkv_write_commands:{}\r\n"
+      "lmkv_write_groups_on_loops:{}\r\n"
       "lmkv_last_group_size:{}\r\n"
       "lmkv_log_syncs:{}\r\n"
       "expired_keys:{}\r\n"
       "evicted_keys:0\r\n",
       s.stats().connections_received.load(), commands, s.stats().rejected_connections.load(),
       s.writer().stats().groups.load(), s.writer().stats().commands.load(),
-      s.writer().stats().last_group_size.load(), s.engine().stats().syncs.load(),
+      s.writer().stats().groups_on_loops.load(), s.writer().stats().last_group_size.load(), s.engine().stats().syncs.load(),
       s.engine().stats().expired_keys.load());
   out += fmt::format("pubsub_channels:{}\r\npubsub_patterns:{}\r\n",
                      s.broker().channel_count(), s.broker().pattern_count());

@@ -311,13 +311,24 @@ void Shard::submit(commands::Session&, const commands::CommandSpec& spec, comman
 }
 
 // Once per loop turn: hand the turn's writes to the writer in one batch and
-// let go of the read snapshot.
+// let go of the read snapshot. When the writer is idle the loop runs the
+// batch itself (Writer::run_here) and answers at once, unless replies of
+// this loop are still with the writer: they would be overtaken. Answering
+// may resume clients whose next writes make a new batch: a few rounds
+// here, then the rest goes to the writer.
 void Shard::turn_end() {
-  if (!batch_.empty()) {
-    const size_t size = batch_.size();
-    server_.writer().submit(std::move(batch_));
-    batch_.clear();
-    batch_.reserve(size);  // the next turn is likely as busy
+  constexpr int kRoundsHere = 8;
+  for (int round = 0; !batch_.empty(); ++round) {
+    std::vector<WriteRequest> group;
+    group.swap(batch_);
+    batch_.reserve(group.size());  // the next turn is likely as busy
+    if (round < kRoundsHere && in_flight_ == 0 && server_.writer().run_here(group)) {
+      complete(group);
+      continue;
+    }
+    for (const auto& req : group) in_flight_ += req.conn != nullptr;
+    server_.writer().submit(std::move(group));
+    break;
   }
   view_.end();
 }
@@ -325,7 +336,10 @@ void Shard::turn_end() {
 void Shard::deliver(std::vector<WriteRequest>&& done) {
   // std::function wants a copyable closure; a request (its lent buffer) is not.
   auto batch = std::make_shared<std::vector<WriteRequest>>(std::move(done));
-  loop_.post([this, batch] { complete(*batch); });
+  loop_.post([this, batch] {
+    in_flight_ -= batch->size();
+    complete(*batch);
+  });
 }
 
 void Shard::complete(std::vector<WriteRequest>& done) {
@@ -334,6 +348,7 @@ void Shard::complete(std::vector<WriteRequest>& done) {
   view_.end();
   for (auto& req : done) {
     net::Connection* c = req.conn;
+    if (!c) continue;  // a closed client's unwatch: no reply
     auto* client = static_cast<Client*>(c->user);
     if (!c->closing() && !req.suppress_reply) {
       c->out() += req.reply;

@@ -98,6 +98,7 @@ class Shard : public net::Handler, public commands::WriteSink {
   net::Listener* listener_ = nullptr;
   net::Connection* current_ = nullptr;  // the connection whose command is running
   std::vector<WriteRequest> batch_;     // this turn's writes
+  size_t in_flight_ = 0;                // requests with the writer, replies not yet back
   // Argument buffers of delivered writes, kept for the next ones: a write's
   // copy out of the read buffer then costs no malloc and no free here.
   std::vector<std::string> spare_arenas_;

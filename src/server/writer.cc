@@ -136,18 +136,56 @@ void Writer::post(std::function<void()> task) {
   cv_.notify_one();
 }
 
+bool Writer::run_here(std::vector<WriteRequest>& batch) {
+  if (engine_.fsync() == store::Fsync::kAlways) return false;  // would wait for the sync
+  // Copying a large value into the log and the buffer would hold up the
+  // loop's other clients (a 500 MB SET: seconds); the writer thread does it.
+  constexpr uint64_t kMaxBytesHere = 256 << 10;
+  uint64_t bytes = 0;
+  for (const auto& req : batch) {
+    if (req.lent) return false;
+    for (auto [off, len] : req.spans) bytes += len;
+  }
+  if (bytes > kMaxBytesHere) return false;
+  {
+    std::lock_guard lock(mu_);
+    if (busy_ || has_work()) return false;
+    busy_ = true;
+  }
+  // Checked while owning the writer: no other group can add bytes meanwhile.
+  const bool throttled = engine_.throttling();
+  if (!throttled) {
+    execute(batch);
+    stats_.groups_on_loops.fetch_add(1, std::memory_order_relaxed);
+  }
+  bool wake = false;
+  {
+    std::lock_guard lock(mu_);
+    busy_ = false;
+    wake = has_work();  // queued meanwhile: the writer thread waits for !busy_
+  }
+  // Only then: the writer thread always waits, and a needless wakeup would
+  // cost the very hand-off this saves.
+  if (wake) cv_.notify_one();
+  return !throttled;
+}
+
 void Writer::run() {
   std::vector<WriteRequest> group;
   std::vector<std::function<void()>> tasks;
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      const int64_t wait_ms = std::min<int64_t>(100, expiry_.wait_ms(mono_ms()));
+      // While a loop runs a group itself (busy_), the expiry state is its:
+      // look again shortly, as that loop wakes this thread only for work.
+      const int64_t wait_ms = busy_ ? 10 : std::min<int64_t>(100, expiry_.wait_ms(mono_ms()));
       cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
-                   [this] { return !queue_.empty() || !tasks_.empty() || stopping_; });
+                   [this] { return !busy_ && has_work(); });
+      if (busy_) continue;  // timed out while a loop runs a group
       if (queue_.empty() && stopping_) break;
       group.swap(queue_);
       tasks.swap(tasks_);
+      busy_ = true;
     }
     if (!group.empty()) {
       execute(group);
@@ -166,6 +204,8 @@ void Writer::run() {
         run_expiry();
       }
     }
+    std::lock_guard lock(mu_);
+    busy_ = false;
   }
 }
 

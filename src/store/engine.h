@@ -158,13 +158,17 @@ class Engine {
   // Whether admit() refused the last group for lack of space, or applies are
   // failing past the bound: active expiry skips its cycle then. Writer thread.
   bool writes_refused() const;
+  // Whether commit() would slow the group down now (unapplied bytes past
+  // half of max_unapplied, see throttle()). Any thread.
+  bool throttling() const { return unapplied_bytes() > options_.max_unapplied / 2; }
   // INFO: the log could not reserve space, bulk applies are failing, and
   // whether it is for lack of space (ENOSPC, MDB_MAP_FULL).
   bool log_full() const { return log_full_.load(std::memory_order_relaxed); }
   bool apply_failing() const { return apply_failing_.load(std::memory_order_relaxed); }
   bool disk_full() const { return log_full() || apply_space_full_.load(std::memory_order_relaxed); }
 
-  // Writer thread: makes the group's effects durable per the fsync policy,
+  // Writer thread (or a loop running a group for it: server/writer.h
+  // run_here): makes the group's effects durable per the fsync policy,
   // then makes its entries visible. An error means the log may hold a
   // partial frame: the caller must exit and recover. (A frame that outgrew
   // what admit() reserved waits up to a minute for space first.)

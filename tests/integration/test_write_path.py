@@ -379,6 +379,39 @@ def test_pipelined_mset_del_incr_read_own_writes(lmkv_factory):
     assert c.dbsize() == 2  # b and c
 
 
+# --- writes a loop runs itself ---------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["always", "everysec", "no"])
+def test_lone_small_writes_run_on_their_loop_unless_fsync_always(lmkv_factory, mode):
+    """Without a per-group sync, a loop runs a small batch itself when the writer is idle
+    (Writer::run_here); under --fsync always, and for large values, the writer thread does."""
+    s = lmkv_factory(["--fsync", mode, "--threads", "1"])
+    c = s.client()
+
+    def on_loops():
+        st = c.info("stats")
+        return st["lmkv_write_groups_on_loops"], st["lmkv_write_groups"]
+
+    here0, groups0 = on_loops()
+    for i in range(300):
+        assert c.set(f"k{i}", f"v{i}")
+    assert c.incr("n") == 1 and c.mset({"a": "1", "b": "2"}) and c.delete("k0") == 1
+    here, groups = on_loops()
+    assert groups - groups0 >= 303
+    if mode == "always":
+        assert here == here0
+    else:
+        # The writer thread may be busy now and then (its idle tick): most, not all.
+        assert here - here0 >= 250, (here - here0, groups - groups0)
+    big = "x" * (300 << 10)
+    assert c.set("big", big)
+    assert on_loops()[0] == here  # over 256 KiB of arguments: the writer thread's
+    assert c.get("big") == big.encode()
+    assert c.mget([f"k{i}" for i in range(300)]) == [None] + [f"v{i}".encode()
+                                                             for i in range(1, 300)]
+    assert c.get("n") == b"1" and c.get("a") == b"1"
+
+
 # --- restart time after kill -9 --------------------------------------------------------------
 
 def test_restart_time_after_kill9_with_200k_keys(lmkv_factory):
