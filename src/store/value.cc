@@ -1,6 +1,8 @@
 // store/value.cc: key and value encoding (see value.h for the layout).
 #include "store/value.h"
 
+#include <cstring>
+
 namespace lmkv::store {
 namespace {
 
@@ -29,20 +31,27 @@ std::optional<std::string_view> decode_key(std::string_view raw) {
   return raw.substr(1);
 }
 
+size_t encoded_value_size(const ValueView& v) {
+  return 1 + (v.deadline_ms != 0 ? kDeadlineSize : 0) + v.data.size();
+}
+
 // The deadline is stored little-endian byte by byte, so the file is the same
 // on every host.
-void encode_value(const ValueView& v, std::string* out) {
-  out->clear();
+void encode_value(const ValueView& v, char* out) {
   const bool has_deadline = v.deadline_ms != 0;
-  out->reserve(1 + (has_deadline ? kDeadlineSize : 0) + v.data.size());
   uint8_t header = static_cast<uint8_t>(v.type) & kTypeMask;
   if (has_deadline) header |= kHasDeadline;
-  out->push_back(static_cast<char>(header));
+  *out++ = static_cast<char>(header);
   if (has_deadline) {
     const auto d = static_cast<uint64_t>(v.deadline_ms);
-    for (size_t i = 0; i < kDeadlineSize; ++i) out->push_back(static_cast<char>(d >> (8 * i)));
+    for (size_t i = 0; i < kDeadlineSize; ++i) *out++ = static_cast<char>(d >> (8 * i));
   }
-  out->append(v.data);
+  if (!v.data.empty()) std::memcpy(out, v.data.data(), v.data.size());
+}
+
+void encode_value(const ValueView& v, std::string* out) {
+  out->resize(encoded_value_size(v));
+  encode_value(v, out->data());
 }
 
 // Refuses, rather than guesses at, anything it does not fully understand:

@@ -38,6 +38,11 @@ void encode_key(std::string_view key, std::string* out);
 std::optional<std::string_view> decode_key(std::string_view raw);
 
 void encode_value(const ValueView& v, std::string* out);
+// The same bytes written to `out`, which has room for exactly
+// encoded_value_size(v) of them: for encoding straight into space reserved
+// in an LMDB page (MDB_RESERVE, store/apply.cc).
+size_t encoded_value_size(const ValueView& v);
+void encode_value(const ValueView& v, char* out);
 std::optional<ValueView> decode_value(std::string_view raw);
 
 // "string" for TYPE.
