@@ -1,6 +1,7 @@
 #include "store/wal.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -12,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <new>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -59,6 +61,10 @@ Result<std::string> read_file(const std::string& path, uint64_t from) {
   struct stat st{};
   if (fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_size) > from)
     data.resize(static_cast<size_t>(st.st_size) - from);
+  // Under --fsync always the log was written with O_DIRECT, so after a crash
+  // it is not in the page cache: ask for the whole range at once (many reads
+  // in flight) rather than readahead's window by window.
+  (void)::posix_fadvise(fd, static_cast<off_t>(from), 0, POSIX_FADV_WILLNEED);
   size_t got = 0;
   while (got < data.size()) {
     ssize_t n = ::pread(fd, data.data() + got, data.size() - got,
@@ -71,6 +77,64 @@ Result<std::string> read_file(const std::string& path, uint64_t from) {
   data.resize(got);
   return data;
 }
+
+// A log file's bytes from `from` on, mapped read-only. Replay after a crash
+// reads tens of MB: a copy would first fault in (and zero) as much fresh
+// memory, which took most of the replay's time. Only for a file no one
+// writes or truncates meanwhile (recovery, before the log takes appends).
+class MappedTail {
+ public:
+  static Result<MappedTail> open(const std::string& path, uint64_t from) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return sys_error("open", path);
+    MappedTail m;
+    struct stat st{};
+    if (::fstat(fd, &st) != 0) {
+      const Error e = sys_error("stat", path);
+      ::close(fd);
+      return e;
+    }
+    const auto size = static_cast<uint64_t>(st.st_size);
+    if (size > from) {
+      const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+      const uint64_t at = from / page * page;
+      m.len_ = static_cast<size_t>(size - at);
+      m.skip_ = static_cast<size_t>(from - at);
+      void* p = ::mmap(nullptr, m.len_, PROT_READ, MAP_PRIVATE, fd, static_cast<off_t>(at));
+      if (p == MAP_FAILED) {
+        const Error e = sys_error("mmap", path);
+        ::close(fd);
+        return e;
+      }
+      m.base_ = static_cast<char*>(p);
+      // Read in order, and all of it: ask for the whole range at once.
+      (void)::madvise(p, m.len_, MADV_SEQUENTIAL);
+      (void)::madvise(p, m.len_, MADV_WILLNEED);
+    }
+    ::close(fd);
+    return m;
+  }
+  MappedTail() = default;
+  MappedTail(MappedTail&& o) noexcept
+      : base_(std::exchange(o.base_, nullptr)), len_(o.len_), skip_(o.skip_) {}
+  MappedTail& operator=(MappedTail&& o) noexcept {
+    std::swap(base_, o.base_);
+    std::swap(len_, o.len_);
+    std::swap(skip_, o.skip_);
+    return *this;
+  }
+  ~MappedTail() {
+    if (base_ != nullptr) ::munmap(base_, len_);
+  }
+  std::string_view data() const {
+    return base_ != nullptr ? std::string_view(base_ + skip_, len_ - skip_) : std::string_view();
+  }
+
+ private:
+  char* base_ = nullptr;
+  size_t len_ = 0;
+  size_t skip_ = 0;
+};
 
 // Whether data[pos..] is zeros: direct writes' padding, or space written
 // with zeros ahead of the frames (Wal::reserve) -- a clean end.
@@ -135,21 +199,22 @@ Result<std::unique_ptr<Wal>> Wal::open(const WalOptions& options, uint64_t from,
     }
     // Start at the hinted frame when it checks out; else read the segment.
     uint64_t base = 0;
-    std::string data;
+    MappedTail mapped;
     if (i == first && hint.segment == seg.start && hint.byte > 0) {
-      auto tail = read_file(seg.path, hint.byte);
+      auto tail = MappedTail::open(seg.path, hint.byte);
       if (!tail) return tail.error();
-      if (tail->empty() || frame_at(*tail, 0, from)) {
+      if (tail->data().empty() || frame_at(tail->data(), 0, from)) {
         base = hint.byte;
         end = from;
-        data = std::move(*tail);
+        mapped = std::move(*tail);
       }
     }
     if (base == 0) {
-      auto whole = read_file(seg.path, 0);
+      auto whole = MappedTail::open(seg.path, 0);
       if (!whole) return whole.error();
-      data = std::move(*whole);
+      mapped = std::move(*whole);
     }
+    const std::string_view data = mapped.data();
     size_t pos = 0;
     while (frame_at(data, pos, end)) {
       const uint32_t len = get32(data.data() + pos + 4);
@@ -289,7 +354,10 @@ Wal::~Wal() {
 void Wal::trim() {
   if (!padded_) return;
   // Best effort: padding left behind is recognised as a clean end anyway.
-  if (::ftruncate(fd_, static_cast<off_t>(segment_size_)) == 0) padded_ = false;
+  if (::ftruncate(fd_, static_cast<off_t>(segment_size_)) == 0) {
+    padded_ = false;
+    zeroed_ = segment_size_;
+  }
   dirty_ = true;  // the size change is synced with the next fdatasync
 }
 
@@ -359,6 +427,7 @@ Status Wal::open_segment_for_append(uint64_t start, bool create) {
   }
   padded_ = false;
   fd_ = fd;
+  zeroed_ = create ? 0 : segment_size_;  // zeros past it are not counted on
   // Space past the file's end may be allocated too, but only what is
   // allocated from here on is counted on.
   allocated_ = create ? 0 : segment_size_;
@@ -381,7 +450,7 @@ Status Wal::roll() {
   dirty_ = false;
   // Give back the space allocated past the segment's last frame (trim()
   // did for space written with zeros).
-  if (allocated_ > segment_size_ && can_allocate_ && !options_.allocate && !direct_)
+  if (allocated_ > segment_size_ && can_allocate_ && !options_.allocate)
     (void)::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                       static_cast<off_t>(segment_size_),
                       static_cast<off_t>(allocated_ - segment_size_));
@@ -393,10 +462,10 @@ Status Wal::roll() {
   return {};
 }
 
-// Direct writes' space is written with zeros rather than fallocated: a
-// frame's write into an unwritten extent converts it, and past the file's
-// size changes the size, so each sync would also write the inode (through
-// the block layer's writeback throttling, behind data.mdb's pages). Written
+// Direct writes go into blocks written with zeros: a frame's write into an
+// unwritten (fallocated) extent converts it, and past the file's size
+// changes the size, so each sync would also write the inode (through the
+// block layer's writeback throttling, behind data.mdb's pages). Written
 // blocks inside the size make a sync just the frame's blocks and a flush.
 // The blocks [from, to) rounded out to whole blocks; 0 or an errno value.
 int Wal::write_zeros(uint64_t from, uint64_t to) {
@@ -422,33 +491,59 @@ int Wal::write_zeros(uint64_t from, uint64_t to) {
   return 0;
 }
 
+// The zeros are kept only kZeroAhead ahead of the frames, inside the space
+// reserve() allocated: the rest of a reservation (admit()'s headroom, 8 MiB)
+// is fallocated, not written, so recovery after a crash reads at most this
+// much past the last frame (it reads the file to its end). A failure here
+// only costs later syncs their speed: the frames' own writes extend the file.
+void Wal::zero_ahead() {
+  constexpr uint64_t kZeroAhead = 2ull << 20;
+  if (zeroed_ >= segment_size_ + kZeroAhead / 2) return;
+  uint64_t to = (segment_size_ + kZeroAhead + kAllocationStep - 1) / kAllocationStep *
+                kAllocationStep;
+  if (can_allocate_) to = std::min(to, allocated_);  // never past reserved space
+  const uint64_t from = std::max(zeroed_, segment_size_);
+  if (to > from && write_zeros(from, to) == 0) zeroed_ = to;
+}
+
 Status Wal::reserve(uint64_t bytes) {
   if (segment_size_ >= options_.segment_bytes) {
     if (auto s = roll(); !s) return s;
   }
   const uint64_t want = segment_size_ + bytes;
-  if (want <= allocated_ || !can_allocate_) return {};
-  auto allocate = [&](uint64_t to) {
+  if (want > allocated_ && can_allocate_) {
+    if (auto s = allocate(want); !s) return s;
+  }
+  if (direct_) zero_ahead();
+  return {};
+}
+
+// Allocates the current segment up to `want` bytes or more. Where the file
+// system cannot allocate ahead, direct writes' zeros reserve the space
+// (write_zeros); otherwise writes may then fail with ENOSPC, as without this.
+Status Wal::allocate(uint64_t want) {
+  auto allocate_to = [&](uint64_t to) {
     const uint64_t len = to - allocated_;
     if (options_.allocate) return options_.allocate(fd_, allocated_, len);
-    int rc = direct_ ? write_zeros(allocated_, to) : EINVAL;
-    if (rc != EINVAL) return rc;
+    int rc;
     do {
       rc = ::fallocate(fd_, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(allocated_),
                        static_cast<off_t>(len)) == 0 ? 0 : errno;
     } while (rc == EINTR);
+    if ((rc == EOPNOTSUPP || rc == ENOSYS) && direct_) {
+      rc = write_zeros(allocated_, to);
+      if (rc == 0) zeroed_ = std::max(zeroed_, to);
+    }
     return rc;
   };
   // A whole step if there is room for it, else just what is asked (to the
   // end of its block: direct writes pad to it).
   uint64_t to = (want + kAllocationStep - 1) / kAllocationStep * kAllocationStep;
-  int rc = allocate(to);
+  int rc = allocate_to(to);
   const bool unsupported = rc == EOPNOTSUPP || rc == ENOSYS;
   const uint64_t exact = (want + kBlock - 1) / kBlock * kBlock;
-  if (rc != 0 && !unsupported && to > exact) rc = allocate(to = exact);
+  if (rc != 0 && !unsupported && to > exact) rc = allocate_to(to = exact);
   if (unsupported) {
-    // The file system cannot allocate ahead: writes may then fail with
-    // ENOSPC, as without this.
     log::warning("log: {} cannot allocate space ahead ({}); a full disk will stop the server",
                  options_.dir, std::strerror(rc));
     can_allocate_ = false;

@@ -152,6 +152,8 @@ class Wal {
   Status load_tail();
   Status write_direct(const char* header, std::string_view payload);
   int write_zeros(uint64_t from, uint64_t to);
+  Status allocate(uint64_t want);
+  void zero_ahead();
   // Cuts the zero padding of direct writes off the current file.
   void trim();
 
@@ -167,6 +169,7 @@ class Wal {
   // current partial block's segment_size_ % kBlock bytes.
   bool direct_ = false;
   bool padded_ = false;  // the file may hold padding past segment_size_
+  uint64_t zeroed_ = 0;   // direct writes: the current segment is zeros up to here
   char* buf_ = nullptr;
   size_t buf_size_ = 0;
   char* zeros_ = nullptr;  // a block-aligned MiB of zeros (write_zeros)
