@@ -138,9 +138,11 @@ void section_persistence(Server& s, const Config& c, std::string& out) {
       "lmkv_last_apply_commit_ms:{:.3f}\r\n"
       "lmkv_prefetch_threads:{}\r\n"
       "lmkv_prefetch_touched:{}\r\n"
-      "lmkv_prefetch_skipped:{}\r\n",
+      "lmkv_prefetch_skipped:{}\r\n"
+      "lmkv_prefetch_sampled_out:{}\r\n",
       st.last_apply_commit_us.load() / 1000.0, pf ? pf->threads() : 0,
-      pf ? pf->stats().touched.load() : 0, pf ? pf->stats().skipped.load() : 0);
+      pf ? pf->stats().touched.load() : 0, pf ? pf->stats().skipped.load() : 0,
+      pf ? pf->stats().sampled_out.load() : 0);
   // Where writers pause: the log's fdatasync and the throttle's waits at
   // max-unapplied-bytes (totals and slowest since start).
   out += fmt::format(

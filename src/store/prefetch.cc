@@ -30,6 +30,8 @@ struct Prefetcher::Job {
   std::atomic<size_t> applied{0};      // the applier's position
   std::atomic<bool> exhausted{false};  // every key claimed
   std::atomic<bool> retired{false};    // applied: stop
+  std::atomic<uint64_t> faults{0};     // major faults of its touches
+  std::atomic<bool> judged{false};     // counted towards the sampling decision
 };
 
 Prefetcher::Prefetcher(Env& env, int databases, int threads, size_t lookahead, size_t max_ahead)
@@ -116,7 +118,56 @@ void Prefetcher::worker_main() {
   if (txn) mdb_txn_abort(txn);
 }
 
+// This thread's major page faults so far: reads LMDB's map had to wait for.
+uint64_t Prefetcher::major_faults() {
+  struct rusage ru {};
+  if (::getrusage(RUSAGE_THREAD, &ru) != 0) return 0;
+  return static_cast<uint64_t>(ru.ru_majflt);
+}
+
+// Starts a block's read transaction (renewing the worker's reset one).
+// Without a reader slot, or with a broken environment, prefetching (only an
+// optimisation) gives up on the job rather than retry in a loop.
+bool Prefetcher::begin_read(MDB_txn*& txn) {
+  int rc = txn ? mdb_txn_renew(txn) : mdb_txn_begin(env_.raw(), nullptr, MDB_RDONLY, &txn);
+  if (rc == 0) return true;
+  if (txn) mdb_txn_abort(txn);
+  txn = nullptr;
+  stats_.errors.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+// While sampling, one worker touches every kSampleStride-th entry of the
+// job's insertion log, without listing its keys in order (that walk alone
+// cost more than the reads). A major fault among them ends sampling from the
+// next job on.
+void Prefetcher::sample(Job& job, MDB_txn*& txn) {
+  if (job.exhausted.exchange(true, std::memory_order_relaxed)) return;
+  if (!begin_read(txn)) return;
+  const MemTable& table = *job.table;
+  const uint64_t faults_before = faults_();
+  std::string key;
+  size_t touched = 0;
+  const size_t size = table.log_size();
+  for (size_t i = 0; i < size && !stop_flag_.load(std::memory_order_relaxed); i += kSampleStride) {
+    const MemTable::LogEntry e = table.log_entry(i);
+    if (e.db >= databases_) continue;
+    encode_key(e.key, &key);
+    MDB_val k{key.size(), key.data()}, v;
+    (void)mdb_get(txn, env_.dbi(e.db), &k, &v);
+    ++touched;
+  }
+  mdb_txn_reset(txn);
+  stats_.touched.fetch_add(touched, std::memory_order_relaxed);
+  stats_.sampled_out.fetch_add(size - touched, std::memory_order_relaxed);
+  if (faults_() > faults_before) sampling_.store(false, std::memory_order_relaxed);
+}
+
 void Prefetcher::run(Job& job, MDB_txn*& txn) {
+  if (sampling_.load(std::memory_order_relaxed)) {
+    sample(job, txn);
+    return;
+  }
   // The first worker to reach a job lists its keys (a walk of the skiplist,
   // milliseconds); the others wait for it rather than walk it again.
   std::call_once(job.built, [&] {
@@ -143,6 +194,10 @@ void Prefetcher::run(Job& job, MDB_txn*& txn) {
     const size_t begin = job.next.fetch_add(kBlock, std::memory_order_relaxed);
     if (begin >= size) {
       job.exhausted.store(true, std::memory_order_relaxed);
+      // A whole job read without one major fault: its leaves were in memory.
+      if (!job.judged.exchange(true) && size >= kSampleStride &&
+          job.faults.load(std::memory_order_relaxed) == 0)
+        sampling_.store(true, std::memory_order_relaxed);
       return;
     }
     const size_t end = std::min(begin + kBlock, size);
@@ -156,16 +211,11 @@ void Prefetcher::run(Job& job, MDB_txn*& txn) {
       stats_.skipped.fetch_add(end - begin, std::memory_order_relaxed);
       continue;
     }
-    int rc = txn ? mdb_txn_renew(txn) : mdb_txn_begin(env_.raw(), nullptr, MDB_RDONLY, &txn);
-    if (rc != 0) {
-      // No reader slot or a broken environment: prefetching is only an
-      // optimisation, so give up on this job rather than retry in a loop.
-      if (txn) mdb_txn_abort(txn);
-      txn = nullptr;
-      stats_.errors.fetch_add(1, std::memory_order_relaxed);
+    if (!begin_read(txn)) {
       job.exhausted.store(true, std::memory_order_relaxed);
       return;
     }
+    const uint64_t faults_before = faults_();
     for (size_t i = begin; i < end; ++i) {
       encode_key(job.keys[i].key, &key);
       MDB_val k{key.size(), key.data()}, v;
@@ -173,6 +223,10 @@ void Prefetcher::run(Job& job, MDB_txn*& txn) {
       (void)mdb_get(txn, env_.dbi(job.keys[i].db), &k, &v);
     }
     mdb_txn_reset(txn);
+    if (const uint64_t faults = faults_() - faults_before; faults > 0) {
+      job.faults.fetch_add(faults, std::memory_order_relaxed);
+      sampling_.store(false, std::memory_order_relaxed);  // reading from disk again
+    }
     stats_.touched.fetch_add(end - begin, std::memory_order_relaxed);
   }
 }

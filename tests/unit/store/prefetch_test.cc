@@ -7,6 +7,7 @@
 // options enable it) and by the cases at the end.
 #include "store/prefetch.h"
 
+#include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <map>
@@ -133,6 +134,39 @@ BOOST_AUTO_TEST_CASE(touches_every_key_once_and_changes_nothing) {
     BOOST_TEST(pool.stats().errors.load() == 0u);
   }
   BOOST_TEST((f.dump() == before));
+}
+
+// A fake major fault count: while `faulting`, every reading is one more.
+std::atomic<bool> faulting{false};
+std::atomic<uint64_t> fake_faults{0};
+uint64_t fake_fault_counter() { return faulting ? ++fake_faults : fake_faults.load(); }
+
+BOOST_AUTO_TEST_CASE(in_memory_jobs_are_only_sampled_until_a_read_faults) {
+  constexpr int kKeys = 3000, kAbsent = 200, kEntries = kKeys + kAbsent;
+  constexpr uint64_t kSampled =
+      (kEntries + Prefetcher::kSampleStride - 1) / Prefetcher::kSampleStride;
+  PoolFixture f(kKeys);
+  Prefetcher pool(*f.env, f.env->databases(), 4, 2, 1u << 20);
+  pool.set_fault_counter(&fake_fault_counter);
+  uint64_t touched = 0;
+  auto run_job = [&](uint64_t expect) {
+    auto table = table_over(kKeys, kAbsent);
+    pool.enqueue(table);
+    touched += expect;
+    BOOST_REQUIRE(eventually([&] { return pool.stats().touched.load() >= touched; }));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    BOOST_TEST(pool.stats().touched.load() == touched);
+    pool.retire(table.get());
+  };
+  run_job(kEntries);  // read whole, without a fault: the data is in memory
+  run_job(kSampled);  // so the next ones are sampled
+  BOOST_TEST(pool.stats().sampled_out.load() == kEntries - kSampled);
+  faulting = true;
+  run_job(kSampled);  // a sampled read faults...
+  faulting = false;
+  run_job(kEntries);  // ...and the next job is read whole again
+  run_job(kSampled);  // without faults: sampled again
+  BOOST_TEST(pool.stats().errors.load() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(stays_within_its_distance_and_skips_what_the_applier_passed) {
