@@ -80,6 +80,14 @@ BOOST_FIXTURE_TEST_CASE(a_large_apply_stores_exactly_the_model, EngineFixture) {
   };
   auto key_of = [&](int space) { return "key:" + std::to_string(rng() % space); };
 
+  // A put of a random value, in the model and (with a deadline) the index.
+  auto put = [&](WriteTxn& txn, int db, const std::string& key, int64_t deadline) {
+    Entry e{random_value(), deadline};
+    BOOST_REQUIRE(txn.put(db, key, ValueView{Type::kString, deadline, e.data}).ok());
+    if (deadline) ever.emplace(deadline, db, key);
+    model[db][key] = e;
+  };
+
   // Preload: keys in every database, some due before kNow (for the cycle).
   for (int db : dbs) {
     for (int g = 0; g < 40; ++g) {
@@ -87,11 +95,7 @@ BOOST_FIXTURE_TEST_CASE(a_large_apply_stores_exactly_the_model, EngineFixture) {
       for (int i = 0; i < 50; ++i) {
         const std::string key = key_of(6000);
         const int pick = std::uniform_int_distribution<int>(0, 99)(rng);
-        const int64_t deadline = pick < 3 ? kNow - 1 - pick : pick < 20 ? kNow + 1 + pick : 0;
-        Entry e{random_value(), deadline};
-        BOOST_REQUIRE(txn.put(db, key, ValueView{Type::kString, deadline, e.data}).ok());
-        if (deadline) ever.emplace(deadline, db, key);
-        model[db][key] = e;
+        put(txn, db, key, pick < 3 ? kNow - 1 - pick : pick < 20 ? kNow + 1 + pick : 0);
       }
       BOOST_REQUIRE(txn.commit().ok());
     }
@@ -136,11 +140,7 @@ BOOST_FIXTURE_TEST_CASE(a_large_apply_stores_exactly_the_model, EngineFixture) {
         BOOST_REQUIRE(*deleted == (model[db].count(key) == 1));
         model[db].erase(key);
       } else {
-        const int64_t deadline = pick < 50 ? kNow + 1 + rng() % 100000 : 0;
-        Entry e{random_value(), deadline};
-        BOOST_REQUIRE(txn.put(db, key, ValueView{Type::kString, deadline, e.data}).ok());
-        if (deadline) ever.emplace(deadline, db, key);
-        model[db][key] = e;
+        put(txn, db, key, pick < 50 ? kNow + 1 + static_cast<int64_t>(rng() % 100000) : 0);
       }
     }
     BOOST_REQUIRE(txn.commit().ok());
