@@ -1,5 +1,6 @@
 #include "store/memtable.h"
 
+#include <algorithm>
 #include <bit>
 #include <cassert>
 #include <cstring>
@@ -14,7 +15,8 @@ namespace lmkv::store {
 // ---------------------------------------------------------------------------
 // A node is one arena allocation: this header, then `height` link slots,
 // then the key bytes, then the value bytes. Lower nodes carry fewer links,
-// as in LevelDB, so the average node has 4/3 links.
+// as in LevelDB, so the average node has 4/3 links. The height is drawn at
+// put; the links are written when the node is linked (ensure_indexed).
 
 namespace {
 
@@ -30,6 +32,7 @@ constexpr size_t kLargeItem = kBlockSize / 4;
 struct MemTable::Node {
   uint64_t seq;
   int64_t deadline_ms;
+  const Node* older;  // the same key's previous entry, in insertion order
   uint32_t key_len;
   uint32_t data_len;
   uint32_t ord;  // insertion ordinal: breaks ties with clear markers of the same seq
@@ -113,6 +116,54 @@ bool same_key(const Node* a, const Node* b) {
          std::memcmp(a->key_data(), b->key_data(), a->key_len) == 0;
 }
 
+// The list's whole order: (db, key) ascending, then seq descending, then
+// insertion descending.
+bool sorts_before(const Node* a, const Node* b) {
+  if (int c = compare(a, b->db, b->key()); c != 0) return c < 0;
+  if (a->seq != b->seq) return a->seq > b->seq;
+  return a->ord > b->ord;
+}
+
+uint64_t load_be64(const char* p) {
+  uint64_t x;
+  std::memcpy(&x, p, 8);
+  if constexpr (std::endian::native == std::endian::little) x = __builtin_bswap64(x);
+  return x;
+}
+
+// A node and the first bytes of its (db, key) as two words that compare
+// like the bytes (zero padded, so a tie is settled by the node itself):
+// sorting these touches each node once instead of at every comparison.
+struct SortKey {
+  uint64_t hi, lo;
+  const Node* node;
+
+  explicit SortKey(const Node* n) : node(n) {
+    char buf[16] = {};
+    std::memcpy(buf, n->key_data(), n->key_len < 15 ? n->key_len : 15);
+    const uint64_t w0 = load_be64(buf), w1 = load_be64(buf + 8);
+    hi = (uint64_t{n->db} << 56) | (w0 >> 8);
+    lo = (w0 << 56) | (w1 >> 8);
+  }
+  bool operator<(const SortKey& o) const {
+    if (hi != o.hi) return hi < o.hi;
+    if (lo != o.lo) return lo < o.lo;
+    return sorts_before(node, o.node);
+  }
+};
+
+// Hash index slots: a node pointer with the hash's top bits as a tag.
+constexpr int kTagShift = 48;
+constexpr uintptr_t kPointerMask = (uintptr_t{1} << kTagShift) - 1;
+
+uintptr_t tagged(const Node* n, uint64_t h) {
+  const auto p = reinterpret_cast<uintptr_t>(n);
+  assert((p & ~kPointerMask) == 0);  // user space addresses fit in 48 bits
+  return p | (h >> kTagShift << kTagShift);
+}
+bool tag_matches(uintptr_t slot, uint64_t h) { return (slot >> kTagShift) == (h >> kTagShift); }
+const Node* untagged(uintptr_t slot) { return reinterpret_cast<const Node*>(slot & kPointerMask); }
+
 void fill(MemTable::Found* f, const Node* n) {
   f->seq = n->seq;
   if (n->kind == kDel) {
@@ -126,6 +177,14 @@ void fill(MemTable::Found* f, const Node* n) {
 
 }  // namespace
 
+struct MemTable::HashIndex {
+  explicit HashIndex(size_t capacity) : mask(capacity - 1), slots(new std::atomic<uintptr_t>[capacity]) {
+    for (size_t i = 0; i < capacity; ++i) slots[i].store(0, std::memory_order_relaxed);
+  }
+  size_t mask;
+  std::unique_ptr<std::atomic<uintptr_t>[]> slots;
+};
+
 // ---------------------------------------------------------------------------
 // Construction and the arena
 // ---------------------------------------------------------------------------
@@ -137,6 +196,13 @@ MemTable::MemTable(size_t expected_bytes) {
   for (size_t i = 0; i < bits / 64; ++i) bloom_[i].store(0, std::memory_order_relaxed);
   bloom_bits_mask_ = bits - 1;
   block_bytes_.fetch_add(bits / 8, std::memory_order_relaxed);
+  // Room for expected_bytes / 128 keys at half load: a buffer of small
+  // entries (~150 bytes each with the log slot) never grows it.
+  size_t slots = 1024;
+  while (slots < expected_bytes / 64) slots <<= 1;
+  indexes_.push_back(std::make_unique<HashIndex>(slots));
+  index_.store(indexes_.back().get(), std::memory_order_release);
+  block_bytes_.fetch_add(slots * sizeof(uintptr_t), std::memory_order_relaxed);
   const size_t size = Node::size_for(kMaxHeight, 0, 0);
   blocks_.emplace_back(new char[size]);
   head_ = new (blocks_.back().get()) Node{};
@@ -152,8 +218,7 @@ uint64_t MemTable::hash(int db, std::string_view key) {
 }
 
 // Three probes by double hashing (Kirsch and Mitzenmacher).
-void MemTable::bloom_add(int db, std::string_view key) {
-  const uint64_t h = hash(db, key);
+void MemTable::bloom_add(uint64_t h) {
   const uint64_t step = (h >> 32) | 1;
   for (uint64_t i = 0, bit = h; i < 3; ++i, bit += step) {
     const uint64_t b = bit & bloom_bits_mask_;
@@ -161,8 +226,7 @@ void MemTable::bloom_add(int db, std::string_view key) {
   }
 }
 
-bool MemTable::may_contain(int db, std::string_view key) const {
-  const uint64_t h = hash(db, key);
+bool MemTable::may_contain(uint64_t h) const {
   const uint64_t step = (h >> 32) | 1;
   for (uint64_t i = 0, bit = h; i < 3; ++i, bit += step) {
     const uint64_t b = bit & bloom_bits_mask_;
@@ -251,42 +315,18 @@ const MemTable::ClearMark* MemTable::visible_clear(int db, uint64_t visible) con
 // Writer
 // ---------------------------------------------------------------------------
 
-// Links a new entry before every node that sorts before it, i.e. before
-// existing entries of the same (db, key, seq), so the latest insertion of a
-// group is found first. The node is fully built, its own links set, before
-// a release store makes it reachable at each level, bottom up.
+// The hash index's chain, then the log: the node is fully built, its
+// `older` link set, before the release store that makes it reachable by
+// get(); the skiplist links come later (ensure_indexed).
 void MemTable::insert(uint64_t seq, int db, std::string_view key, uint8_t kind,
                       const ValueView* value) {
   assert(db >= 0 && db < kDbCount);
   const std::string_view data = value != nullptr ? value->data : std::string_view();
   assert(key.size() <= UINT32_MAX && data.size() <= UINT32_MAX);
 
-  bloom_add(db, key);
-  Node* prev[kMaxHeight];
-  int cur_height = height_.load(std::memory_order_relaxed);
-  Node* x = head_;
-  const Node* known_after = nullptr;  // already compared as after: skip it
-  for (int level = cur_height - 1; level >= 0; --level) {
-    while (true) {
-      Node* nx = x->links()[level].load(std::memory_order_relaxed);
-      if (nx == nullptr || nx == known_after) break;
-      const int c = compare(nx, db, key);
-      if (c > 0 || (c == 0 && nx->seq <= seq)) {
-        known_after = nx;
-        break;
-      }
-      x = nx;
-    }
-    prev[level] = x;
-  }
+  const uint64_t h = hash(db, key);
+  bloom_add(h);
   const int height = random_height();
-  if (height > cur_height) {
-    for (int i = cur_height; i < height; ++i) prev[i] = head_;
-    // Readers that see the new height before the node find null or the new
-    // node at the head's upper levels; both are correct.
-    height_.store(height, std::memory_order_relaxed);
-  }
-
   char* mem = allocate(Node::size_for(height, key.size(), data.size()));
   Node* n = new (mem) Node{};
   n->seq = seq;
@@ -301,19 +341,113 @@ void MemTable::insert(uint64_t seq, int db, std::string_view key, uint8_t kind,
   char* bytes = const_cast<char*>(n->key_data());
   if (!key.empty()) std::memcpy(bytes, key.data(), key.size());
   if (!data.empty()) std::memcpy(bytes + key.size(), data.data(), data.size());
-  for (int i = 0; i < height; ++i) {
-    new (&n->links()[i]) std::atomic<Node*>(prev[i]->links()[i].load(std::memory_order_relaxed));
-  }
-  for (int i = 0; i < height; ++i) prev[i]->links()[i].store(n, std::memory_order_release);
 
   entries_.store(entries_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   const uint64_t max_seq = max_seq_.load(std::memory_order_relaxed);
   if (seq > max_seq) {
     max_seq_.store(seq, std::memory_order_relaxed);
   } else if (seq < max_seq && !out_of_order_.load(std::memory_order_relaxed)) {
-    out_of_order_.store(true, std::memory_order_relaxed);  // published by log_append
+    // Before index_put's release: get() trusts a chain's order without it.
+    out_of_order_.store(true, std::memory_order_relaxed);
   }
+  index_put(h, n);
   log_append(n);
+}
+
+void MemTable::index_put(uint64_t h, Node* n) {
+  if ((index_keys_ + 1) * 2 > indexes_.back()->mask + 1) grow_index();
+  HashIndex& t = *indexes_.back();
+  for (size_t i = h & t.mask;; i = (i + 1) & t.mask) {
+    const uintptr_t slot = t.slots[i].load(std::memory_order_relaxed);
+    if (slot == 0) {
+      n->older = nullptr;
+      ++index_keys_;
+    } else if (tag_matches(slot, h) && same_key(untagged(slot), n)) {
+      n->older = untagged(slot);
+    } else {
+      continue;
+    }
+    t.slots[i].store(tagged(n, h), std::memory_order_release);
+    return;
+  }
+}
+
+void MemTable::grow_index() {
+  const HashIndex& old = *indexes_.back();
+  auto t = std::make_unique<HashIndex>((old.mask + 1) * 2);
+  for (size_t i = 0; i <= old.mask; ++i) {
+    const uintptr_t slot = old.slots[i].load(std::memory_order_relaxed);
+    if (slot == 0) continue;
+    const Node* n = untagged(slot);
+    const uint64_t h = hash(n->db, n->key());
+    size_t j = h & t->mask;
+    while (t->slots[j].load(std::memory_order_relaxed) != 0) j = (j + 1) & t->mask;
+    t->slots[j].store(slot, std::memory_order_relaxed);
+  }
+  block_bytes_.store(block_bytes_.load(std::memory_order_relaxed) +
+                         (t->mask + 1) * sizeof(uintptr_t),
+                     std::memory_order_relaxed);
+  indexes_.push_back(std::move(t));
+  index_.store(indexes_.back().get(), std::memory_order_release);
+}
+
+const Node* MemTable::newest(uint64_t h, int db, std::string_view key) const {
+  const HashIndex& t = *index_.load(std::memory_order_acquire);
+  for (size_t i = h & t.mask;; i = (i + 1) & t.mask) {
+    const uintptr_t slot = t.slots[i].load(std::memory_order_acquire);
+    if (slot == 0) return nullptr;
+    if (tag_matches(slot, h) && compare(untagged(slot), db, key) == 0) return untagged(slot);
+  }
+}
+
+// Links the entries [indexed_, log_size) in sorted order. Each search
+// starts, level by level, from the furthest of the node the level above
+// reached and the previous entry's place at that level (`finger`): an
+// entry sorting after everything linked costs a few cached compares, one
+// landing among linked nodes a search from there.
+void MemTable::ensure_indexed() const {
+  const size_t size = log_size();
+  if (indexed_.load(std::memory_order_acquire) >= size) return;
+  std::lock_guard lock(index_mu_);
+  const size_t from = indexed_.load(std::memory_order_relaxed);
+  if (from >= size) return;
+  std::vector<SortKey> batch;
+  batch.reserve(size - from);
+  for (size_t i = from; i < size; ++i) batch.emplace_back(log_node(i));
+  std::sort(batch.begin(), batch.end());
+
+  Node* finger[kMaxHeight];
+  for (auto& f : finger) f = head_;
+  for (size_t b = 0; b < batch.size(); ++b) {
+    if (b + 8 < batch.size()) __builtin_prefetch(batch[b + 8].node);
+    Node* n = const_cast<Node*>(batch[b].node);  // the links are the index's to write
+    const int top = height_.load(std::memory_order_relaxed);
+    Node* prev[kMaxHeight];
+    Node* x = head_;
+    for (int level = top - 1; level >= 0; --level) {
+      Node* f = finger[level];
+      if (f != head_ && f != x && (x == head_ || sorts_before(x, f))) x = f;
+      while (true) {
+        Node* nx = x->links()[level].load(std::memory_order_relaxed);
+        if (nx == nullptr || !sorts_before(nx, n)) break;
+        x = nx;
+      }
+      prev[level] = x;
+    }
+    const int height = n->height;
+    if (height > top) {
+      for (int i = top; i < height; ++i) prev[i] = head_;
+      // Readers that see the new height before the node find null or the
+      // new node at the head's upper levels; both are correct.
+      height_.store(height, std::memory_order_relaxed);
+    }
+    for (int i = 0; i < height; ++i) {
+      new (&n->links()[i]) std::atomic<Node*>(prev[i]->links()[i].load(std::memory_order_relaxed));
+    }
+    for (int i = 0; i < height; ++i) prev[i]->links()[i].store(n, std::memory_order_release);
+    for (int i = 0; i < std::max(top, height); ++i) finger[i] = i < height ? n : prev[i];
+  }
+  indexed_.store(size, std::memory_order_release);
 }
 
 // Entry i lives in segment s = bit_width(i + kLogFirst) - 1 - kLogFirstBits,
@@ -406,22 +540,28 @@ void MemTable::apply_swaps(uint64_t visible, std::vector<uint8_t>* map) const {
 MemTable::Found MemTable::get(int db, std::string_view key, uint64_t visible) const {
   assert(db >= 0 && db < kDbCount);
   Found f;
-  if (!may_contain(db, key)) {
-    if (const ClearMark* c = visible_clear(db, visible)) {
-      f.kind = Kind::kCleared;
-      f.seq = c->seq;
+  const uint64_t h = hash(db, key);
+  const Node* n = may_contain(h) ? newest(h, db, key) : nullptr;
+  // The chain runs newest insertion first: with seqs in order its first
+  // visible entry is the newest visible; otherwise the highest visible seq
+  // wins, the newest insertion on a tie.
+  if (!out_of_order_.load(std::memory_order_relaxed)) {
+    while (n != nullptr && n->seq > visible) n = n->older;
+  } else {
+    const Node* best = nullptr;
+    for (; n != nullptr; n = n->older) {
+      if (n->seq <= visible && (best == nullptr || n->seq > best->seq)) best = n;
     }
-    return f;
+    n = best;
   }
   // The entry before the marker: a clear is inserted before the entries
   // that follow it, so seeing an entry implies seeing its clear.
-  const Node* n = lower_bound(db, key, visible);
   const ClearMark* c = visible_clear(db, visible);
   // A marker hides an entry that came before it in log order: by seq, then
   // by insertion within one group.
   const bool hidden =
       c != nullptr && n != nullptr && (n->seq < c->seq || (n->seq == c->seq && n->ord < c->ord));
-  if (n != nullptr && compare(n, db, key) == 0 && !hidden) {
+  if (n != nullptr && !hidden) {
     fill(&f, n);
   } else if (c != nullptr) {
     f.kind = Kind::kCleared;
@@ -430,17 +570,18 @@ MemTable::Found MemTable::get(int db, std::string_view key, uint64_t visible) co
   return f;
 }
 
-// An entry's older versions follow it in the list (seq descending, newest
-// insertion first on a tie), and with seqs in insertion order no later
-// insert lands between them: so the next node, when it is the same key's,
-// is the version this entry replaced, for good.
-MemTable::LogEntry MemTable::log_entry(size_t i) const {
+const Node* MemTable::log_node(size_t i) const {
   const size_t j = i + kLogFirst;
   const int s = std::bit_width(j) - 1 - kLogFirstBits;
-  const Node* n = log_[s][j - (kLogFirst << s)];
-  const Node* older = n->next(0);
-  int before = -1;
-  if (older != nullptr && same_key(older, n)) before = older->kind == kPut ? 1 : 0;
+  return log_[s][j - (kLogFirst << s)];
+}
+
+// With seqs in insertion order, the chain's next entry is the version this
+// entry replaced.
+MemTable::LogEntry MemTable::log_entry(size_t i) const {
+  const Node* n = log_node(i);
+  const Node* older = n->older;
+  const int before = older == nullptr ? -1 : older->kind == kPut ? 1 : 0;
   return {n->seq, n->db, n->key(), n->kind == kPut, before};
 }
 
@@ -478,6 +619,7 @@ constexpr int kLinearSteps = 4;
 MemTable::Iterator::Iterator(const MemTable& m, int db, uint64_t visible)
     : m_(&m), db_(db), visible_(visible) {
   assert(db >= 0 && db < kDbCount);
+  m.ensure_indexed();
   if (const ClearMark* c = m.visible_clear(db, visible)) {
     has_clear_ = true;
     clear_seq_ = c->seq;

@@ -1,5 +1,6 @@
 // store/memtable.h: the write buffer, an insert-only concurrent skiplist
-// (LevelDB's memtable) of values, tombstones and per-database clear markers.
+// (LevelDB's memtable) of values, tombstones and per-database clear markers,
+// with a hash index for point reads.
 //
 // Entries are ordered by (db ascending, key bytewise ascending with shorter
 // first, seq descending), so the first entry of a key at or below a visible
@@ -8,16 +9,23 @@
 // issued in the same group as an entry hides it only if it came later: each
 // entry and marker carries an insertion ordinal for that tie.
 //
+// A put costs a hash insert and an append, not a skiplist search: the hash
+// index maps (db, key) to the key's newest entry, whose `older` link chains
+// its versions, and answers get(). The skiplist, which only iterators need,
+// is linked lazily: the first Iterator after new entries sorts them and
+// links them in key order (ensure_indexed), so a write-only stream pays for
+// order once per buffer, in the applier, at a fraction of a search per key.
+//
 // It knows nothing of LMDB, the log or RESP. Memory comes from an arena
 // owned by the memtable and is freed all at once with it; nothing is ever
 // removed. Threads: exactly one writer thread calls put/del/clear; any
 // number of threads call the rest concurrently, without locks (but for
-// DBSIZE's progress record, behind a short mutex). A node is fully built
-// before it is published with a release store, and readers load links with
-// acquire, so a reader that publishes `visible` through its own
-// acquire/release handshake with the writer sees every entry <= visible.
-// Each entry is also appended to an insertion log (see log_entry) that
-// DBSIZE reads to count a layer incrementally.
+// DBSIZE's progress record and the lazy linking, behind short mutexes). A
+// node is fully built before it is published with a release store, and
+// readers load links with acquire, so a reader that publishes `visible`
+// through its own acquire/release handshake with the writer sees every entry
+// <= visible. Each entry is also appended to an insertion log (see
+// log_entry) that DBSIZE reads to count a layer incrementally.
 #pragma once
 
 #include <array>
@@ -39,7 +47,8 @@ namespace lmkv::store {
 class MemTable {
  public:
   // `expected_bytes` sizes the Bloom filter (about one bit per 8 bytes of
-  // entries, at least 64 Ki bits): the write buffer size.
+  // entries, at least 64 Ki bits) and the hash index's first table (it
+  // doubles when half full): the write buffer size.
   explicit MemTable(size_t expected_bytes = 8u << 20);
   ~MemTable();
   MemTable(const MemTable&) = delete;
@@ -180,9 +189,28 @@ class MemTable {
   // publication and durable_seq's both come after), so a reader never gets
   // a false "absent" for an entry it may see.
   static uint64_t hash(int db, std::string_view key);
-  void bloom_add(int db, std::string_view key);
-  bool may_contain(int db, std::string_view key) const;
+  void bloom_add(uint64_t h);
+  bool may_contain(uint64_t h) const;
   int random_height();
+
+  // The hash index: open addressing, linear probing, at most half full.
+  // A slot holds the key's newest node with the hash's top 16 bits in the
+  // pointer's unused top bits, so a probe rejects other keys without
+  // touching their nodes. Writer-only inserts; a full table is copied into
+  // one twice its size and kept (readers may still hold it: they only miss
+  // entries added after the copy, which are newer than what they may see).
+  struct HashIndex;
+  void grow_index();
+  // Makes n the newest entry of its key, linking the previous newest as
+  // n->older. Writer only.
+  void index_put(uint64_t h, Node* n);
+  // The newest entry of (db, key), or nullptr.
+  const Node* newest(uint64_t h, int db, std::string_view key) const;
+
+  // Links the log's entries not yet in the skiplist, sorted, so every entry
+  // in the log when it is called can be iterated. Any thread.
+  void ensure_indexed() const;
+  const Node* log_node(size_t i) const;
   void insert(uint64_t seq, int db, std::string_view key, uint8_t kind, const ValueView* value);
   // The newest clear marker of db with seq <= visible, or nullptr.
   const ClearMark* visible_clear(int db, uint64_t visible) const;
@@ -203,9 +231,16 @@ class MemTable {
   void log_grow();
 
   Node* head_;
+  std::atomic<const HashIndex*> index_{nullptr};
+  std::vector<std::unique_ptr<HashIndex>> indexes_;  // writer only: current last
+  size_t index_keys_ = 0;                             // writer only: distinct keys
+  // The log entries below indexed_ are linked into the skiplist; linking is
+  // serialized by index_mu_ (the release store of indexed_ publishes it).
+  mutable std::mutex index_mu_;
+  mutable std::atomic<size_t> indexed_{0};
   std::unique_ptr<std::atomic<uint64_t>[]> bloom_;
   uint64_t bloom_bits_mask_ = 0;
-  std::atomic<int> height_{1};
+  mutable std::atomic<int> height_{1};  // raised by ensure_indexed
   std::array<std::atomic<ClearMark*>, kDbCount> clears_{};
   // Swap markers, oldest first (appended at swaps_tail_ by the writer).
   std::atomic<SwapMark*> swaps_{nullptr};
