@@ -168,7 +168,6 @@ Outcome Dispatcher::dispatch(Session& session, Args args, resp::ReplyWriter& rep
     }
   }
 
-  const int64_t now = unix_ms();
   // One monotonic reading serves the idle time and commandstats' run time
   // (mono_ms() reads the same clock): clock reads are a visible share of a GET.
   const auto started = std::chrono::steady_clock::now();
@@ -189,6 +188,8 @@ Outcome Dispatcher::dispatch(Session& session, Args args, resp::ReplyWriter& rep
     return Outcome::kWait;
   }
 
+  // Read here, not above: a write takes the writer's clock (execute_write).
+  const int64_t now = unix_ms();
   Context ctx{.reply = reply,
               .server = server,
               .db = session.db.load(std::memory_order_relaxed),
