@@ -238,6 +238,9 @@ class MemTable {
   // serialized by index_mu_ (the release store of indexed_ publishes it).
   mutable std::mutex index_mu_;
   mutable std::atomic<size_t> indexed_{0};
+  // The first linking's sorted entries (node->rank is the place), written
+  // once under index_mu_ before indexed_ publishes it; only a prefetch hint.
+  mutable std::vector<const Node*> run_;
   std::unique_ptr<std::atomic<uint64_t>[]> bloom_;
   uint64_t bloom_bits_mask_ = 0;
   mutable std::atomic<int> height_{1};  // raised by ensure_indexed
