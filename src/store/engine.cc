@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <utility>
 
 #include <fmt/format.h>
@@ -214,8 +215,27 @@ void Engine::publish_locked() {
   v->db_map = applied_map_;
   v->layers.reserve(frozen_.size() + 1);
   v->layers.push_back(active_);
-  for (auto it = frozen_.rbegin(); it != frozen_.rend(); ++it) v->layers.push_back(it->table);
+  v->layer_ends.push_back(UINT64_MAX);
+  for (auto it = frozen_.rbegin(); it != frozen_.rend(); ++it) {
+    v->layers.push_back(it->table);
+    v->layer_ends.push_back(it->end_offset);
+  }
   version_ = std::move(v);
+}
+
+// Mirrors the applier: each applied layer's swaps go into the map the way
+// apply() stores it.
+std::shared_ptr<const Version> Version::after_apply(uint64_t applied) const {
+  auto v = std::make_shared<Version>(*this);
+  while (v->layers.size() > 1 && v->layer_ends.back() <= applied) {
+    const MemTable& oldest = *v->layers.back();
+    if (oldest.has_swaps()) oldest.apply_swaps(std::numeric_limits<uint64_t>::max(), &v->db_map);
+    v->applied_offset = v->layer_ends.back();
+    v->layers.pop_back();
+    v->layer_ends.pop_back();
+  }
+  if (v->applied_offset != applied) return nullptr;
+  return v;
 }
 
 // Hands the active MemTable to the applier and starts a new one. Only at a
@@ -490,17 +510,20 @@ void Engine::applier_main() {
   for (;;) {
     Frozen next;
     std::vector<uint8_t> map;
+    std::function<void()> hook;
     {
       std::unique_lock lock(mu_);
       applier_cv_.wait(lock, [this] { return stopping_ || !frozen_.empty(); });
       if (stopping_) return;
       next = frozen_.front();
       map = applied_map_;
+      hook = applied_hook_;
     }
     const int64_t started = unix_us();
     Status s = apply(*next.table, next.end_offset, next.end_position, next.expiry_drops, &map);
     const bool no_space =
         !s && (s.error().code == Code::kOom || disk_nearly_full(next.table->bytes()));
+    if (s && hook) hook();
     if (s) {
       // The log up to what LMDB now holds (synced by the commit) is no
       // longer needed. Deleted here, off the writer's path (with a discard

@@ -92,11 +92,19 @@ struct EngineOptions {
 // The MemTables a reader consults, newest first (layers[0] is the active one).
 struct Version {
   std::vector<std::shared_ptr<const MemTable>> layers;
+  // The log offset each layer ends at once applied (the active layer's is
+  // UINT64_MAX): the applier commits the oldest layer, then publishes.
+  std::vector<uint64_t> layer_ends;
   // The log offset LMDB held when this Version was published. A reader whose
   // LMDB snapshot stores a larger one raced an apply (see ReadView::begin).
   uint64_t applied_offset = 0;
   // The logical -> physical database map LMDB held at applied_offset.
   std::vector<uint8_t> db_map;
+
+  // The Version the applier is about to publish once LMDB holds the log up
+  // to `applied`: this one without the oldest layers that LMDB now holds,
+  // their swaps carried into the map. Null if no layer ends at `applied`.
+  std::shared_ptr<const Version> after_apply(uint64_t applied) const;
 };
 
 struct EngineStats {
@@ -216,6 +224,12 @@ class Engine {
   size_t unapplied_bytes() const;
   // The prefetch pool, or null when prefetch_threads is 0 (INFO, tests).
   const Prefetcher* prefetcher() const { return prefetch_.get(); }
+  // Tests: runs on the applier after each committed apply, before the new
+  // Version is published (the window ReadView::begin must not wait out).
+  void set_applied_hook(std::function<void()> hook) {
+    std::lock_guard lock(mu_);
+    applied_hook_ = std::move(hook);
+  }
 
  private:
   friend class WriteTxn;
@@ -238,6 +252,7 @@ class Engine {
   std::unique_ptr<Wal> wal_;
   // After env_: stopped (in ~Engine, after the applier) before env_ closes.
   std::unique_ptr<Prefetcher> prefetch_;
+  std::function<void()> applied_hook_;  // guarded by mu_; tests only
   // The writer appends and syncs; CONFIG SET fsync may sync from a loop.
   std::mutex wal_mu_;
   std::atomic<Fsync> fsync_{Fsync::kAlways};
