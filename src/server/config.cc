@@ -330,6 +330,11 @@ std::string join(const std::vector<std::string>& words, size_t from) {
 
 }  // namespace
 
+int64_t default_write_buffer_size(uint64_t memory_limit, int64_t max_unapplied_bytes) {
+  const int64_t by_memory = memory_limit >= (uint64_t{2} << 30) ? 16LL << 20 : 8LL << 20;
+  return std::max<int64_t>(64 << 10, std::min(by_memory, max_unapplied_bytes / 2));
+}
+
 std::string_view fsync_name(store::Fsync f) {
   switch (f) {
     case store::Fsync::kAlways: return "always";

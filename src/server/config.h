@@ -37,8 +37,9 @@ struct Config {
   int64_t range_default_limit = 1000;
   int64_t range_max_limit = 100000;
   int64_t proto_max_bulk_len = 512LL * 1024 * 1024;
-  // Freeze the write buffer for a bulk apply past this many bytes.
-  int64_t write_buffer_size = 8LL << 20;
+  // Freeze the write buffer for a bulk apply past this many bytes; 0:
+  // sized at start by the memory the process may use (see below).
+  int64_t write_buffer_size = 0;
   // Slow writers down while more than this is logged but not yet in LMDB;
   // it bounds the log replayed at restart.
   int64_t max_unapplied_bytes = 32LL << 20;
@@ -97,6 +98,14 @@ std::vector<std::pair<std::string, std::string>> get_directives(const Config& co
                                                                 std::string_view pattern);
 
 std::string_view fsync_name(store::Fsync f);
+
+// write-buffer-size when not set: 16 MiB if the process may use 2 GiB or
+// more (an apply dirties a leaf per key or so, whatever the buffer's size,
+// so a larger one writes fewer pages per key), 8 MiB under a tighter cap
+// (past RAM an apply holds ~7x the buffer in dirty leaves until its
+// commit); at most half of max-unapplied-bytes, so an apply and a filling
+// buffer both fit under it.
+int64_t default_write_buffer_size(uint64_t memory_limit, int64_t max_unapplied_bytes);
 
 // CONFIG REWRITE: rewrites the config file at `path` in place with the
 // values of `config`. Comments, blank lines and lines it does not own

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "base/clock.h"
+#include "base/memory.h"
 #include "base/log.h"
 #include "net/listener.h"
 #include "server/info.h"
@@ -62,6 +63,10 @@ Status Server::start() {
   started_ms_ = mono_ms();
   int threads = config_.threads > 0 ? config_.threads : static_cast<int>(uv_available_parallelism());
   config_.threads = threads;
+  if (config_.write_buffer_size == 0) {
+    config_.write_buffer_size =
+        default_write_buffer_size(memory_limit(), config_.max_unapplied_bytes);
+  }
 
   store::EngineOptions options;
   // Readers: one per loop, the writer's, INFO's, a snapshot copy's and a margin.

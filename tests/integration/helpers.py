@@ -53,6 +53,7 @@ class LmkvProcess:
         self.starts = 0
         self.use_config_file = False
         self.config_lines = []  # extra (directive, value) pairs for the config file
+        self.preexec_fn = None  # run in the child before exec (e.g. joining a cgroup)
 
     # The command line the server is started with; the log goes to a file so a failing test
     # can show it (the lmkv logfile directive would work too, stderr keeps crash output).
@@ -83,7 +84,8 @@ class LmkvProcess:
                 log.write(f"\n=== start #{self.starts}: {' '.join(self.argv())}\n".encode())
                 log.flush()
                 self.proc = subprocess.Popen(self.argv(), stdout=log, stderr=subprocess.STDOUT,
-                                             stdin=subprocess.DEVNULL, cwd=self.workdir)
+                                             stdin=subprocess.DEVNULL, cwd=self.workdir,
+                                             preexec_fn=self.preexec_fn)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
