@@ -10,8 +10,8 @@
 #include <fmt/format.h>
 
 #include "base/clock.h"
-#include "base/memory.h"
 #include "base/log.h"
+#include "base/memory.h"
 #include "net/listener.h"
 #include "server/info.h"
 

@@ -39,7 +39,7 @@ struct MemTable::Node {
   const Node* older;  // the same key's previous entry, in insertion order
   uint32_t key_len;
   uint32_t data_len;
-  uint32_t ord;  // insertion ordinal: breaks ties with clear markers of the same seq
+  uint32_t ord;   // insertion ordinal: breaks ties with clear markers of the same seq
   uint32_t rank;  // the node's place in run_, or kNoRank (see ensure_indexed)
   uint8_t db;
   uint8_t kind;
@@ -183,7 +183,8 @@ void fill(MemTable::Found* f, const Node* n) {
 }  // namespace
 
 struct MemTable::HashIndex {
-  explicit HashIndex(size_t capacity) : mask(capacity - 1), slots(new std::atomic<uintptr_t>[capacity]) {
+  explicit HashIndex(size_t capacity)
+      : mask(capacity - 1), slots(new std::atomic<uintptr_t>[capacity]) {
     for (size_t i = 0; i < capacity; ++i) slots[i].store(0, std::memory_order_relaxed);
   }
   size_t mask;
@@ -390,9 +391,9 @@ void MemTable::grow_index() {
     while (t->slots[j].load(std::memory_order_relaxed) != 0) j = (j + 1) & t->mask;
     t->slots[j].store(slot, std::memory_order_relaxed);
   }
-  block_bytes_.store(block_bytes_.load(std::memory_order_relaxed) +
-                         (t->mask + 1) * sizeof(uintptr_t),
-                     std::memory_order_relaxed);
+  block_bytes_.store(
+      block_bytes_.load(std::memory_order_relaxed) + (t->mask + 1) * sizeof(uintptr_t),
+      std::memory_order_relaxed);
   indexes_.push_back(std::move(t));
   index_.store(indexes_.back().get(), std::memory_order_release);
 }

@@ -233,7 +233,7 @@ class MemTable {
   Node* head_;
   std::atomic<const HashIndex*> index_{nullptr};
   std::vector<std::unique_ptr<HashIndex>> indexes_;  // writer only: current last
-  size_t index_keys_ = 0;                             // writer only: distinct keys
+  size_t index_keys_ = 0;                            // writer only: distinct keys
   // The log entries below indexed_ are linked into the skiplist; linking is
   // serialized by index_mu_ (the release store of indexed_ publishes it).
   mutable std::mutex index_mu_;

@@ -1,10 +1,10 @@
 // The memory limit behind memory-sized defaults: /proc/self/cgroup parsing,
 // limit files, and the live value on this machine.
-#include <boost/test/unit_test.hpp>
-
 #include "base/memory.h"
 
 #include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
 
 namespace lmkv {
 

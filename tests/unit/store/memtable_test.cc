@@ -372,8 +372,8 @@ BOOST_AUTO_TEST_CASE(memtable_index_grows_and_links_late_entries) {
   }
   for (int i = 0; i < n; ++i) {
     const std::string k = "key" + std::to_string(i * 7919 % n);
-    BOOST_TEST_REQUIRE(describe(mt.get(i % 3, k, n)) == "value@" + std::to_string(i + 1) +
-                                                           " t0 d0 '" + k + "'");
+    BOOST_TEST_REQUIRE(describe(mt.get(i % 3, k, n)) ==
+                       "value@" + std::to_string(i + 1) + " t0 d0 '" + k + "'");
     BOOST_TEST_REQUIRE(describe(mt.get((i + 1) % 3, k, n)) == "absent");
   }
   MemTable::Iterator it(mt, 1, UINT64_MAX);
@@ -384,7 +384,7 @@ BOOST_AUTO_TEST_CASE(memtable_index_grows_and_links_late_entries) {
     BOOST_TEST_REQUIRE(ascending, "'" << last << "' then '" << it.key() << "'");
     last = std::string(it.key());
   }
-  BOOST_TEST(count == (n + 1) / 3);  // i % 3 == 1
+  BOOST_TEST(count == (n + 1) / 3);                            // i % 3 == 1
   BOOST_TEST(mt.memory_bytes() > 1024u * sizeof(void*) * 32);  // the doubled tables
 }
 
