@@ -219,6 +219,14 @@ const std::vector<Directive>& directives() {
          return set_int(c.prefetch_threads, "prefetch-threads", v, 0, 64);
        },
        [](const Config& c) { return std::to_string(c.prefetch_threads); }},
+      {"key-filter", false,
+       [](Config& c, std::string_view v) {
+         auto b = parse_yes_no(v);
+         if (!b) return Status(bad_value("key-filter", v, "expected yes or no"));
+         c.key_filter = *b;
+         return Status();
+       },
+       [](const Config& c) { return std::string(c.key_filter ? "yes" : "no"); }},
       {"client-query-buffer-limit", true,
        [](Config& c, std::string_view v) {
          return set_int(c.client_query_buffer_limit, "client-query-buffer-limit", v, 1 << 20,

@@ -46,6 +46,9 @@ struct Config {
   // Threads faulting in the next bulk apply's LMDB leaves ahead of the
   // applier (store/prefetch.h); 0: none. Each takes an LMDB reader slot.
   int64_t prefetch_threads = 8;
+  // A Bloom filter over the keys in LMDB (store/key_filter.h), so reads of
+  // absent keys skip the B+tree.
+  bool key_filter = true;
   std::string config_file;  // absolute path, for CONFIG REWRITE later
   // SLOWLOG (issue 5): commands that ran for at least this many
   // microseconds are logged (-1: none, 0: all); the log keeps the newest

@@ -143,6 +143,17 @@ void section_persistence(Server& s, const Config& c, std::string& out) {
       st.last_apply_commit_us.load() / 1000.0, pf ? pf->threads() : 0,
       pf ? pf->stats().touched.load() : 0, pf ? pf->stats().skipped.load() : 0,
       pf ? pf->stats().sampled_out.load() : 0);
+  // The key filter (store/key_filter.h): whether reads use one, its size
+  // and how full it is (rebuilt past 50%), and how many were built.
+  const auto filter = e.key_filter();
+  out += fmt::format(
+      "lmkv_key_filter:{}\r\n"
+      "lmkv_key_filter_bytes:{}\r\n"
+      "lmkv_key_filter_capacity:{}\r\n"
+      "lmkv_key_filter_fill:{:.3f}\r\n"
+      "lmkv_key_filter_builds:{}\r\n",
+      filter ? 1 : 0, filter ? filter->memory_bytes() : 0, filter ? filter->capacity() : 0,
+      filter ? filter->fill_ratio() : 0.0, st.filter_builds.load());
   // Where writers pause: the log's fdatasync and the throttle's waits at
   // max-unapplied-bytes (totals and slowest since start).
   out += fmt::format(

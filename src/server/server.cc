@@ -76,6 +76,10 @@ Status Server::start() {
   options.max_unapplied = static_cast<size_t>(config_.max_unapplied_bytes);
   // Its reader slots are added to options.env.readers by Engine::open.
   options.prefetch_threads = static_cast<int>(config_.prefetch_threads);
+  // Building the filter reads every key: past a quarter of the memory the
+  // process may use, that is a read of the data file from disk.
+  options.key_filter = config_.key_filter;
+  options.key_filter_max_data = memory_limit() / 4;
   auto engine = store::Engine::open(options);
   if (!engine) return engine.error();
   engine_ = std::move(*engine);

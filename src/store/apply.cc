@@ -122,6 +122,8 @@ class ChunkedWriter {
 
 }  // namespace
 
+// The caller holds filter_mu_: every key written goes into the key filters
+// before the commit (see engine.h).
 Status Engine::apply(const MemTable& frozen, uint64_t end_offset, WalPosition end_position,
                      const std::vector<std::string>& consumed, std::vector<uint8_t>* map) {
   constexpr uint64_t kAll = std::numeric_limits<uint64_t>::max();
@@ -163,6 +165,11 @@ Status Engine::apply(const MemTable& frozen, uint64_t end_offset, WalPosition en
       MDB_val k{key.size(), key.data()};
       if (it.entry().kind == MemTable::Kind::kValue) {
         if (int rc = out.put_value(&k, it.entry().value)) return fail(rc, "put");
+        if (filter_ || building_) {
+          const uint64_t h = KeyFilter::hash(db, key);
+          if (filter_) filter_->add(h);
+          if (building_) building_->add(h);
+        }
         if (it.entry().value.deadline_ms != 0)
           index.push_back({std::max<int64_t>(it.entry().value.deadline_ms, 1), db, it.key()});
       } else if (int rc = out.del(&k, nullptr)) {

@@ -136,7 +136,8 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options) {
   e->fsync_ = options.fsync;
   EnvOptions env_options = options.env;
   // One slot per prefetcher (an invalid count is left for Env::open to refuse).
-  if (env_options.readers >= 1) env_options.readers += std::max(0, options.prefetch_threads);
+  // And one for the key filter's builds.
+  if (env_options.readers >= 1) env_options.readers += std::max(0, options.prefetch_threads) + 1;
   auto env = Env::open(env_options);
   if (!env) return env.error();
   e->env_ = std::move(*env);
@@ -180,6 +181,7 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options) {
     if (e->active_->entries() > 0) e->freeze_locked();
     e->publish_locked();
   }
+  e->maybe_build_filter();
   e->applier_ = std::thread([raw = e.get()] { raw->applier_main(); });
   e->stats_.recovery_us = static_cast<uint64_t>(unix_us() - started);
   return e;
@@ -192,6 +194,9 @@ Engine::~Engine() {
   }
   applier_cv_.notify_all();
   if (applier_.joinable()) applier_.join();
+  // After the applier, the only one that starts builds.
+  filter_stop_ = true;
+  if (filter_thread_.joinable()) filter_thread_.join();
   prefetch_.reset();
   if (wal_) (void)wal_->sync();
 }
@@ -213,6 +218,7 @@ void Engine::publish_locked() {
   auto v = std::make_shared<Version>();
   v->applied_offset = applied_offset_.load(std::memory_order_acquire);
   v->db_map = applied_map_;
+  v->filter = filter_;
   v->layers.reserve(frozen_.size() + 1);
   v->layers.push_back(active_);
   v->layer_ends.push_back(UINT64_MAX);
@@ -235,7 +241,61 @@ std::shared_ptr<const Version> Version::after_apply(uint64_t applied) const {
     v->layer_ends.pop_back();
   }
   if (v->applied_offset != applied) return nullptr;
+  // The apply may have added its keys only to a filter that replaced this
+  // Version's since (a build completing in between): read without one.
+  v->filter = nullptr;
   return v;
+}
+
+std::shared_ptr<const KeyFilter> Engine::key_filter() const {
+  std::lock_guard lock(mu_);
+  return filter_;
+}
+
+// Starts a build when there is no filter or it is full, none is running,
+// and reading every key is cheap enough (key_filter_max_data). Past that
+// size a full filter stays as long as it still rules out most absent keys.
+void Engine::maybe_build_filter() {
+  if (!options_.key_filter) return;
+  std::lock_guard flock(filter_mu_);
+  if (building_ || (filter_ && !filter_->full())) return;
+  if (env_->file_size() > options_.key_filter_max_data) {
+    if (filter_ && filter_->fill_ratio() > 0.9) {
+      std::lock_guard lock(mu_);
+      filter_.reset();
+      publish_locked();
+    }
+    return;
+  }
+  uint64_t keys = 0;
+  MDB_txn* txn = nullptr;
+  if (mdb_txn_begin(env_->raw(), nullptr, MDB_RDONLY, &txn) != 0) return;
+  for (int db = 0; db < databases(); ++db) {
+    MDB_stat st;
+    if (mdb_stat(txn, env_->dbi(db), &st) == 0) keys += st.ms_entries;
+  }
+  mdb_txn_abort(txn);
+  if (filter_thread_.joinable()) filter_thread_.join();  // the last build, finished
+  building_ = std::make_shared<KeyFilter>(std::max(2 * keys, options_.key_filter_min_keys));
+  filter_thread_ = std::thread([this, f = building_] { filter_main(f); });
+}
+
+// The build: a scan of LMDB at the lowest priority, then the filter goes
+// to readers with the next Version.
+void Engine::filter_main(std::shared_ptr<KeyFilter> filter) {
+  setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 19);
+  pthread_setname_np(pthread_self(), "lmkv-filter");
+  const Status s = filter->fill(*env_, filter_stop_);
+  std::lock_guard flock(filter_mu_);
+  building_.reset();
+  if (!s) {
+    if (!filter_stop_) log::warning("key filter build failed: {}", s.error().message);
+    return;
+  }
+  std::lock_guard lock(mu_);
+  filter_ = std::move(filter);
+  stats_.filter_builds.fetch_add(1, std::memory_order_relaxed);
+  publish_locked();
 }
 
 // Hands the active MemTable to the applier and starts a new one. Only at a
@@ -520,7 +580,9 @@ void Engine::applier_main() {
       hook = applied_hook_;
     }
     const int64_t started = unix_us();
+    std::unique_lock flock(filter_mu_);  // apply() adds to the filters; see engine.h
     Status s = apply(*next.table, next.end_offset, next.end_position, next.expiry_drops, &map);
+    flock.unlock();
     const bool no_space =
         !s && (s.error().code == Code::kOom || disk_nearly_full(next.table->bytes()));
     if (s && hook) hook();
@@ -583,6 +645,7 @@ void Engine::applier_main() {
       last_apply_error.clear();
     }
     backoff_ms = 50;
+    maybe_build_filter();
     stats_.last_apply_us.store(static_cast<uint64_t>(unix_us() - started));
     stats_.last_apply_entries.store(next.table->entries());
     stats_.last_apply_bytes.store(next.table->bytes());

@@ -62,6 +62,7 @@
 
 #include "base/error.h"
 #include "store/env.h"
+#include "store/key_filter.h"
 #include "store/memtable.h"
 #include "store/prefetch.h"
 #include "store/wal.h"
@@ -87,6 +88,14 @@ struct EngineOptions {
   bool log_direct = true;
   // Log space allocation (WalOptions::allocate); null: fallocate. Tests.
   std::function<int(int fd, uint64_t offset, uint64_t len)> log_allocate = nullptr;
+  // The key filter (store/key_filter.h): built in the background at open
+  // and rebuilt, twice the keys' size, when it fills up; never below
+  // key_filter_min_keys. No build starts while data.mdb is larger than
+  // key_filter_max_data (a build reads every key: past RAM, the whole file
+  // from disk); a filter that is 90% set then is dropped.
+  bool key_filter = true;
+  uint64_t key_filter_min_keys = 1 << 16;
+  uint64_t key_filter_max_data = UINT64_MAX;
 };
 
 // The MemTables a reader consults, newest first (layers[0] is the active one).
@@ -100,6 +109,9 @@ struct Version {
   uint64_t applied_offset = 0;
   // The logical -> physical database map LMDB held at applied_offset.
   std::vector<uint8_t> db_map;
+  // Holds every key LMDB held at applied_offset and after, until the next
+  // filter replaces it; null: none (not built yet, or turned off).
+  std::shared_ptr<const KeyFilter> filter;
 
   // The Version the applier is about to publish once LMDB holds the log up
   // to `applied`: this one without the oldest layers that LMDB now holds,
@@ -132,6 +144,7 @@ struct EngineStats {
   std::atomic<uint64_t> expiry_index_dropped{0};  // index entries consumed (stale or expired)
   std::atomic<uint64_t> apply_errors{0};    // failed bulk applies (each retry counts)
   std::atomic<uint64_t> space_refusals{0};  // groups admit() refused
+  std::atomic<uint64_t> filter_builds{0};   // key filters built (INFO)
 };
 
 class WriteTxn;
@@ -222,6 +235,8 @@ class Engine {
   uint64_t durable_offset() const { return durable_offset_.load(); }
   uint64_t log_disk_bytes() const { return log_disk_bytes_.load(); }
   size_t unapplied_bytes() const;
+  // The key filter readers use now, or null (INFO, tests).
+  std::shared_ptr<const KeyFilter> key_filter() const;
   // The prefetch pool, or null when prefetch_threads is 0 (INFO, tests).
   const Prefetcher* prefetcher() const { return prefetch_.get(); }
   // Tests: runs on the applier after each committed apply, before the new
@@ -242,6 +257,10 @@ class Engine {
   // Writer thread, after each group: slows writers past max_unapplied.
   void throttle(size_t group_bytes);
   void applier_main();
+  // The key filter's upkeep: starts a build when none is usable (open, the
+  // applier after an apply), and the build's thread.
+  void maybe_build_filter();
+  void filter_main(std::shared_ptr<KeyFilter> filter);
   Status apply(const MemTable& frozen, uint64_t end_offset, WalPosition end_position,
                const std::vector<std::string>& consumed, std::vector<uint8_t>* map);
   // SWAPDB in the active MemTable and the writer's map.
@@ -289,6 +308,16 @@ class Engine {
   bool stopping_ = false;
   Status apply_error_;
   std::thread applier_;
+  // The key filter. The applier adds each key it writes to filter_ and
+  // building_ holding filter_mu_ from its first add through its commit, and
+  // a build registers building_ under filter_mu_ before its scan begins: so
+  // every commit is either in the scan's snapshots or added by its applier.
+  // filter_ is written holding filter_mu_ and mu_ (publish_locked reads it
+  // under mu_); building_ under filter_mu_. Lock order: filter_mu_, mu_.
+  std::mutex filter_mu_;
+  std::shared_ptr<KeyFilter> filter_, building_;
+  std::thread filter_thread_;
+  std::atomic<bool> filter_stop_{false};
   // Writer thread: records whether the log could reserve space, logging
   // each change of state once.
   Status note_log_space(Status reserved);

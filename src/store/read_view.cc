@@ -214,6 +214,7 @@ Result<std::optional<ValueView>> ReadView::get(int db, std::string_view key, int
     }
   }
   encode_key(key, &keybuf_);
+  if (!may_be_in_lmdb(db)) return std::optional<ValueView>{};
   MDB_val k = as_val(keybuf_), v;
   const int rc = mdb_get(txn_, engine_.env().dbi(db), &k, &v);
   if (rc == MDB_NOTFOUND) return std::optional<ValueView>{};
@@ -340,8 +341,16 @@ Result<int64_t> ReadView::walk_delta(size_t i, int db) {
   return delta;
 }
 
+// Whether LMDB may hold keybuf_ (an encoded key) in physical `db`: the key
+// filter rules most absent keys out without the B+tree descent.
+bool ReadView::may_be_in_lmdb(int db) const {
+  const KeyFilter* filter = version_->filter.get();
+  return !filter || filter->may_contain(KeyFilter::hash(db, keybuf_));
+}
+
 Result<bool> ReadView::in_lmdb(int db, std::string_view key) {
   encode_key(key, &keybuf_);
+  if (!may_be_in_lmdb(db)) return false;
   MDB_val k = as_val(keybuf_), v;
   const int rc = mdb_get(txn_, engine_.env().dbi(db), &k, &v);
   if (rc == MDB_NOTFOUND) return false;

@@ -82,6 +82,7 @@ class ReadView {
   // hidden by such a marker.
   size_t layers_for(int db, bool* cleared) const;
   Result<bool> in_lmdb(int db, std::string_view key);
+  bool may_be_in_lmdb(int db) const;  // keybuf_ holds the encoded key
   // Whether `key` has a value in layers[from...] or, below them, in LMDB.
   Result<bool> present_below(size_t from, int db, std::string_view key);
   // How much layers[i] changes db's key count over the state below it:

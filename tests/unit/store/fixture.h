@@ -131,8 +131,21 @@ struct EngineFixture {
     return *n;
   }
 
+  // Waits (up to 10 s) until readers use a key filter built after now's
+  // LMDB state, i.e. one whose build started after the last raw write.
+  void wait_for_filter(uint64_t builds_before) {
+    for (int i = 0; i < 1000; ++i) {
+      if (engine->stats().filter_builds.load() > builds_before && engine->key_filter()) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    BOOST_FAIL("no key filter was built");
+  }
+
   // Writes a raw LMDB key/value, bypassing the log and the encoding
   // (corruption tests). It waits for the applier's write lock if need be.
+  // Then reopens the engine (with the default options) and waits for its
+  // key filter, which only the engine's own writes keep up to date: as if
+  // the file had been written before this process started.
   void put_raw(int db, std::string_view key, std::string_view value) {
     MDB_txn* txn = nullptr;
     BOOST_REQUIRE_EQUAL(mdb_txn_begin(env().raw(), nullptr, 0, &txn), 0);
@@ -140,6 +153,8 @@ struct EngineFixture {
     MDB_val v{value.size(), const_cast<char*>(value.data())};
     BOOST_REQUIRE_EQUAL(mdb_put(txn, env().dbi(db), &k, &v, 0), 0);
     BOOST_REQUIRE_EQUAL(mdb_txn_commit(txn), 0);
+    reopen();
+    wait_for_filter(0);
   }
 };
 
