@@ -276,7 +276,10 @@ void Engine::maybe_build_filter() {
   }
   mdb_txn_abort(txn);
   if (filter_thread_.joinable()) filter_thread_.join();  // the last build, finished
-  building_ = std::make_shared<KeyFilter>(std::max(2 * keys, options_.key_filter_min_keys));
+  // Room for 4x the keys: rebuilds read every key, so they are rare (a
+  // store grown to N keys has read ~N/3 keys for them), at up to 40 bits
+  // a key just after one (10 when it fills).
+  building_ = std::make_shared<KeyFilter>(std::max(4 * keys, options_.key_filter_min_keys));
   filter_thread_ = std::thread([this, f = building_] { filter_main(f); });
 }
 
@@ -285,6 +288,7 @@ void Engine::maybe_build_filter() {
 void Engine::filter_main(std::shared_ptr<KeyFilter> filter) {
   setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 19);
   pthread_setname_np(pthread_self(), "lmkv-filter");
+  const int64_t started = steady_us();
   const Status s = filter->fill(*env_, filter_stop_);
   std::lock_guard flock(filter_mu_);
   building_.reset();
@@ -292,6 +296,8 @@ void Engine::filter_main(std::shared_ptr<KeyFilter> filter) {
     if (!filter_stop_) log::warning("key filter build failed: {}", s.error().message);
     return;
   }
+  log::verbose("key filter built in {:.1f} ms: room for {} keys, {:.0f}% set", 
+               (steady_us() - started) / 1000.0, filter->capacity(), filter->fill_ratio() * 100);
   std::lock_guard lock(mu_);
   filter_ = std::move(filter);
   stats_.filter_builds.fetch_add(1, std::memory_order_relaxed);

@@ -89,12 +89,12 @@ struct EngineOptions {
   // Log space allocation (WalOptions::allocate); null: fallocate. Tests.
   std::function<int(int fd, uint64_t offset, uint64_t len)> log_allocate = nullptr;
   // The key filter (store/key_filter.h): built in the background at open
-  // and rebuilt, twice the keys' size, when it fills up; never below
+  // and rebuilt, 4x the keys' size, when it fills up; never below
   // key_filter_min_keys. No build starts while data.mdb is larger than
   // key_filter_max_data (a build reads every key: past RAM, the whole file
   // from disk); a filter that is 90% set then is dropped.
   bool key_filter = true;
-  uint64_t key_filter_min_keys = 1 << 16;
+  uint64_t key_filter_min_keys = 1 << 20;  // 1.25 MiB
   uint64_t key_filter_max_data = UINT64_MAX;
 };
 

@@ -1,6 +1,7 @@
 // store/key_filter.cc: see key_filter.h.
 #include "store/key_filter.h"
 
+#include <bit>
 #include <functional>
 #include <string>
 
@@ -40,13 +41,20 @@ uint64_t KeyFilter::hash(int db, std::string_view raw_key) {
 // The block from the hash's high 32 bits (a multiply instead of a modulo).
 KeyFilter::Block& KeyFilter::block(uint64_t h) const { return bits_[((h >> 32) * blocks_) >> 32]; }
 
+// Bits already set cost a load, not a locked read-modify-write: most keys
+// an apply writes over are already in.
 void KeyFilter::add(uint64_t h) {
   Block& b = block(h);
+  uint64_t masks[8] = {};
   uint64_t bits = remix(h);
-  for (int i = 0; i < kProbes; ++i, bits >>= 9) {
-    const uint64_t mask = uint64_t{1} << (bits & 63);
-    const uint64_t old = b.words[(bits >> 6) & 7].fetch_or(mask, std::memory_order_relaxed);
-    if (!(old & mask)) set_.fetch_add(1, std::memory_order_relaxed);
+  for (int i = 0; i < kProbes; ++i, bits >>= 9)
+    masks[(bits >> 6) & 7] |= uint64_t{1} << (bits & 63);
+  for (int w = 0; w < 8; ++w) {
+    const uint64_t m = masks[w];
+    if (!m || (b.words[w].load(std::memory_order_relaxed) & m) == m) continue;
+    const uint64_t old = b.words[w].fetch_or(m, std::memory_order_relaxed);
+    if (const int added = std::popcount(m & ~old))
+      set_.fetch_add(static_cast<uint64_t>(added), std::memory_order_relaxed);
   }
 }
 
