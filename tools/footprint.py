@@ -89,7 +89,7 @@ def measure(kind, args, root):
                 log(f"{kind}: {e}")
         fields = server.info("everything")
         row["dbsize"] = server.command("DBSIZE")
-        row["rss"] = server.rss()["VmRSS"]
+        row["rss"] = server.rss()
         row["used_memory"] = int(fields.get("used_memory", 0)) if kind == "redis" else None
         if kind == "redis":
             server.command("SAVE", timeout=600)
@@ -129,14 +129,15 @@ def main():
     n = args.keys
     print(f"\n{n:,} keys (16 B names, {args.value_size} B values), "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, `{' '.join(sys.argv)}`\n")
-    print("| server | DBSIZE | load s | disk B/key | RSS B/key | used_memory B/key | "
+    print("| server | DBSIZE | load s | disk B/key | RSS B/key (anon + file) | used_memory B/key | "
           "DBSIZE idle µs (median/max) | DBSIZE under SET load µs (median/max) |")
     print("|---|---:|---:|---:|---:|---:|---|---|")
     for r in rows:
         um = f"{r['used_memory'] / n:.1f}" if r["used_memory"] else "-"
         disk = f"{r['disk'] / n:.1f}" + (" (RDB)" if r["server"] == "redis" else "")
         print(f"| {r['server']} | {r['dbsize']:,} | {r['load_s']:.1f} | {disk} | "
-              f"{r['rss'] / n:.1f} | {um} | {r['dbsize_idle_us'][0]:.0f} / "
+              f"{r['rss']['VmRSS'] / n:.1f} ({r['rss']['RssAnon'] / n:.1f} + "
+              f"{r['rss']['RssFile'] / n:.1f}) | {um} | {r['dbsize_idle_us'][0]:.0f} / "
               f"{r['dbsize_idle_us'][1]:.0f} | {r['dbsize_busy_us'][0]:.0f} / "
               f"{r['dbsize_busy_us'][1]:.0f} |")
 
