@@ -55,6 +55,15 @@ Status set_int(T& field, std::string_view name, std::string_view v, int64_t lo, 
   return {};
 }
 
+// A yes/no directive, Redis's way.
+Status set_yes_no(bool& field, std::string_view name, std::string_view v) {
+  auto b = parse_yes_no(v);
+  if (!b) return bad_value(name, v, "expected yes or no");
+  field = *b;
+  return {};
+}
+std::string yes_no(bool b) { return b ? "yes" : "no"; }
+
 // client-output-buffer-limit <class> <hard> <soft> <soft-seconds> [...]:
 // one or more classes (normal, replica or its old name slave, pubsub),
 // all checked before any is changed; the error texts are Redis's.
@@ -181,13 +190,8 @@ const std::vector<Directive>& directives() {
        },
        [](const Config& c) { return c.pidfile; }},
       {"daemonize", false,
-       [](Config& c, std::string_view v) {
-         auto b = parse_yes_no(v);
-         if (!b) return Status(bad_value("daemonize", v, "expected yes or no"));
-         c.daemonize = *b;
-         return Status();
-       },
-       [](const Config& c) { return std::string(c.daemonize ? "yes" : "no"); }},
+       [](Config& c, std::string_view v) { return set_yes_no(c.daemonize, "daemonize", v); },
+       [](const Config& c) { return yes_no(c.daemonize); }},
       {"range-default-limit", true,
        [](Config& c, std::string_view v) {
          return set_int(c.range_default_limit, "range-default-limit", v, 1, 100000000);
@@ -220,13 +224,8 @@ const std::vector<Directive>& directives() {
        },
        [](const Config& c) { return std::to_string(c.prefetch_threads); }},
       {"key-filter", false,
-       [](Config& c, std::string_view v) {
-         auto b = parse_yes_no(v);
-         if (!b) return Status(bad_value("key-filter", v, "expected yes or no"));
-         c.key_filter = *b;
-         return Status();
-       },
-       [](const Config& c) { return std::string(c.key_filter ? "yes" : "no"); }},
+       [](Config& c, std::string_view v) { return set_yes_no(c.key_filter, "key-filter", v); },
+       [](const Config& c) { return yes_no(c.key_filter); }},
       {"client-query-buffer-limit", true,
        [](Config& c, std::string_view v) {
          return set_int(c.client_query_buffer_limit, "client-query-buffer-limit", v, 1 << 20,
@@ -257,12 +256,9 @@ const std::vector<Directive>& directives() {
        [](const Config& c) { return c.requirepass; }},
       {"protected-mode", true,
        [](Config& c, std::string_view v) {
-         auto b = parse_yes_no(v);
-         if (!b) return Status(bad_value("protected-mode", v, "expected yes or no"));
-         c.protected_mode = *b;
-         return Status();
+         return set_yes_no(c.protected_mode, "protected-mode", v);
        },
-       [](const Config& c) { return std::string(c.protected_mode ? "yes" : "no"); }},
+       [](const Config& c) { return yes_no(c.protected_mode); }},
       // Read-only answers that tools ask for (redis-benchmark reads these two).
       {"save", false,
        [](Config&, std::string_view v) {
