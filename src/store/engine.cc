@@ -296,7 +296,7 @@ void Engine::filter_main(std::shared_ptr<KeyFilter> filter) {
     if (!filter_stop_) log::warning("key filter build failed: {}", s.error().message);
     return;
   }
-  log::verbose("key filter built in {:.1f} ms: room for {} keys, {:.0f}% set", 
+  log::verbose("key filter built in {:.1f} ms: room for {} keys, {:.0f}% set",
                (steady_us() - started) / 1000.0, filter->capacity(), filter->fill_ratio() * 100);
   std::lock_guard lock(mu_);
   filter_ = std::move(filter);
