@@ -16,8 +16,8 @@ constexpr int kProbes = 7;  // bits set per key, 9 bits of the hash each
 constexpr size_t kKeysPerTxn = 1 << 16;
 
 // The second hash, for the bits within a block: the first one's 64 bits
-// multiplied by an odd constant and rotated, so they differ from the bits
-// that chose the block.
+// multiplied by an odd constant, high bits folded down, so they differ
+// from the bits that chose the block.
 uint64_t remix(uint64_t h) {
   h *= 0x9E3779B97F4A7C15ull;
   return h ^ (h >> 29);
