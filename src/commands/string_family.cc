@@ -208,6 +208,7 @@ void mset(Context& ctx, Args args) {
   if (args.size() % 2 == 0) return ctx.reply.error(resp::wrong_arity("mset"));
   if (auto fits = check_keys_fit(args, 1, 2); !fits) return ctx.reply.error(fits.error());
   for (size_t i = 1; i < args.size(); i += 2) {
+    if (i + 2 < args.size()) ctx.txn->prefetch(ctx.db, args[i + 2]);
     if (!store_string(ctx, args[i], args[i + 1], 0)) return;
     notify_set(ctx, args[i], false);
   }

@@ -56,6 +56,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -252,6 +253,7 @@ class Engine {
   uint64_t next_seq() { return ++last_seq_; }
   MemTable& active() { return *active_; }
   Status replay(std::string_view payload, int* db);
+  Status replay_effect(std::span<const std::string_view> a, int* db);
   void freeze_locked();
   void publish_locked();
   // Writer thread, after each group: slows writers past max_unapplied.

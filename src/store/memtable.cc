@@ -232,6 +232,15 @@ void MemTable::bloom_add(uint64_t h) {
   }
 }
 
+void MemTable::prefetch(int db, std::string_view key) const {
+  const uint64_t h = hash(db, key);
+  const HashIndex& t = *indexes_.back();
+  __builtin_prefetch(&t.slots[h & t.mask], 1);
+  const uint64_t step = (h >> 32) | 1;
+  for (uint64_t i = 0, bit = h; i < 3; ++i, bit += step)
+    __builtin_prefetch(&bloom_[(bit & bloom_bits_mask_) >> 6], 1);
+}
+
 bool MemTable::may_contain(uint64_t h) const {
   const uint64_t step = (h >> 32) | 1;
   for (uint64_t i = 0, bit = h; i < 3; ++i, bit += step) {

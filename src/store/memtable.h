@@ -69,6 +69,12 @@ class MemTable {
   // no entry, only the map a reader computes (see apply_swaps).
   void swap(uint64_t seq, int a, int b);
 
+  // Writer thread only. Starts loading the cache lines a put or del of
+  // (db, key) touches first, its hash index slot and Bloom filter words
+  // (each a likely miss in a buffer of megabytes), so a caller that knows
+  // its next keys overlaps those misses with the work before them.
+  void prefetch(int db, std::string_view key) const;
+
   // Any thread.
   enum class Kind { kAbsent, kValue, kTombstone, kCleared };
   struct Found {

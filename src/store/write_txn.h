@@ -54,6 +54,11 @@ class WriteTxn {
   Result<std::optional<ValueView>> get(int db, std::string_view key, int64_t now_ms);
   // Stores `value` under `key`. The key must fit (key_fits).
   Status put(int db, std::string_view key, const ValueView& value);
+  // A hint that `key` is written next: starts loading what the write
+  // touches first (MemTable::prefetch). Changes nothing.
+  void prefetch(int db, std::string_view key) const {
+    engine_.active().prefetch(engine_.physical_db(db), key);
+  }
   // Deletes `key`; true if a live (unexpired) key was deleted.
   Result<bool> del(int db, std::string_view key, int64_t now_ms);
   // Empties database `db` (FLUSHDB).
