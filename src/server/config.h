@@ -45,7 +45,7 @@ struct Config {
   int64_t max_unapplied_bytes = 32LL << 20;
   // Threads faulting in the next bulk apply's LMDB leaves ahead of the
   // applier (store/prefetch.h); 0: none. Each takes an LMDB reader slot.
-  int64_t prefetch_threads = 8;
+  int64_t prefetch_threads = 32;
   // A Bloom filter over the keys in LMDB (store/key_filter.h), so reads of
   // absent keys skip the B+tree.
   bool key_filter = true;

@@ -81,7 +81,7 @@ struct EngineOptions {
   // The prefetch pool (store/prefetch.h): threads faulting in the next
   // apply's leaves ahead of the applier; 0: none. Each takes a reader slot,
   // added to env.readers by open().
-  int prefetch_threads = 8;
+  int prefetch_threads = 32;
   size_t prefetch_lookahead = 2;                 // frozen MemTables prefetched ahead
   size_t prefetch_max_ahead = 2048;              // keys ahead of the applier, at most
   // Under --fsync always, write the log with O_DIRECT (Wal::set_direct): its
