@@ -235,9 +235,11 @@ void section_keyspace(Server& s, int databases, std::string& out) {
   // A short read transaction of its own: INFO is rare and must not depend
   // on the calling loop's snapshot.
   store::ReadView view(s.engine());
+  // avg_ttl is Redis's estimate from its expiry sampling; lmkv makes none.
   for (int db = 0; db < databases; ++db) {
-    auto n = view.dbsize(db);
-    if (n && *n > 0) out += fmt::format("db{}:keys={},expires=0,avg_ttl=0\r\n", db, *n);
+    auto n = view.key_counts(db);
+    if (n && n->keys > 0)
+      out += fmt::format("db{}:keys={},expires={},avg_ttl=0\r\n", db, n->keys, n->expires);
   }
 }
 

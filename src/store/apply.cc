@@ -37,6 +37,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <vector>
 
 #include "base/clock.h"
 #include "store/engine.h"
@@ -66,20 +67,29 @@ class ChunkedWriter {
     return mdb_cursor_put(cur_, k, v, 0);
   }
   // Stores k -> the encoding of `value`, encoded straight into the page
-  // (MDB_RESERVE: not for MDB_DUPSORT databases).
-  int put_value(MDB_val* k, const ValueView& value) {
+  // (MDB_RESERVE: not for MDB_DUPSORT databases). *had_deadline: whether
+  // the value written over had one. A new key takes one search; a key
+  // already there is found by the same search (MDB_NOOVERWRITE hands back
+  // its value) and rewritten in place (MDB_CURRENT does not search again).
+  int put_value(MDB_val* k, const ValueView& value, bool* had_deadline) {
     if (int rc = next()) return rc;
     MDB_val v{encoded_value_size(value), nullptr};
-    if (int rc = mdb_cursor_put(cur_, k, &v, MDB_RESERVE)) return rc;
-    encode_value(value, static_cast<char*>(v.mv_data));
-    return 0;
+    const int rc = mdb_cursor_put(cur_, k, &v, MDB_NOOVERWRITE | MDB_RESERVE);
+    *had_deadline = rc == MDB_KEYEXIST && deadline_of(v) != 0;
+    if (rc == 0) encode_value(value, static_cast<char*>(v.mv_data));
+    if (rc != MDB_KEYEXIST) return rc;
+    encode_value(value, &encoded_);
+    MDB_val nv{encoded_.size(), encoded_.data()};
+    return mdb_cursor_put(cur_, k, &nv, MDB_CURRENT);
   }
   // Deletes key k (exact_data null) or, in a MDB_DUPSORT database, only its
   // value *exact_data; an absent one is not an error (mdb_del's semantics).
-  int del(MDB_val* k, MDB_val* exact_data) {
+  // *had_deadline (if asked): whether the value deleted had one.
+  int del(MDB_val* k, MDB_val* exact_data, bool* had_deadline) {
     if (int rc = next()) return rc;
     MDB_val data = exact_data ? *exact_data : MDB_val{0, nullptr};
     int rc = mdb_cursor_get(cur_, k, &data, exact_data ? MDB_GET_BOTH : MDB_SET);
+    if (had_deadline) *had_deadline = rc == 0 && deadline_of(data) != 0;
     if (rc == 0) rc = mdb_cursor_del(cur_, 0);
     return rc == MDB_NOTFOUND ? 0 : rc;
   }
@@ -95,6 +105,10 @@ class ChunkedWriter {
   }
 
  private:
+  static int64_t deadline_of(const MDB_val& v) {
+    auto value = decode_value({static_cast<const char*>(v.mv_data), v.mv_size});
+    return value ? value->deadline_ms : 0;
+  }
   // Before each change: ends a full child, begins one if none is open.
   int next() {
     if (child_ && changes_ == kKeysPerChild) {
@@ -118,6 +132,7 @@ class ChunkedWriter {
   MDB_txn* child_ = nullptr;
   MDB_cursor* cur_ = nullptr;
   size_t changes_ = 0;
+  std::string encoded_;  // a value rewritten over an existing one
 };
 
 }  // namespace
@@ -151,10 +166,23 @@ Status Engine::apply(const MemTable& frozen, uint64_t end_offset, WalPosition en
     mdb_txn_abort(txn);  // and an open child transaction with its cursor
     return Status(lmdb_error(rc, what));
   };
+  // Keys with a deadline per database, moved by every value written over
+  // or deleted (INFO keyspace's expires=, without a read per key).
+  std::vector<int64_t> expiring(static_cast<size_t>(databases()));
+  for (int db = 0; db < databases(); ++db) {
+    auto n = stored_expires(txn, db);
+    if (!n) {
+      mdb_txn_abort(txn);
+      return n.error();
+    }
+    expiring[static_cast<size_t>(db)] = *n;
+  }
   for (int db = 0; db < databases(); ++db) {
     const MDB_dbi dbi = env_->dbi(db);
+    int64_t& expires_in_db = expiring[static_cast<size_t>(db)];
     if (frozen.cleared_at(db, kAll) != 0) {
       if (int rc = mdb_drop(txn, dbi, 0)) return fail(rc, "drop");
+      expires_in_db = 0;
     }
     ChunkedWriter out(txn, dbi);
     // The iterator yields each key's newest entry after the last clear.
@@ -163,8 +191,10 @@ Status Engine::apply(const MemTable& frozen, uint64_t end_offset, WalPosition en
       if (prefetch_ && ++written % kProgressEvery == 0) prefetch_->applier_at(&frozen, written);
       encode_key(it.key(), &key);
       MDB_val k{key.size(), key.data()};
+      bool had_deadline = false;
       if (it.entry().kind == MemTable::Kind::kValue) {
-        if (int rc = out.put_value(&k, it.entry().value)) return fail(rc, "put");
+        if (int rc = out.put_value(&k, it.entry().value, &had_deadline)) return fail(rc, "put");
+        expires_in_db += (it.entry().value.deadline_ms != 0) - had_deadline;
         if (filter_ || building_) {
           const uint64_t h = KeyFilter::hash(db, key);
           if (filter_) filter_->add(h);
@@ -172,8 +202,9 @@ Status Engine::apply(const MemTable& frozen, uint64_t end_offset, WalPosition en
         }
         if (it.entry().value.deadline_ms != 0)
           index.push_back({std::max<int64_t>(it.entry().value.deadline_ms, 1), db, it.key()});
-      } else if (int rc = out.del(&k, nullptr)) {
-        return fail(rc, "del");
+      } else {
+        if (int rc = out.del(&k, nullptr, &had_deadline)) return fail(rc, "del");
+        expires_in_db -= had_deadline;
       }
     }
     if (int rc = out.finish()) return fail(rc, "commit child");
@@ -182,7 +213,7 @@ Status Engine::apply(const MemTable& frozen, uint64_t end_offset, WalPosition en
   for (const auto& raw : consumed) {
     MDB_val k{kDeadlineBytes, const_cast<char*>(raw.data())};
     MDB_val v{raw.size() - kDeadlineBytes, const_cast<char*>(raw.data() + kDeadlineBytes)};
-    if (int rc = expires.del(&k, &v)) return fail(rc, "del expiry entry");
+    if (int rc = expires.del(&k, &v, nullptr)) return fail(rc, "del expiry entry");
   }
   std::sort(index.begin(), index.end());
   for (const auto& e : index) {
@@ -201,6 +232,8 @@ Status Engine::apply(const MemTable& frozen, uint64_t end_offset, WalPosition en
     return fail(rc, "put applied offset");
   if (int rc = put_meta(kAppliedPositionKey, &end_position, sizeof end_position))
     return fail(rc, "put applied position");
+  if (int rc = put_meta(kExpiresKey, expiring.data(), expiring.size() * sizeof(int64_t)))
+    return fail(rc, "put expires counts");
   if (frozen.has_swaps()) {
     frozen.apply_swaps(kAll, map);
     if (int rc = put_meta(kDbMapKey, map->data(), map->size())) return fail(rc, "put db map");

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -90,7 +91,63 @@ Result<Applied> read_applied(Env& env) {
   return applied;
 }
 
+// The stored per-database counts of keys with a deadline, or nullopt if
+// the store predates them.
+Result<std::optional<std::vector<int64_t>>> read_expires(const Env& env, MDB_txn* txn) {
+  const auto name = Engine::kExpiresKey;
+  MDB_val k{name.size(), const_cast<char*>(name.data())}, v;
+  const int rc = mdb_get(txn, env.meta_dbi(), &k, &v);
+  if (rc == MDB_NOTFOUND) return std::optional<std::vector<int64_t>>{};
+  if (rc) return lmdb_error(rc, "get expires counts");
+  // Databases added since the counts were stored have none.
+  std::vector<int64_t> counts(static_cast<size_t>(env.databases()), 0);
+  std::memcpy(counts.data(), v.mv_data, std::min(v.mv_size, counts.size() * sizeof(int64_t)));
+  return std::optional{std::move(counts)};
+}
+
+// A store written before the bulk apply counted keys with a deadline gets
+// its counts once, from every value's header (O(keys), at the first start
+// of this version only).
+Status count_expires_once(const Env& env) {
+  MDB_txn* txn = nullptr;
+  if (int rc = mdb_txn_begin(env.raw(), nullptr, 0, &txn)) return lmdb_error(rc, "txn_begin");
+  auto fail = [&](int rc, std::string_view what) {
+    mdb_txn_abort(txn);
+    return Status(lmdb_error(rc, what));
+  };
+  auto stored = read_expires(env, txn);
+  if (!stored || *stored) {
+    mdb_txn_abort(txn);
+    return stored ? Status{} : Status(stored.error());
+  }
+  std::vector<int64_t> counts(static_cast<size_t>(env.databases()), 0);
+  for (int db = 0; db < env.databases(); ++db) {
+    MDB_cursor* cur = nullptr;
+    if (int rc = mdb_cursor_open(txn, env.dbi(db), &cur)) return fail(rc, "cursor_open");
+    MDB_val k, v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      auto value = decode_value({static_cast<const char*>(v.mv_data), v.mv_size});
+      if (value && value->deadline_ms != 0) ++counts[static_cast<size_t>(db)];
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND) return fail(rc, "cursor_get");
+  }
+  const auto name = Engine::kExpiresKey;
+  MDB_val k{name.size(), const_cast<char*>(name.data())};
+  MDB_val v{counts.size() * sizeof(int64_t), counts.data()};
+  if (int rc = mdb_put(txn, env.meta_dbi(), &k, &v, 0)) return fail(rc, "put expires counts");
+  if (int rc = mdb_txn_commit(txn)) return lmdb_error(rc, "commit");
+  return {};
+}
+
 }  // namespace
+
+Result<int64_t> Engine::stored_expires(MDB_txn* txn, int db) const {
+  auto counts = read_expires(*env_, txn);
+  if (!counts) return counts.error();
+  return *counts ? (**counts)[static_cast<size_t>(db)] : 0;
+}
 
 // Replays one logged group into the active MemTable, without reading LMDB:
 // effects are blind, so their order alone decides the state. The group is
@@ -177,6 +234,7 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options) {
                                                 options.prefetch_max_ahead);
   auto applied = read_applied(*e->env_);
   if (!applied) return applied.error();
+  if (auto s = count_expires_once(*e->env_); !s) return s.error();
   auto map = make_map(applied->db_map, e->databases());
   if (!map) return map.error();
   e->writer_map_ = *map;

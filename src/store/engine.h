@@ -158,6 +158,12 @@ class Engine {
   static constexpr std::string_view kAppliedPositionKey = "applied_position";
   // ... and the logical -> physical database map (one byte per database).
   static constexpr std::string_view kDbMapKey = "db_map";
+  // ... and the keys with a deadline in each physical database (int64s),
+  // which the bulk apply keeps as it writes over and deletes values.
+  static constexpr std::string_view kExpiresKey = "expires";
+
+  // LMDB's keys with a deadline in physical database `db` as of `txn`.
+  Result<int64_t> stored_expires(MDB_txn* txn, int db) const;
 
   static Result<std::unique_ptr<Engine>> open(const EngineOptions& options);
   // Applies nothing more; syncs the log. LMDB is always consistent.

@@ -609,7 +609,13 @@ MemTable::LogEntry MemTable::log_entry(size_t i) const {
   const Node* n = log_node(i);
   const Node* older = n->older;
   const int before = older == nullptr ? -1 : older->kind == kPut ? 1 : 0;
-  return {n->seq, n->db, n->key(), n->kind == kPut, before};
+  return {n->seq,
+          n->db,
+          n->key(),
+          n->kind == kPut,
+          n->kind == kPut && n->deadline_ms != 0,
+          before,
+          before == 1 && older->deadline_ms != 0};
 }
 
 MemTable::CountProgress MemTable::count_progress(int db) const {

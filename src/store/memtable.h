@@ -44,6 +44,26 @@
 
 namespace lmkv::store {
 
+// What one key adds to a database's counts, or how a change moves them:
+// keys, and of them keys with a deadline (DBSIZE; INFO keyspace's keys=
+// and expires=).
+struct KeyCounts {
+  int64_t keys = 0;
+  int64_t expires = 0;
+  KeyCounts& operator+=(const KeyCounts& o) {
+    keys += o.keys;
+    expires += o.expires;
+    return *this;
+  }
+  KeyCounts& operator-=(const KeyCounts& o) {
+    keys -= o.keys;
+    expires -= o.expires;
+    return *this;
+  }
+  friend KeyCounts operator-(KeyCounts a, const KeyCounts& b) { return a -= b; }
+  bool operator==(const KeyCounts&) const = default;
+};
+
 class MemTable {
  public:
   // `expected_bytes` sizes the Bloom filter (about one bit per 8 bytes of
@@ -119,9 +139,11 @@ class MemTable {
     int db;
     std::string_view key;  // views into the arena
     bool value;            // a put (else a tombstone)
+    bool deadline;         // a put with a deadline
     // The key's state just before this entry in this layer: 1 value,
     // 0 tombstone, -1 none (the key's first entry here: the state below).
     int before;
+    bool before_deadline;  // before is a value with a deadline
   };
   size_t log_size() const { return log_size_.load(std::memory_order_acquire); }
   // Entry i < log_size(). `before` is exact only while seqs_in_order().
@@ -131,12 +153,12 @@ class MemTable {
   bool seqs_in_order() const { return !out_of_order_.load(std::memory_order_relaxed); }
 
   // DBSIZE's progress on physical `db`: the first `scanned` log entries
-  // change db's key count by `delta` over the state the layer was written
+  // change db's counts by `delta` over the state the layer was written
   // on. The same for every reader (each entry's change is fixed), so it is
   // kept in the layer and advanced by whichever reader gets further.
   struct CountProgress {
     size_t scanned = 0;
-    int64_t delta = 0;
+    KeyCounts delta;
   };
   CountProgress count_progress(int db) const;
   void advance_count(int db, CountProgress p) const;  // ignored unless further

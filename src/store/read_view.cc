@@ -225,26 +225,29 @@ Result<std::optional<ValueView>> ReadView::get(int db, std::string_view key, int
   return value;
 }
 
-Result<bool> ReadView::present_below(size_t from, int db, std::string_view key) {
+Result<KeyCounts> ReadView::share_below(size_t from, int db, std::string_view key) {
   const auto& layers = version_->layers;
   for (size_t j = from; j < layers.size(); ++j) {
-    switch (layers[j]->get(db, key, visible_).kind) {
+    const MemTable::Found found = layers[j]->get(db, key, visible_);
+    switch (found.kind) {
       case MemTable::Kind::kAbsent:
         continue;
       case MemTable::Kind::kValue:
-        return true;
+        return share_of(found.value);
       default:  // a tombstone, or a clear marker (not below a non-cleared layer)
-        return false;
+        return KeyCounts{};
     }
   }
-  return in_lmdb(db, key);
+  return lmdb_share(db, key);
 }
 
 // ---------------------------------------------------------------------------
-// DBSIZE
+// DBSIZE and INFO keyspace
 // ---------------------------------------------------------------------------
 // A layer's delta is the sum of its entries' changes, in insertion order:
-// an entry counts (it leaves a value) - (the key had one just before it).
+// an entry counts (its key's share of the counts after it) - (the share just
+// before it), where a value's share is one key, and one of the keys with a
+// deadline if it has one.
 // "Just before" is the key's previous entry in the layer, which the layer
 // knows (MemTable::LogEntry::before), or, for the key's first entry, the
 // state below the layer: the layers below and LMDB always hold the same
@@ -263,15 +266,13 @@ constexpr size_t kWalkAbove = 4096;
 
 }  // namespace
 
-// The change `e` (an entry of layers[i]) makes to its db's count.
-Result<int> ReadView::entry_change(size_t i, int db, const MemTable::LogEntry& e) {
-  int before = e.before;
-  if (before < 0) {
-    auto below = present_below(i + 1, db, e.key);
-    if (!below) return below.error();
-    before = static_cast<int>(*below);
-  }
-  return static_cast<int>(e.value) - before;
+// The change `e` (an entry of layers[i]) makes to its db's counts.
+Result<KeyCounts> ReadView::entry_change(size_t i, int db, const MemTable::LogEntry& e) {
+  const KeyCounts after{e.value, e.deadline};
+  if (e.before >= 0) return after - KeyCounts{e.before, e.before_deadline};
+  auto below = share_below(i + 1, db, e.key);
+  if (!below) return below.error();
+  return after - *below;
 }
 
 // The layer's progress, moved to this view's prefix of the log: back over
@@ -279,14 +280,14 @@ Result<int> ReadView::entry_change(size_t i, int db, const MemTable::LogEntry& e
 // are recent), or on over the entries since the last call. Only client views
 // store their progress: the writer's sees undurable entries, and storing
 // them would send every client view back over them.
-Result<int64_t> ReadView::layer_delta(size_t i, int db) {
+Result<KeyCounts> ReadView::layer_delta(size_t i, int db) {
   const MemTable& layer = *version_->layers[i];
   const MemTable::CountProgress progress = layer.count_progress(db);
   const size_t size = layer.log_size();  // after the progress: covers it
-  if (size == 0 || layer.log_entry(0).seq > visible_) return 0;
+  if (size == 0 || layer.log_entry(0).seq > visible_) return KeyCounts{};
   if (!layer.seqs_in_order()) return walk_delta(i, db);
   size_t pos = progress.scanned;
-  int64_t delta = progress.delta;
+  KeyCounts delta = progress.delta;
   for (; pos > 0; --pos) {
     const MemTable::LogEntry e = layer.log_entry(pos - 1);
     if (e.seq <= visible_) break;
@@ -330,13 +331,14 @@ Result<int64_t> ReadView::layer_delta(size_t i, int db) {
 // if the layer leaves it a value, -1 if it had one below. For a layer whose
 // seqs are out of insertion order (never the engine's; MemTable allows it),
 // and to catch up on a long stretch of the log at once.
-Result<int64_t> ReadView::walk_delta(size_t i, int db) {
-  int64_t delta = 0;
+Result<KeyCounts> ReadView::walk_delta(size_t i, int db) {
+  KeyCounts delta;
   MemTable::Iterator it(*version_->layers[i], db, visible_);
   for (it.seek_to_first(); it.valid(); it.next()) {
-    auto was = present_below(i + 1, db, it.key());
+    auto was = share_below(i + 1, db, it.key());
     if (!was) return was.error();
-    delta += static_cast<int>(it.entry().kind == MemTable::Kind::kValue) - static_cast<int>(*was);
+    if (it.entry().kind == MemTable::Kind::kValue) delta += share_of(it.entry().value);
+    delta -= *was;
   }
   return delta;
 }
@@ -348,35 +350,45 @@ bool ReadView::may_be_in_lmdb(int db) const {
   return !filter || filter->may_contain(KeyFilter::hash(db, keybuf_));
 }
 
-Result<bool> ReadView::in_lmdb(int db, std::string_view key) {
+Result<KeyCounts> ReadView::lmdb_share(int db, std::string_view key) {
   encode_key(key, &keybuf_);
-  if (!may_be_in_lmdb(db)) return false;
+  if (!may_be_in_lmdb(db)) return KeyCounts{};
   MDB_val k = as_val(keybuf_), v;
   const int rc = mdb_get(txn_, engine_.env().dbi(db), &k, &v);
-  if (rc == MDB_NOTFOUND) return false;
+  if (rc == MDB_NOTFOUND) return KeyCounts{};
   if (rc) return lmdb_error(rc, "get");
-  return true;
+  auto value = decode_value(as_view(v));
+  if (!value) return err("LMDB get: corrupt value");
+  return share_of(*value);
 }
 
-// LMDB's count, corrected key by key for what the layers changed: a key
-// the layers hold a value for counts once, a tombstoned one not at all.
 Result<uint64_t> ReadView::dbsize(int db) {
+  auto counts = key_counts(db);
+  if (!counts) return counts.error();
+  return static_cast<uint64_t>(counts->keys);
+}
+
+// LMDB's counts, corrected key by key for what the layers changed: a key
+// the layers hold a value for counts once, a tombstoned one not at all.
+Result<KeyCounts> ReadView::key_counts(int db) {
   assert(db >= 0 && db < engine_.databases());
   if (auto s = begin(); !s) return s.error();
   db = physical(db);
   bool cleared = false;
   const size_t n = layers_for(db, &cleared);
-  int64_t count = 0;
+  KeyCounts count;
   if (!cleared) {
     MDB_stat st;
     if (int rc = mdb_stat(txn_, engine_.env().dbi(db), &st)) return lmdb_error(rc, "stat");
-    count = static_cast<int64_t>(st.ms_entries);
+    auto expires = engine_.stored_expires(txn_, db);
+    if (!expires) return expires.error();
+    count = {static_cast<int64_t>(st.ms_entries), *expires};
     for (size_t i = n; i-- > 0;) {
       auto delta = layer_delta(i, db);
       if (!delta) return delta.error();
       count += *delta;
     }
-    return static_cast<uint64_t>(std::max<int64_t>(count, 0));
+    return KeyCounts{std::max<int64_t>(count.keys, 0), std::max<int64_t>(count.expires, 0)};
   }
   // A FLUSHDB in the buffer hides LMDB: count the layers' keys up to it,
   // walking their distinct keys in order (the newest layer wins).
@@ -392,12 +404,11 @@ Result<uint64_t> ReadView::dbsize(int db) {
       if (it.valid() && (!best || it.key() < best->key())) best = &it;
     if (!best) break;
     const std::string_view key = best->key();
-    const bool present = best->entry().kind == MemTable::Kind::kValue;
+    if (best->entry().kind == MemTable::Kind::kValue) count += share_of(best->entry().value);
     for (auto& it : its)
       if (it.valid() && it.key() == key) it.next();
-    count += static_cast<int>(present);
   }
-  return static_cast<uint64_t>(count);
+  return count;
 }
 
 // Merges the layers (newest first) and an LMDB cursor in key order. At each

@@ -65,6 +65,10 @@ class ReadView {
   // buffer); a layer nobody counted yet is walked once. After a FLUSHDB
   // still in the buffer it walks the keys of the layers up to the marker.
   Result<uint64_t> dbsize(int db);
+  // The same, with the keys that have a deadline (INFO keyspace's expires=,
+  // expired ones not yet deleted included, as Redis's): LMDB's are counted
+  // by the bulk apply (Engine::stored_expires).
+  Result<KeyCounts> key_counts(int db);
 
   // Visits the live keys of `db` within [lo, hi] in byte order (descending
   // when `reverse`), calling visit(key, value) until it returns false.
@@ -81,15 +85,18 @@ class ReadView {
   // the first one with a visible clear marker. `cleared` says whether LMDB is
   // hidden by such a marker.
   size_t layers_for(int db, bool* cleared) const;
-  Result<bool> in_lmdb(int db, std::string_view key);
   bool may_be_in_lmdb(int db) const;  // keybuf_ holds the encoded key
-  // Whether `key` has a value in layers[from...] or, below them, in LMDB.
-  Result<bool> present_below(size_t from, int db, std::string_view key);
-  // How much layers[i] changes db's key count over the state below it:
+  // What a key adds to the counts: a value 1 key, and 1 expires if it has a
+  // deadline. share_below: the key's share in layers[from...] or, below
+  // them, in LMDB (lmdb_share).
+  static KeyCounts share_of(const ValueView& v) { return {1, v.deadline_ms != 0}; }
+  Result<KeyCounts> lmdb_share(int db, std::string_view key);
+  Result<KeyCounts> share_below(size_t from, int db, std::string_view key);
+  // How much layers[i] changes db's counts over the state below it:
   // incrementally from the layer's log, or by walking its keys.
-  Result<int64_t> layer_delta(size_t i, int db);
-  Result<int64_t> walk_delta(size_t i, int db);
-  Result<int> entry_change(size_t i, int db, const MemTable::LogEntry& e);
+  Result<KeyCounts> layer_delta(size_t i, int db);
+  Result<KeyCounts> walk_delta(size_t i, int db);
+  Result<KeyCounts> entry_change(size_t i, int db, const MemTable::LogEntry& e);
   // The physical database of logical `db` in this view (after begin()).
   int physical(int db) const {
     return see_everything_ ? engine_.physical_db(db) : map_[static_cast<size_t>(db)];

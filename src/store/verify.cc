@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <optional>
 
 #include "base/clock.h"
 #include "base/numbers.h"
@@ -68,9 +69,10 @@ class Checker {
   VerifyReport& report_;
 };
 
-// Reads the meta database: offsets and the SWAPDB map.
+// Reads the meta database: offsets, the SWAPDB map and the counts of keys
+// with a deadline (into *expires, when stored).
 void check_meta(MDB_txn* txn, MDB_dbi meta, int databases, Checker& c, VerifyReport& r,
-                std::vector<int>* logical_of) {
+                std::vector<int>* logical_of, std::optional<std::vector<int64_t>>* expires) {
   MDB_cursor* cur = nullptr;
   if (int rc = mdb_cursor_open(txn, meta, &cur)) {
     c.problem(fmt::format("meta: cannot open a cursor: {}", mdb_strerror(rc)));
@@ -111,6 +113,14 @@ void check_meta(MDB_txn* txn, MDB_dbi meta, int databases, Checker& c, VerifyRep
       for (size_t i = 0; i < map.size(); ++i)
         r.db_map +=
             fmt::format("{}{}", i ? " " : "", static_cast<int>(static_cast<uint8_t>(map[i])));
+    } else if (name == Engine::kExpiresKey) {
+      if (v.mv_size % sizeof(int64_t) != 0 ||
+          v.mv_size > static_cast<size_t>(databases) * sizeof(int64_t)) {
+        c.problem(fmt::format("meta: expires is {} bytes for {} databases", v.mv_size, databases));
+        continue;
+      }
+      expires->emplace(static_cast<size_t>(databases), 0);
+      std::memcpy((*expires)->data(), v.mv_data, v.mv_size);
     } else {
       c.note(fmt::format("meta: unknown key '{}'", printable(name)));
     }
@@ -203,8 +213,9 @@ Result<VerifyReport> verify_environment(const VerifyOptions& options) {
   std::vector<int> logical_of(dbis.size());
   for (size_t i = 0; i < logical_of.size(); ++i) logical_of[i] = static_cast<int>(i);
   MDB_dbi meta = 0, expires = 0;
+  std::optional<std::vector<int64_t>> stored_expires;
   if (have_meta && mdb_dbi_open(h.txn, "meta", 0, &meta) == 0)
-    check_meta(h.txn, meta, databases, c, r, &logical_of);
+    check_meta(h.txn, meta, databases, c, r, &logical_of, &stored_expires);
   if (have_expires && mdb_dbi_open(h.txn, "expires", 0, &expires) != 0) have_expires = false;
 
   // Every record decodes; every deadline has its index entry.
@@ -255,6 +266,10 @@ Result<VerifyReport> verify_environment(const VerifyOptions& options) {
     }
     if (rc != MDB_NOTFOUND) c.problem(fmt::format("database {}: read: {}", db, mdb_strerror(rc)));
     mdb_cursor_close(cur);
+    if (stored_expires &&
+        (*stored_expires)[static_cast<size_t>(db)] != static_cast<int64_t>(counts.with_deadline))
+      c.problem(fmt::format("db {}: {} keys have a deadline but meta counts {}", db,
+                            counts.with_deadline, (*stored_expires)[static_cast<size_t>(db)]));
     r.dbs.push_back(counts);
   }
 

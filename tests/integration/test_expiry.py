@@ -204,6 +204,89 @@ def test_ttls_survive_kill9(lmkv_factory):
 
 
 # ---------------------------------------------------------------------------------------------
+# INFO keyspace: keys= and expires=
+# ---------------------------------------------------------------------------------------------
+
+def keyspace(client, db=0):
+    """(keys, expires) of db from INFO keyspace; (0, 0) when the line is missing."""
+    line = client.info("keyspace").get(f"db{db}", {})
+    return line.get("keys", 0), line.get("expires", 0)
+
+
+def test_info_keyspace_counts_keys_with_a_deadline(target, r):
+    for i in range(10):
+        r.set(f"plain:{i}", "v")
+    for i in range(5):
+        r.set(f"ttl:{i}", "v", ex=600)
+    assert keyspace(r) == (15, 5)
+    r.expire("plain:0", 600)                   # a deadline given later
+    assert keyspace(r) == (15, 6)
+    r.persist("ttl:0")                         # one taken away
+    r.set("ttl:1", "w")                        # SET without KEEPTTL drops it
+    r.set("ttl:2", "w", keepttl=True)          # ... with KEEPTTL keeps it
+    assert keyspace(r) == (15, 4)
+    r.delete("ttl:3", "plain:9")               # a key with one, a key without
+    assert keyspace(r) == (13, 3)
+    r.getex("plain:1", ex=100)
+    r.getex("ttl:4", persist=True)
+    assert keyspace(r) == (13, 3)
+    other = target.client(db=4)
+    try:
+        other.set("x", "v", ex=100)
+        r.swapdb(0, 4)                         # the counts move with the data
+        assert keyspace(r) == (1, 1)
+        assert keyspace(r, 4) == (13, 3)
+        r.swapdb(0, 4)
+        other.flushdb()
+        assert keyspace(r, 4) == (0, 0)
+        assert keyspace(r) == (13, 3)
+    finally:
+        other.flushdb()
+        other.close()
+
+
+@pytest.mark.lmkv_only
+def test_info_keyspace_expires_through_applies_and_restarts(lmkv_factory):
+    """Counts kept by the bulk apply in LMDB plus the write buffer's changes, exact across
+    many applies (a small buffer), a FLUSHDB, kill -9 and a clean restart."""
+    proc = lmkv_factory(["--write-buffer-size", "64kb"])
+    c = proc.client()
+    pipe = c.pipeline(transaction=False)
+    for i in range(3000):                      # small pipelines: many groups, many freezes
+        if i % 3 == 0:
+            pipe.set(f"k:{i}", "v" * 200, ex=3600)
+        else:
+            pipe.set(f"k:{i}", "v" * 200)
+        if i % 100 == 99:
+            pipe.execute()
+    for i in range(0, 3000, 2):                # half of each kind overwritten...
+        pipe.set(f"k:{i}", "w", ex=3600) if i % 4 == 0 else pipe.set(f"k:{i}", "w")
+    for i in range(1, 600, 2):                 # ... some deleted
+        pipe.delete(f"k:{i}")
+    pipe.execute()
+    expected_expires = sum(
+        1 for i in range(3000)
+        if not (i % 2 == 1 and i < 600) and ((i % 4 == 0) if i % 2 == 0 else (i % 3 == 0)))
+    expected = (2700, expected_expires)
+    assert keyspace(c) == expected
+    assert int(c.info("persistence")["lmkv_bulk_applies"]) > 5
+    c.close()
+    for how in ("kill9", "term"):
+        proc.kill9() if how == "kill9" else proc.stop()
+        proc.start()
+        c = proc.client()
+        assert keyspace(c) == expected, how
+        c.close()
+    c = proc.client(db=1)
+    c.set("other", "v", ex=100)
+    c.flushdb()
+    c.set("after", "v", px=100_000)
+    assert keyspace(c, 1) == (1, 1)
+    assert keyspace(c) == expected
+    c.close()
+
+
+# ---------------------------------------------------------------------------------------------
 # SWAPDB
 # ---------------------------------------------------------------------------------------------
 

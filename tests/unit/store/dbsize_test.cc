@@ -2,6 +2,7 @@
 // the active write buffer, frozen layers and LMDB; with FLUSHDB and SWAPDB
 // in the buffer; for a view older than the layer's stored progress; and
 // with a writer thread and concurrent readers.
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/test/unit_test.hpp>
@@ -32,6 +33,20 @@ uint64_t size_in(ReadView& view, int db) {
   auto n = view.dbsize(db);
   BOOST_REQUIRE_MESSAGE(n.ok(), message_of(n));
   return *n;
+}
+
+// Keys with a deadline (INFO keyspace's expires=).
+int64_t expires_in(ReadView& view, int db) {
+  auto n = view.key_counts(db);
+  BOOST_REQUIRE_MESSAGE(n.ok(), message_of(n));
+  return n->expires;
+}
+
+// A model database: key -> whether it has a deadline.
+using CountModel = std::map<std::string, bool>;
+
+int64_t expires_in(const CountModel& m) {
+  return std::count_if(m.begin(), m.end(), [](const auto& kv) { return kv.second; });
 }
 
 }  // namespace
@@ -71,6 +86,30 @@ BOOST_FIXTURE_TEST_CASE(dbsize_with_flushdb_and_swapdb_in_the_buffer, EngineFixt
   flush();
   BOOST_TEST(dbsize(0) == 2u);
   BOOST_TEST(dbsize(1) == 2u);
+}
+
+// A store written before the bulk apply counted keys with a deadline (no
+// "expires" meta key) gets them counted once, at its first open.
+BOOST_FIXTURE_TEST_CASE(expires_are_counted_once_in_an_older_store, EngineFixture) {
+  for (int i = 0; i < 30; ++i) put(0, "k" + std::to_string(i), "v", i % 3 ? 0 : kNow + 1000000);
+  put(2, "x", "v", kNow + 1000000);
+  flush();
+  {
+    ReadView view(*engine);
+    BOOST_TEST(expires_in(view, 0) == 10);
+  }
+  MDB_txn* txn = nullptr;
+  BOOST_REQUIRE_EQUAL(mdb_txn_begin(env().raw(), nullptr, 0, &txn), 0);
+  const auto name = Engine::kExpiresKey;
+  MDB_val k{name.size(), const_cast<char*>(name.data())};
+  BOOST_REQUIRE_EQUAL(mdb_del(txn, env().meta_dbi(), &k, nullptr), 0);
+  BOOST_REQUIRE_EQUAL(mdb_txn_commit(txn), 0);
+  reopen();
+  ReadView view(*engine);
+  BOOST_TEST(expires_in(view, 0) == 10);
+  BOOST_TEST(size_in(view, 0) == 30u);
+  BOOST_TEST(expires_in(view, 2) == 1);
+  BOOST_TEST(expires_in(view, 1) == 0);
 }
 
 // A layer nobody counted yet is caught up by walking its keys (a long
@@ -131,13 +170,14 @@ BOOST_FIXTURE_TEST_CASE(dbsize_matches_a_model_through_layers, EngineFixture) {
   reopen(o);
   std::mt19937 rng(4242);
   // The models of logical databases 0 and 1.
-  std::array<std::set<std::string>, 2> model;
+  std::array<CountModel, 2> model;
   ReadView reused(*engine);
   auto key = [&] { return "key" + std::to_string(rng() % 80); };
   int clears = 0, swaps = 0, freezes = 0, flushes = 0;
   for (int round = 0; round < 1500 / kSlowdown; ++round) {
     ReadView older(*engine);
     const std::array<uint64_t, 2> before{size_in(older, 0), size_in(older, 1)};
+    const std::array<int64_t, 2> expires_before{expires_in(older, 0), expires_in(older, 1)};
     {
       WriteTxn txn(*engine);
       const int ops = std::uniform_int_distribution<int>(1, 5)(rng);
@@ -146,8 +186,10 @@ BOOST_FIXTURE_TEST_CASE(dbsize_matches_a_model_through_layers, EngineFixture) {
         const int what = static_cast<int>(rng() % 100);
         if (what < 55) {
           const std::string k = key();
-          BOOST_REQUIRE(txn.put(db, k, {Type::kString, 0, "v" + std::to_string(round)}).ok());
-          model[db].insert(k);
+          const int64_t deadline = rng() % 3 == 0 ? kNow + 1'000'000'000 : 0;
+          BOOST_REQUIRE(
+              txn.put(db, k, {Type::kString, deadline, "v" + std::to_string(round)}).ok());
+          model[db][k] = deadline != 0;
         } else if (what < 97) {
           const std::string k = key();
           auto deleted = txn.del(db, k, kNow);
@@ -179,6 +221,10 @@ BOOST_FIXTURE_TEST_CASE(dbsize_matches_a_model_through_layers, EngineFixture) {
         BOOST_TEST(size_in(reused, db) == model[db].size());
         BOOST_TEST(dbsize(db) == model[db].size());
         BOOST_TEST(size_in(older, db) == before[db]);
+        BOOST_TEST(expires_in(reused, db) == expires_in(model[db]));
+        ReadView fresh(*engine);
+        BOOST_TEST(expires_in(fresh, db) == expires_in(model[db]));
+        BOOST_TEST(expires_in(older, db) == expires_before[db]);
       }
     }
   }
@@ -189,7 +235,11 @@ BOOST_FIXTURE_TEST_CASE(dbsize_matches_a_model_through_layers, EngineFixture) {
   BOOST_TEST(swaps > 0);
   BOOST_TEST(engine->stats().applies.load() > 10u);
   flush();
-  for (int db = 0; db < 2; ++db) BOOST_TEST(dbsize(db) == model[db].size());
+  for (int db = 0; db < 2; ++db) {
+    BOOST_TEST(dbsize(db) == model[db].size());
+    ReadView fresh(*engine);
+    BOOST_TEST(expires_in(fresh, db) == expires_in(model[db]));
+  }
 }
 
 // A writer thread commits random groups (puts and deletes of present and

@@ -710,10 +710,13 @@ BOOST_AUTO_TEST_CASE(memtable_insertion_log) {
     int db;
     std::string key;
     bool value;
+    bool deadline;
     int before;
+    bool before_deadline;
   };
   std::vector<Expect> expect;
-  std::map<std::pair<int, std::string>, bool> last;  // the layer's state per key
+  // The layer's state per key: (a value, with a deadline).
+  std::map<std::pair<int, std::string>, std::pair<bool, bool>> last;
   std::mt19937 rng(7);
   const int n = 5000;  // log segments of 256, 512, ..., 4096 entries
   std::atomic<bool> done{false};
@@ -740,17 +743,19 @@ BOOST_AUTO_TEST_CASE(memtable_insertion_log) {
     const int db = static_cast<int>(rng() % 3);
     std::string key = "k" + std::to_string(10 + rng() % 50);
     const bool value = rng() % 3 != 0;
+    const bool deadline = value && rng() % 2 == 0;
     auto it = last.find({db, key});
-    const int before = it == last.end() ? -1 : static_cast<int>(it->second);
+    const int before = it == last.end() ? -1 : static_cast<int>(it->second.first);
+    const bool before_deadline = it != last.end() && it->second.second;
     if (value) {
-      mt.put(seq, db, key, ValueView{Type::kString, 0, "v"});
+      mt.put(seq, db, key, ValueView{Type::kString, deadline ? int64_t{1} << 40 : 0, "v"});
     } else {
       mt.del(seq, db, key);
     }
     if (i % 1000 == 0) mt.clear(seq, 2);  // markers take no log slot
     if (i % 1500 == 0) mt.swap(seq, 0, 1);
-    last[{db, key}] = value;
-    expect.push_back({seq, db, std::move(key), value, before});
+    last[{db, key}] = {value, deadline};
+    expect.push_back({seq, db, std::move(key), value, deadline, before, before_deadline});
   }
   done.store(true);
   reader.join();
@@ -765,7 +770,9 @@ BOOST_AUTO_TEST_CASE(memtable_insertion_log) {
       BOOST_TEST(e.db == expect[i].db);
       BOOST_TEST(e.key == expect[i].key);
       BOOST_TEST(e.value == expect[i].value);
+      BOOST_TEST(e.deadline == expect[i].deadline);
       BOOST_TEST(e.before == expect[i].before);
+      BOOST_TEST(e.before_deadline == expect[i].before_deadline);
     }
   }
   // Equal seqs (one group writing a key twice) keep insertion order.
@@ -784,12 +791,13 @@ BOOST_AUTO_TEST_CASE(memtable_insertion_log) {
 BOOST_AUTO_TEST_CASE(memtable_count_progress) {
   MemTable mt;
   BOOST_TEST(mt.count_progress(0).scanned == 0u);
-  mt.advance_count(0, {5, -2});
-  mt.advance_count(0, {3, 7});  // a slower reader's: ignored
-  mt.advance_count(4, {1, 1});
+  mt.advance_count(0, {5, {-2, 1}});
+  mt.advance_count(0, {3, {7, 0}});  // a slower reader's: ignored
+  mt.advance_count(4, {1, {1, 1}});
   BOOST_TEST(mt.count_progress(0).scanned == 5u);
-  BOOST_TEST(mt.count_progress(0).delta == -2);
-  BOOST_TEST(mt.count_progress(4).delta == 1);
+  BOOST_TEST(mt.count_progress(0).delta.keys == -2);
+  BOOST_TEST(mt.count_progress(0).delta.expires == 1);
+  BOOST_TEST(mt.count_progress(4).delta.keys == 1);
   BOOST_TEST(mt.count_progress(1).scanned == 0u);
 }
 
