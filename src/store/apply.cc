@@ -168,15 +168,12 @@ Status Engine::apply(const MemTable& frozen, uint64_t end_offset, WalPosition en
   };
   // Keys with a deadline per database, moved by every value written over
   // or deleted (INFO keyspace's expires=, without a read per key).
-  std::vector<int64_t> expiring(static_cast<size_t>(databases()));
-  for (int db = 0; db < databases(); ++db) {
-    auto n = stored_expires(txn, db);
-    if (!n) {
-      mdb_txn_abort(txn);
-      return n.error();
-    }
-    expiring[static_cast<size_t>(db)] = *n;
+  auto stored = stored_expires(txn);
+  if (!stored) {
+    mdb_txn_abort(txn);
+    return stored.error();
   }
+  std::vector<int64_t> expiring = std::move(*stored);
   for (int db = 0; db < databases(); ++db) {
     const MDB_dbi dbi = env_->dbi(db);
     int64_t& expires_in_db = expiring[static_cast<size_t>(db)];

@@ -143,10 +143,11 @@ Status count_expires_once(const Env& env) {
 
 }  // namespace
 
-Result<int64_t> Engine::stored_expires(MDB_txn* txn, int db) const {
+Result<std::vector<int64_t>> Engine::stored_expires(MDB_txn* txn) const {
   auto counts = read_expires(*env_, txn);
   if (!counts) return counts.error();
-  return *counts ? (**counts)[static_cast<size_t>(db)] : 0;
+  if (!*counts) return std::vector<int64_t>(static_cast<size_t>(databases()), 0);
+  return std::move(**counts);
 }
 
 // Replays one logged group into the active MemTable, without reading LMDB:

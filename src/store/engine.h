@@ -162,8 +162,8 @@ class Engine {
   // which the bulk apply keeps as it writes over and deletes values.
   static constexpr std::string_view kExpiresKey = "expires";
 
-  // LMDB's keys with a deadline in physical database `db` as of `txn`.
-  Result<int64_t> stored_expires(MDB_txn* txn, int db) const;
+  // LMDB's keys with a deadline in each physical database as of `txn`.
+  Result<std::vector<int64_t>> stored_expires(MDB_txn* txn) const;
 
   static Result<std::unique_ptr<Engine>> open(const EngineOptions& options);
   // Applies nothing more; syncs the log. LMDB is always consistent.

@@ -380,9 +380,9 @@ Result<KeyCounts> ReadView::key_counts(int db) {
   if (!cleared) {
     MDB_stat st;
     if (int rc = mdb_stat(txn_, engine_.env().dbi(db), &st)) return lmdb_error(rc, "stat");
-    auto expires = engine_.stored_expires(txn_, db);
+    auto expires = engine_.stored_expires(txn_);
     if (!expires) return expires.error();
-    count = {static_cast<int64_t>(st.ms_entries), *expires};
+    count = {static_cast<int64_t>(st.ms_entries), (*expires)[static_cast<size_t>(db)]};
     for (size_t i = n; i-- > 0;) {
       auto delta = layer_delta(i, db);
       if (!delta) return delta.error();
