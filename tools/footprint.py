@@ -9,9 +9,11 @@ server of each kind through `redis-cli --pipe` (plain SETs, generated here), the
   * RSS per key (VmRSS of the server process after loading) and, for Redis, used_memory per
     key (INFO memory), the figure Redis users size machines by;
   * DBSIZE's cost: median and max of --dbsize-calls calls, idle and while a redis-benchmark
-    SET load (-c 50 -P 16 over the same keys) runs. lmkv's DBSIZE is LMDB's O(1) entry count
-    corrected by the keys of the unapplied write buffer, so it is bounded by that buffer
-    (--max-unapplied-bytes), not by the dataset.
+    SET load (-c 50 -P --load-pipeline over the same keys) runs, one call every
+    --dbsize-interval seconds (0: back to back; 1: a monitoring poller, each of whose calls
+    meets a second of writes). lmkv's DBSIZE is LMDB's O(1) entry count corrected by the keys
+    of the unapplied write buffer, so it is bounded by that buffer (--max-unapplied-bytes),
+    not by the dataset.
 
 Example: tools/footprint.py --keys 10000000 --value-size 32
 Servers are stopped by PID, every step has a timeout, temp dirs are removed unless --keep.
@@ -34,6 +36,9 @@ from benchlib import (REDIS_BENCHMARK, Server, arg_parser, bench_argv, cli_pipe,
 def parse_args():
     p = arg_parser(__doc__, lmkv="--lmkv", redis="--redis", keys=1000000, value_size=32)
     p.add_argument("--dbsize-calls", type=int, default=20)
+    p.add_argument("--dbsize-interval", type=float, default=0.0,
+                   help="seconds between DBSIZE calls under load")
+    p.add_argument("--load-pipeline", type=int, default=16)
     p.add_argument("--load-seconds", type=float, default=5.0,
                    help="length of the write load DBSIZE is timed under")
     p.add_argument("--workdir", default=None, help="where data dirs go (default: a temp dir)")
@@ -54,10 +59,11 @@ def load(port, keys, value_size, timeout):
                     for lo in range(0, keys, chunk)), timeout)
 
 
-def time_dbsize(port, calls):
+def time_dbsize(port, calls, interval=0.0):
     times = []
     with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
         for _ in range(calls):
+            time.sleep(interval)
             t0 = time.perf_counter()
             s.sendall(b"*1\r\n$6\r\nDBSIZE\r\n")
             buf = b""
@@ -97,11 +103,11 @@ def measure(kind, args, root):
         idle, _ = time_dbsize(port, args.dbsize_calls)
         bench = subprocess.Popen(
             bench_argv(REDIS_BENCHMARK, port, tests="set", keys=args.keys, size=args.value_size,
-                       clients=50, pipeline=16, n=100000000, extra=["-q"]),
+                       clients=50, pipeline=args.load_pipeline, n=100000000, extra=["-q"]),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             time.sleep(args.load_seconds / 2)
-            busy, _ = time_dbsize(port, args.dbsize_calls)
+            busy, _ = time_dbsize(port, args.dbsize_calls, args.dbsize_interval)
         finally:
             bench.kill()
             bench.wait()

@@ -144,16 +144,19 @@ void section_persistence(Server& s, const Config& c, std::string& out) {
       pf ? pf->stats().touched.load() : 0, pf ? pf->stats().skipped.load() : 0,
       pf ? pf->stats().sampled_out.load() : 0);
   // The key filter (store/key_filter.h): whether reads use one, its size
-  // and how full it is (rebuilt past 50%), and how many were built.
+  // and how full it is (rebuilt past 50%), and how many were built. Then
+  // the writes DBSIZE's background counter summed (store/counter.h).
   const auto filter = e.key_filter();
   out += fmt::format(
       "lmkv_key_filter:{}\r\n"
       "lmkv_key_filter_bytes:{}\r\n"
       "lmkv_key_filter_capacity:{}\r\n"
       "lmkv_key_filter_fill:{:.3f}\r\n"
-      "lmkv_key_filter_builds:{}\r\n",
+      "lmkv_key_filter_builds:{}\r\n"
+      "lmkv_counted_ahead:{}\r\n",
       filter ? 1 : 0, filter ? filter->memory_bytes() : 0, filter ? filter->capacity() : 0,
-      filter ? filter->fill_ratio() : 0.0, st.filter_builds.load());
+      filter ? filter->fill_ratio() : 0.0, st.filter_builds.load(),
+      e.counter() ? e.counter()->summed() : 0);
   // Where writers pause: the log's fdatasync and the throttle's waits at
   // max-unapplied-bytes (totals and slowest since start).
   out += fmt::format(

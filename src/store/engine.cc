@@ -223,8 +223,8 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options) {
   e->fsync_ = options.fsync;
   EnvOptions env_options = options.env;
   // One slot per prefetcher (an invalid count is left for Env::open to refuse).
-  // And one for the key filter's builds.
-  if (env_options.readers >= 1) env_options.readers += std::max(0, options.prefetch_threads) + 1;
+  // And one for the key filter's builds, one for the counter.
+  if (env_options.readers >= 1) env_options.readers += std::max(0, options.prefetch_threads) + 2;
   auto env = Env::open(env_options);
   if (!env) return env.error();
   e->env_ = std::move(*env);
@@ -271,11 +271,14 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options) {
   }
   e->maybe_build_filter();
   e->applier_ = std::thread([raw = e.get()] { raw->applier_main(); });
+  if (options.count_ahead_ms > 0)
+    e->counter_ = std::make_unique<Counter>(*e, std::chrono::milliseconds(options.count_ahead_ms));
   e->stats_.recovery_us = static_cast<uint64_t>(unix_us() - started);
   return e;
 }
 
 Engine::~Engine() {
+  counter_.reset();
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
@@ -287,6 +290,13 @@ Engine::~Engine() {
   if (filter_thread_.joinable()) filter_thread_.join();
   prefetch_.reset();
   if (wal_) (void)wal_->sync();
+}
+
+void Engine::note_counts_wanted() {
+  const int64_t now = mono_ms();
+  // One store a millisecond at most: DBSIZE in a tight loop shares no line.
+  if (counts_wanted_ms_.load(std::memory_order_relaxed) != now)
+    counts_wanted_ms_.store(now, std::memory_order_relaxed);
 }
 
 std::shared_ptr<const Version> Engine::version() const {

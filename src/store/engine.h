@@ -62,6 +62,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "store/counter.h"
 #include "store/env.h"
 #include "store/key_filter.h"
 #include "store/memtable.h"
@@ -97,6 +98,8 @@ struct EngineOptions {
   bool key_filter = true;
   uint64_t key_filter_min_keys = 1 << 20;  // 1.25 MiB
   uint64_t key_filter_max_data = UINT64_MAX;
+  // DBSIZE's sums done ahead (store/counter.h), this often; 0: none.
+  int64_t count_ahead_ms = 10;
 };
 
 // The MemTables a reader consults, newest first (layers[0] is the active one).
@@ -246,6 +249,12 @@ class Engine {
   std::shared_ptr<const KeyFilter> key_filter() const;
   // The prefetch pool, or null when prefetch_threads is 0 (INFO, tests).
   const Prefetcher* prefetcher() const { return prefetch_.get(); }
+  // DBSIZE's background sums, or null when count_ahead_ms is 0 (tests).
+  const Counter* counter() const { return counter_.get(); }
+  // When DBSIZE or INFO keyspace last asked for the counts (mono_ms; 0:
+  // never): the counter sums ahead only for a while after. Any thread.
+  void note_counts_wanted();
+  int64_t counts_wanted_ms() const { return counts_wanted_ms_.load(std::memory_order_relaxed); }
   // Tests: runs on the applier after each committed apply, before the new
   // Version is published (the window ReadView::begin must not wait out).
   void set_applied_hook(std::function<void()> hook) {
@@ -326,6 +335,10 @@ class Engine {
   std::shared_ptr<KeyFilter> filter_, building_;
   std::thread filter_thread_;
   std::atomic<bool> filter_stop_{false};
+  // Last member but the stats: reads through Versions and env_, so it is
+  // stopped first (in ~Engine).
+  std::unique_ptr<Counter> counter_;
+  std::atomic<int64_t> counts_wanted_ms_{0};
   // Writer thread: records whether the log could reserve space, logging
   // each change of state once.
   Status note_log_space(Status reserved);

@@ -217,7 +217,15 @@ MemTable::MemTable(size_t expected_bytes) {
   for (auto& c : clears_) c.store(nullptr, std::memory_order_relaxed);
 }
 
-MemTable::~MemTable() = default;
+MemTable::~MemTable() {
+  for (auto& head : counts_) {
+    for (const ProgressNode* n = head.load(std::memory_order_relaxed); n != nullptr;) {
+      const ProgressNode* older = n->older;
+      delete n;
+      n = older;
+    }
+  }
+}
 
 uint64_t MemTable::hash(int db, std::string_view key) {
   return std::hash<std::string_view>{}(key) ^ (static_cast<uint64_t>(db) * 0x9E3779B97F4A7C15ull);
@@ -489,6 +497,10 @@ void MemTable::log_append(const Node* n) {
   --log_room_;
   used_bytes_.store(used_bytes_.load(std::memory_order_relaxed) + sizeof(Node*),
                     std::memory_order_relaxed);
+  std::atomic<uint64_t>& dbs = log_dbs_[n->db >> 6];
+  const uint64_t bits = dbs.load(std::memory_order_relaxed);
+  const uint64_t bit = uint64_t{1} << (n->db & 63);
+  if ((bits & bit) == 0) dbs.store(bits | bit, std::memory_order_relaxed);
   log_size_.store(log_size_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
 }
 
@@ -619,15 +631,24 @@ MemTable::LogEntry MemTable::log_entry(size_t i) const {
 }
 
 MemTable::CountProgress MemTable::count_progress(int db) const {
-  std::lock_guard lock(count_mu_);
-  auto it = counts_.find(db);
-  return it == counts_.end() ? CountProgress{} : it->second;
+  const ProgressNode* n = counts_[static_cast<size_t>(db)].load(std::memory_order_acquire);
+  return n != nullptr ? n->progress : CountProgress{};
 }
 
 void MemTable::advance_count(int db, CountProgress p) const {
-  std::lock_guard lock(count_mu_);
-  CountProgress& cur = counts_[db];
-  if (p.scanned > cur.scanned) cur = p;
+  std::atomic<const ProgressNode*>& head = counts_[static_cast<size_t>(db)];
+  const ProgressNode* cur = head.load(std::memory_order_acquire);
+  auto far_enough = [&] { return p.scanned >= (cur ? cur->progress.scanned : 0) + kCountStep; };
+  if (!far_enough()) return;
+  auto* n = new ProgressNode{p, cur};
+  while (
+      !head.compare_exchange_weak(cur, n, std::memory_order_acq_rel, std::memory_order_acquire)) {
+    if (!far_enough()) {
+      delete n;
+      return;
+    }
+    n->older = cur;
+  }
 }
 
 uint64_t MemTable::cleared_at(int db, uint64_t visible) const {

@@ -36,7 +36,6 @@
 #include <mutex>
 #include <optional>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -151,6 +150,12 @@ class MemTable {
   // Whether every entry was inserted with a seq >= all earlier ones (the
   // engine's case). Read after log_size(), it covers the entries below it.
   bool seqs_in_order() const { return !out_of_order_.load(std::memory_order_relaxed); }
+  // Whether the log holds an entry of physical `db`. Read after log_size(),
+  // it covers the entries below it.
+  bool logs_db(int db) const {
+    const uint64_t bit = uint64_t{1} << (db & 63);
+    return (log_dbs_[static_cast<size_t>(db) >> 6].load(std::memory_order_relaxed) & bit) != 0;
+  }
 
   // DBSIZE's progress on physical `db`: the first `scanned` log entries
   // change db's counts by `delta` over the state the layer was written
@@ -161,7 +166,11 @@ class MemTable {
     KeyCounts delta;
   };
   CountProgress count_progress(int db) const;
-  void advance_count(int db, CountProgress p) const;  // ignored unless further
+  // Ignored unless at least kCountStep entries further: each step keeps a
+  // node (40 bytes) until the MemTable goes, so a DBSIZE after every write
+  // must not keep one per write; it sums the few entries again instead.
+  void advance_count(int db, CountProgress p) const;
+  static constexpr size_t kCountStep = 64;
 
   struct Node;  // defined in memtable.cc
 
@@ -300,9 +309,17 @@ class MemTable {
   size_t log_room_ = 0;              // how many are left in its segment,
   size_t log_segments_ = 0;          // and how many segments exist
   std::atomic<bool> out_of_order_{false};
+  std::array<std::atomic<uint64_t>, kDbCount / 64> log_dbs_{};  // logs_db's bits
 
-  mutable std::mutex count_mu_;
-  mutable std::unordered_map<int, CountProgress> counts_;  // guarded by count_mu_
+  // DBSIZE's progress per db: the newest of a chain of immutable nodes,
+  // published by compare-and-swap and freed with the MemTable. No lock: the
+  // background counter runs at SCHED_IDLE, and a lock it held when
+  // preempted stalled a loop's DBSIZE for tens of ms.
+  struct ProgressNode {
+    CountProgress progress;
+    const ProgressNode* older;
+  };
+  mutable std::array<std::atomic<const ProgressNode*>, kDbCount> counts_{};
 };
 
 }  // namespace lmkv::store

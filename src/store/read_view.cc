@@ -256,7 +256,8 @@ Result<KeyCounts> ReadView::share_below(size_t from, int db, std::string_view ke
 // log has been summed (MemTable::CountProgress), and a call sums only the
 // entries added since: O(writes since the last DBSIZE), amortized O(1) per
 // write, instead of a walk over the write buffer. Seqs grow along the log,
-// so a view's entries are a prefix of it.
+// so a view's entries are a prefix of it. While counts are being asked
+// for, store/counter.h sums ahead of the calls (count_ahead).
 
 namespace {
 
@@ -280,7 +281,7 @@ Result<KeyCounts> ReadView::entry_change(size_t i, int db, const MemTable::LogEn
 // are recent), or on over the entries since the last call. Only client views
 // store their progress: the writer's sees undurable entries, and storing
 // them would send every client view back over them.
-Result<KeyCounts> ReadView::layer_delta(size_t i, int db) {
+Result<KeyCounts> ReadView::layer_delta(size_t i, int db, size_t* budget) {
   const MemTable& layer = *version_->layers[i];
   const MemTable::CountProgress progress = layer.count_progress(db);
   const size_t size = layer.log_size();  // after the progress: covers it
@@ -300,7 +301,7 @@ Result<KeyCounts> ReadView::layer_delta(size_t i, int db) {
   // Much left to sum (a layer no DBSIZE has looked at yet): walking its keys
   // in order is cheaper than probing the layers below and LMDB in insertion
   // (random) order, and gives the delta of the same log prefix.
-  if (!behind && size - pos > kWalkAbove && size - pos > pos) {
+  if (budget == nullptr && !behind && size - pos > kWalkAbove && size - pos > pos) {
     size_t end = size;  // the first entry newer than visible_ (seqs grow)
     while (pos < end) {
       const size_t mid = pos + (end - pos) / 2;
@@ -319,12 +320,39 @@ Result<KeyCounts> ReadView::layer_delta(size_t i, int db) {
     const MemTable::LogEntry e = layer.log_entry(pos);
     if (e.seq > visible_) break;
     if (e.db != db) continue;
+    if (budget != nullptr) {
+      if (*budget == 0) break;
+      --*budget;
+    }
     auto change = entry_change(i, db, e);
     if (!change) return change.error();
     delta += *change;
   }
   if (!behind && !see_everything_ && pos > progress.scanned) layer.advance_count(db, {pos, delta});
   return delta;
+}
+
+// Physical databases in turn, oldest layer first, as key_counts sums them;
+// a database cleared in the buffer is left alone (key_counts walks its keys
+// then, and keeps no progress).
+Result<size_t> ReadView::count_ahead(size_t budget) {
+  assert(!see_everything_);
+  if (auto s = begin(); !s) return s.error();
+  const size_t start = budget;
+  for (int db = 0; db < engine_.databases() && budget > 0; ++db) {
+    bool cleared = false;
+    const size_t n = layers_for(db, &cleared);
+    if (cleared) continue;
+    for (size_t i = n; i-- > 0 && budget > 0;) {
+      if (!version_->layers[i]->logs_db(db)) continue;
+      if (auto delta = layer_delta(i, db, &budget); !delta) {
+        end();
+        return delta.error();
+      }
+    }
+  }
+  end();
+  return start - budget;
 }
 
 // The layer's delta key by key: each distinct key visible in it counts +1
@@ -372,6 +400,7 @@ Result<uint64_t> ReadView::dbsize(int db) {
 // the layers hold a value for counts once, a tombstoned one not at all.
 Result<KeyCounts> ReadView::key_counts(int db) {
   assert(db >= 0 && db < engine_.databases());
+  engine_.note_counts_wanted();
   if (auto s = begin(); !s) return s.error();
   db = physical(db);
   bool cleared = false;
@@ -384,6 +413,9 @@ Result<KeyCounts> ReadView::key_counts(int db) {
     if (!expires) return expires.error();
     count = {static_cast<int64_t>(st.ms_entries), (*expires)[static_cast<size_t>(db)]};
     for (size_t i = n; i-- > 0;) {
+      // A layer without db's entries changes nothing (INFO keyspace asks
+      // every database: the empty ones must not read the whole log).
+      if (!version_->layers[i]->logs_db(db)) continue;
       auto delta = layer_delta(i, db);
       if (!delta) return delta.error();
       count += *delta;

@@ -69,6 +69,11 @@ class ReadView {
   // expired ones not yet deleted included, as Redis's): LMDB's are counted
   // by the bulk apply (Engine::stored_expires).
   Result<KeyCounts> key_counts(int db);
+  // For store/counter.h, on a client view: sums up to `budget` log entries
+  // not summed yet into their layers' progress, so the next key_counts
+  // finds them done; then end(). Returns how many it summed (< budget:
+  // it caught up with the log).
+  Result<size_t> count_ahead(size_t budget);
 
   // Visits the live keys of `db` within [lo, hi] in byte order (descending
   // when `reverse`), calling visit(key, value) until it returns false.
@@ -93,8 +98,9 @@ class ReadView {
   Result<KeyCounts> lmdb_share(int db, std::string_view key);
   Result<KeyCounts> share_below(size_t from, int db, std::string_view key);
   // How much layers[i] changes db's counts over the state below it:
-  // incrementally from the layer's log, or by walking its keys.
-  Result<KeyCounts> layer_delta(size_t i, int db);
+  // incrementally from the layer's log, or by walking its keys. With a
+  // budget: at most that many of db's entries, taken off it, never a walk.
+  Result<KeyCounts> layer_delta(size_t i, int db, size_t* budget = nullptr);
   Result<KeyCounts> walk_delta(size_t i, int db);
   Result<KeyCounts> entry_change(size_t i, int db, const MemTable::LogEntry& e);
   // The physical database of logical `db` in this view (after begin()).

@@ -5,6 +5,7 @@ write-buffer freezes and applies, read from other connections (other event loops
 
 import random
 import threading
+import time
 
 import pytest
 
@@ -126,3 +127,31 @@ def test_dbsize_stays_exact_under_pipelined_writes(lmkv_factory):
         assert c.dbsize() == len(present)
     for c in readers + [setup]:
         c.close()
+
+
+@pytest.mark.lmkv_only
+def test_the_background_counter_sums_writes_once_counts_are_asked_for(lmkv_factory):
+    """After a DBSIZE the background counter (store/counter.h) sums new writes ahead of the
+    next call, so a monitoring poller's DBSIZE finds little left (INFO lmkv_counted_ahead);
+    before anyone asked for counts it sums nothing. DBSIZE stays exact either way."""
+    proc = lmkv_factory()
+    client = proc.client()
+
+    def write(keys):
+        pipe = client.pipeline(transaction=False)
+        for k in keys:
+            pipe.set(k, "v")
+        pipe.execute()
+
+    write(f"k:{i}" for i in range(5000))
+    time.sleep(0.3)  # 30 of its rounds
+    assert info_int(client, "lmkv_counted_ahead") == 0
+    assert client.dbsize() == 5000
+    # New keys and overwrites: 15,000 writes, 10,000 of them new.
+    write(f"k:{i}" for i in range(5000, 15000))
+    write(f"k:{i}" for i in range(0, 5000))
+    # It runs at SCHED_IDLE: beside other busy tests it may wait a while for CPU.
+    assert wait_for(lambda: info_int(client, "lmkv_counted_ahead") >= 15000 - 64, timeout=60)
+    assert client.dbsize() == 15000
+    client.delete(*[f"k:{i}" for i in range(100)])
+    assert client.dbsize() == 14900

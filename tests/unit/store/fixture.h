@@ -68,6 +68,7 @@ struct EngineFixture {
     EngineOptions o;
     o.env.dir = tmp.path + "/data";
     o.fsync = Fsync::kNo;
+    o.count_ahead_ms = 0;  // tests that want the background counter say so
     return o;
   }
 

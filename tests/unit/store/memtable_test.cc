@@ -787,18 +787,51 @@ BOOST_AUTO_TEST_CASE(memtable_insertion_log) {
   BOOST_TEST(mt.log_size() == expect.size() + 3);
 }
 
-// Progress only moves forward, per db.
+// Progress only moves forward, per db, and by at least kCountStep entries.
 BOOST_AUTO_TEST_CASE(memtable_count_progress) {
+  constexpr size_t kStep = MemTable::kCountStep;
   MemTable mt;
   BOOST_TEST(mt.count_progress(0).scanned == 0u);
-  mt.advance_count(0, {5, {-2, 1}});
-  mt.advance_count(0, {3, {7, 0}});  // a slower reader's: ignored
-  mt.advance_count(4, {1, {1, 1}});
-  BOOST_TEST(mt.count_progress(0).scanned == 5u);
+  mt.advance_count(0, {kStep + 5, {-2, 1}});
+  mt.advance_count(0, {kStep + 3, {7, 0}});  // a slower reader's: ignored
+  mt.advance_count(4, {kStep, {1, 1}});
+  mt.advance_count(5, {kStep - 1, {1, 1}});  // too short a step: summed again next time
+  BOOST_TEST(mt.count_progress(0).scanned == kStep + 5);
   BOOST_TEST(mt.count_progress(0).delta.keys == -2);
   BOOST_TEST(mt.count_progress(0).delta.expires == 1);
   BOOST_TEST(mt.count_progress(4).delta.keys == 1);
+  BOOST_TEST(mt.count_progress(5).scanned == 0u);
   BOOST_TEST(mt.count_progress(1).scanned == 0u);
+  mt.advance_count(0, {2 * kStep + 4, {3, 3}});  // one short of a step further
+  BOOST_TEST(mt.count_progress(0).scanned == kStep + 5);
+  mt.advance_count(0, {2 * kStep + 5, {3, 3}});
+  BOOST_TEST(mt.count_progress(0).delta.keys == 3);
+}
+
+// Readers on several threads advance the same db's progress at once (the
+// loops' DBSIZE and the background counter): it ends at the furthest, and
+// each value read is one that some thread stored whole.
+BOOST_AUTO_TEST_CASE(memtable_count_progress_from_threads) {
+  MemTable mt;
+  constexpr size_t kPerThread = 2000;
+  std::vector<std::thread> threads;
+  std::atomic<int> torn{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (size_t i = 1; i <= kPerThread; ++i) {
+        const size_t scanned = (i * 4 + static_cast<size_t>(t)) * MemTable::kCountStep;
+        const auto k = static_cast<int64_t>(scanned);
+        mt.advance_count(3, {scanned, {k, -k}});
+        const auto seen = mt.count_progress(3);
+        if (seen.delta.keys != static_cast<int64_t>(seen.scanned) ||
+            seen.delta.expires != -seen.delta.keys)
+          ++torn;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  BOOST_TEST(torn.load() == 0);
+  BOOST_TEST(mt.count_progress(3).scanned == (kPerThread * 4 + 3) * MemTable::kCountStep);
 }
 
 // ---------------------------------------------------------------------------
