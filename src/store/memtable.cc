@@ -231,11 +231,9 @@ uint64_t MemTable::hash(int db, std::string_view key) {
   return std::hash<std::string_view>{}(key) ^ (static_cast<uint64_t>(db) * 0x9E3779B97F4A7C15ull);
 }
 
-// Three probes by double hashing (Kirsch and Mitzenmacher).
 void MemTable::bloom_add(uint64_t h) {
-  const uint64_t step = (h >> 32) | 1;
-  for (uint64_t i = 0, bit = h; i < 3; ++i, bit += step) {
-    const uint64_t b = bit & bloom_bits_mask_;
+  for (int i = 0; i < kBloomProbes; ++i) {
+    const uint64_t b = bloom_bit(h, i);
     bloom_[b >> 6].fetch_or(uint64_t{1} << (b & 63), std::memory_order_relaxed);
   }
 }
@@ -244,15 +242,12 @@ void MemTable::prefetch(int db, std::string_view key) const {
   const uint64_t h = hash(db, key);
   const HashIndex& t = *indexes_.back();
   __builtin_prefetch(&t.slots[h & t.mask], 1);
-  const uint64_t step = (h >> 32) | 1;
-  for (uint64_t i = 0, bit = h; i < 3; ++i, bit += step)
-    __builtin_prefetch(&bloom_[(bit & bloom_bits_mask_) >> 6], 1);
+  for (int i = 0; i < kBloomProbes; ++i) __builtin_prefetch(&bloom_[bloom_bit(h, i) >> 6], 1);
 }
 
 bool MemTable::may_contain(uint64_t h) const {
-  const uint64_t step = (h >> 32) | 1;
-  for (uint64_t i = 0, bit = h; i < 3; ++i, bit += step) {
-    const uint64_t b = bit & bloom_bits_mask_;
+  for (int i = 0; i < kBloomProbes; ++i) {
+    const uint64_t b = bloom_bit(h, i);
     if (!(bloom_[b >> 6].load(std::memory_order_relaxed) & (uint64_t{1} << (b & 63))))
       return false;
   }

@@ -226,6 +226,11 @@ class MemTable {
   // publication and durable_seq's both come after), so a reader never gets
   // a false "absent" for an entry it may see.
   static uint64_t hash(int db, std::string_view key);
+  // Probe i of h's kBloomProbes, by double hashing (Kirsch and Mitzenmacher).
+  static constexpr int kBloomProbes = 3;
+  uint64_t bloom_bit(uint64_t h, int i) const {
+    return (h + static_cast<uint64_t>(i) * ((h >> 32) | 1)) & bloom_bits_mask_;
+  }
   void bloom_add(uint64_t h);
   bool may_contain(uint64_t h) const;
   int random_height();
