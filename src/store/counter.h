@@ -14,9 +14,10 @@
 // It runs at SCHED_IDLE: it takes only CPU nothing else wants, so it slows
 // no write, and on a core the loops and the applier keep busy it falls
 // behind and DBSIZE does the rest, as before. And it runs only for
-// kAwake after a DBSIZE or INFO keyspace (Engine::note_counts_wanted):
-// a monitoring poller keeps it awake, while a server nobody asks for counts
-// spends no CPU on them (~0.5 us per write when it runs).
+// kAwakeMs (two minutes) after a DBSIZE or INFO keyspace
+// (Engine::note_counts_wanted): a monitoring poller keeps it awake, while
+// a server nobody asks for counts spends no CPU on them (~0.5 us per write
+// when it runs).
 //
 // Threads: its own, started by the constructor and joined by the destructor.
 #pragma once

@@ -335,8 +335,8 @@ class Engine {
   std::shared_ptr<KeyFilter> filter_, building_;
   std::thread filter_thread_;
   std::atomic<bool> filter_stop_{false};
-  // Last member but the stats: reads through Versions and env_, so it is
-  // stopped first (in ~Engine).
+  // DBSIZE's background sums: it reads through Versions and env_, so
+  // ~Engine stops it first.
   std::unique_ptr<Counter> counter_;
   std::atomic<int64_t> counts_wanted_ms_{0};
   // Writer thread: records whether the log could reserve space, logging
