@@ -195,9 +195,7 @@ BOOST_FIXTURE_TEST_CASE(the_counter_sums_a_burst_ahead_of_dbsize, EngineFixture)
   put(2, "other", "v");
   BOOST_REQUIRE(engine->version()->layers[0] == layer);
   const size_t logged = layer->log_size();
-  auto caught_up = [&] {
-    return layer->count_progress(0).scanned + MemTable::kCountStep > logged;
-  };
+  auto caught_up = [&] { return layer->count_progress(0).scanned + MemTable::kCountStep > logged; };
   // SCHED_IDLE: on cores other tests keep busy it may wait a while for CPU.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (!caught_up() && std::chrono::steady_clock::now() < deadline)
