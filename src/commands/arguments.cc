@@ -1,6 +1,7 @@
 // commands/arguments.cc: shared argument parsing (see arguments.h).
 #include "commands/arguments.h"
 
+#include <algorithm>
 #include <limits>
 #include <string>
 
@@ -13,6 +14,14 @@ namespace lmkv::commands {
 Error error_text(std::string_view text) { return err(std::string(text)); }
 
 bool is_option(std::string_view arg, std::string_view name) { return iequals(arg, name); }
+
+bool info_section_wanted(std::span<const std::string> sections, std::string_view name) {
+  const bool in_default = name != "commandstats";
+  if (sections.empty()) return in_default;
+  return std::any_of(sections.begin(), sections.end(), [&](const std::string& s) {
+    return s == name || (s == "default" && in_default) || s == "all" || s == "everything";
+  });
+}
 
 Result<int64_t> parse_integer(std::string_view s) {
   auto v = parse_i64(s);

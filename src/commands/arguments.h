@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -31,6 +32,11 @@ Error error_text(std::string_view text);
 
 // True when `arg` is the option `name`, ignoring ASCII case.
 bool is_option(std::string_view arg, std::string_view name);
+
+// Whether INFO's (lower-case) section arguments ask for section `name`, as
+// Redis reads them: none or "default" mean every section but commandstats,
+// "all" and "everything" every one.
+bool info_section_wanted(std::span<const std::string> sections, std::string_view name);
 
 // A signed 64-bit integer argument; "value is not an integer or out of range".
 Result<int64_t> parse_integer(std::string_view s);

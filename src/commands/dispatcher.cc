@@ -153,10 +153,12 @@ Outcome Dispatcher::dispatch(Session& session, Args args, resp::ReplyWriter& rep
     if (auto o = pubsub_precheck(session, *spec, args, reply, server)) return *o;
   }
   // [monitor] What passed the checks is shown to MONITOR clients, except
-  // admin commands (Redis hides them) and a read that will be retried after
-  // kWait. Queued commands show when queued, not when EXEC runs them.
-  if (PubSub* ps = server.pubsub(); ps && ps->has_monitors() && !hidden_from_monitor(*spec, args) &&
-      ((spec->flags & kWrite) || session.pending_writes == 0))
+  // admin commands (Redis hides them), a read that will be retried after
+  // kWait, and the second run of a held DBSIZE or INFO. Queued commands
+  // show when queued, not when EXEC runs them.
+  if (PubSub* ps = server.pubsub();
+      ps && ps->has_monitors() && session.hold != Session::Hold::kRerun &&
+      !hidden_from_monitor(*spec, args) && ((spec->flags & kWrite) || session.pending_writes == 0))
     ps->feed_monitors(session, session.db.load(std::memory_order_relaxed), args);
   // [multi] Inside MULTI every command but EXEC, DISCARD, MULTI, WATCH,
   // QUIT and RESET is queued (issue 5); unknown/arity errors above also
@@ -199,6 +201,7 @@ Outcome Dispatcher::dispatch(Session& session, Args args, resp::ReplyWriter& rep
               .registry = &registry_};
   after_run.running(started);
   spec->run(ctx, args);
+  if (session.hold == Session::Hold::kHeld) after_run.skip();  // the rerun is recorded
   return session.close_after_reply ? Outcome::kClose : Outcome::kDone;
 }
 

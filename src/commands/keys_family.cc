@@ -459,6 +459,7 @@ CommandSpec sub(std::string_view name, std::string full, int arity, uint32_t fla
 // DBSIZE: keys in the current database (expired ones not yet reclaimed
 // count, as in Redis).
 void dbsize(Context& ctx, Args) {
+  if (ctx.hold_for_counts(ctx.db)) return;
   auto n = ctx.view->dbsize(ctx.db);
   if (!n) return ctx.fail(n.error());
   ctx.reply.integer(static_cast<int64_t>(*n));

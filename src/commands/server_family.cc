@@ -6,14 +6,15 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
-#include <thread>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "base/clock.h"
 #include "base/numbers.h"
+#include "commands/arguments.h"
 #include "commands/digest.h"
 #include "commands/glob.h"
 #include "commands/registry.h"
@@ -38,6 +39,7 @@ CommandSpec sub(std::string_view name, std::string full, int arity, uint32_t fla
 void info(Context& ctx, Args args) {
   std::vector<std::string> sections;
   for (size_t i = 1; i < args.size(); ++i) sections.push_back(to_lower(args[i]));
+  if (info_section_wanted(sections, "keyspace") && ctx.hold_for_counts(-1)) return;
   ctx.reply.verbatim(ctx.server.info(sections));
 }
 

@@ -1,5 +1,6 @@
 #include "server/info.h"
 
+#include <fmt/format.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -7,9 +8,8 @@
 #include <algorithm>
 #include <fstream>
 
-#include <fmt/format.h>
-
 #include "base/clock.h"
+#include "commands/arguments.h"
 #include "server/server.h"
 #include "store/read_view.h"
 
@@ -145,18 +145,21 @@ void section_persistence(Server& s, const Config& c, std::string& out) {
       pf ? pf->stats().sampled_out.load() : 0);
   // The key filter (store/key_filter.h): whether reads use one, its size
   // and how full it is (rebuilt past 50%), and how many were built. Then
-  // the writes DBSIZE's background counter summed (store/counter.h).
+  // the writes DBSIZE's background counter summed (store/counter.h), and
+  // the DBSIZE and INFO calls held while it summed for them.
   const auto filter = e.key_filter();
+  const store::Counter* counter = e.counter();
   out += fmt::format(
       "lmkv_key_filter:{}\r\n"
       "lmkv_key_filter_bytes:{}\r\n"
       "lmkv_key_filter_capacity:{}\r\n"
       "lmkv_key_filter_fill:{:.3f}\r\n"
       "lmkv_key_filter_builds:{}\r\n"
-      "lmkv_counted_ahead:{}\r\n",
+      "lmkv_counted_ahead:{}\r\n"
+      "lmkv_counts_held:{}\r\n",
       filter ? 1 : 0, filter ? filter->memory_bytes() : 0, filter ? filter->capacity() : 0,
-      filter ? filter->fill_ratio() : 0.0, st.filter_builds.load(),
-      e.counter() ? e.counter()->summed() : 0);
+      filter ? filter->fill_ratio() : 0.0, st.filter_builds.load(), counter ? counter->summed() : 0,
+      counter ? counter->hurried() : 0);
   // Where writers pause: the log's fdatasync and the throttle's waits at
   // max-unapplied-bytes (totals and slowest since start).
   out += fmt::format(
@@ -249,23 +252,13 @@ void section_keyspace(Server& s, int databases, std::string& out) {
 }  // namespace
 
 std::string render_info(Server& server, std::span<const std::string> sections) {
-  static constexpr std::string_view kAll[] = {"server",      "clients", "memory",
-                                              "persistence", "stats",   "replication",
-                                              "cpu",         "commandstats",
-                                              "errorstats",  "keyspace"};
-  // As Redis: "default" (also no argument) leaves commandstats out; "all"
-  // and "everything" include every section.
-  auto wanted = [&](std::string_view name) {
-    const bool in_default = name != "commandstats";
-    if (sections.empty()) return in_default;
-    return std::any_of(sections.begin(), sections.end(), [&](const std::string& s) {
-      return s == name || (s == "default" && in_default) || s == "all" || s == "everything";
-    });
-  };
+  static constexpr std::string_view kAll[] = {"server",     "clients",     "memory", "persistence",
+                                              "stats",      "replication", "cpu",    "commandstats",
+                                              "errorstats", "keyspace"};
   const Config c = server.config_snapshot();
   std::string out;
   for (std::string_view name : kAll) {
-    if (!wanted(name)) continue;
+    if (!commands::info_section_wanted(sections, name)) continue;
     if (!out.empty()) out += "\r\n";
     if (name == "server") section_server(server, c, out);
     else if (name == "clients") section_clients(server, c, out);

@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -7,13 +8,12 @@
 #include <latch>
 #include <random>
 
-#include <fmt/format.h>
-
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/memory.h"
 #include "net/listener.h"
 #include "server/info.h"
+#include "store/counter.h"
 
 namespace lmkv::server {
 namespace {
@@ -203,8 +203,11 @@ void Server::stop_everything() {
   }
   intake_stopped.wait();
   writer_->stop();
-  // A SAVE's reply goes out before the loops drain.
+  // A SAVE's reply goes out before the loops drain. A held DBSIZE is not
+  // run again (intake has stopped); the counter's callbacks post to the
+  // loops, so it stops while they run.
   if (backup_) backup_->stop();
+  engine_->stop_counter();
   for (auto& shard : shards_) {
     Shard* s = shard.get();
     s->loop().post([s] { s->drain(); });
@@ -242,6 +245,20 @@ Status Server::save(commands::Session& session) {
   });
   if (started) shard->defer_current(id);
   return started;
+}
+
+// The counter sums on its own thread, then the client's loop runs the held
+// command again (Shard::defer_current with `rerun`).
+bool Server::hold_for_counts(commands::Session& session) {
+  store::Counter* counter = engine_->counter();
+  if (!counter) return false;
+  Shard* shard = shards_[static_cast<size_t>(session.loop)].get();
+  const uint64_t id = session.id;
+  shard->defer_current(id, /*rerun=*/true);
+  counter->hurry([shard, id] {
+    shard->loop().post([shard, id] { shard->finish_deferred(id, std::nullopt); });
+  });
+  return true;
 }
 
 std::string Server::info(std::span<const std::string> sections) {

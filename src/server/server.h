@@ -64,6 +64,7 @@ class Server final : public commands::ServerApi {
   int64_t lastsave() const override { return backup_ ? backup_->lastsave() : started_unix_s_; }
   Status bgsave() override;
   Status save(commands::Session& session) override;
+  bool hold_for_counts(commands::Session& session) override;
   // SAVE/BGSAVE state for INFO persistence.
   const Backup* backup() const { return backup_.get(); }
   commands::PubSub* pubsub() override { return pubsub_.get(); }

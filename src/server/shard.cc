@@ -129,14 +129,23 @@ net::Verdict Shard::on_command(net::Connection& c, std::span<const std::string_v
   auto* client = static_cast<Client*>(c.user);
   auto& session = client->session;
   if (!deferred_.empty()) {
-    // A SAVE kept unconsumed: its reply, once it has come.
+    // A SAVE kept unconsumed: its reply, once it has come. A held DBSIZE
+    // runs again, with the reply mode it had (SKIP was spent on the hold).
     auto it = deferred_.find(session.id);
     if (it != deferred_.end()) {
       if (!it->second.done) return net::Verdict::kWait;
-      if (!it->second.suppress) c.out() += it->second.reply;
+      const Deferred d = std::move(it->second);
       deferred_.erase(it);
-      commands_.fetch_add(1, std::memory_order_relaxed);
-      return net::Verdict::kNext;
+      if (d.rerun) {
+        using ReplyMode = commands::Session::ReplyMode;
+        if (d.suppress && session.reply_mode == ReplyMode::kOn)
+          session.reply_mode = ReplyMode::kSkip;
+        session.hold = commands::Session::Hold::kRerun;
+      } else {
+        if (!d.suppress) c.out() += d.reply;
+        commands_.fetch_add(1, std::memory_order_relaxed);
+        return net::Verdict::kNext;
+      }
     }
   }
   if (hold_for_pause(c, args)) return net::Verdict::kWait;
@@ -151,6 +160,8 @@ net::Verdict Shard::on_command(net::Connection& c, std::span<const std::string_v
   resp::ReplyWriter reply(&c.out(), session.protocol.load(std::memory_order_relaxed));
   auto outcome = server_.dispatcher().dispatch(session, args, reply, server_, view_, *this);
   current_ = nullptr;
+  if (session.hold == commands::Session::Hold::kRerun)
+    session.hold = commands::Session::Hold::kNone;
   if (deferring_) {
     deferring_ = false;
     return net::Verdict::kWait;
@@ -377,18 +388,19 @@ void Shard::complete(std::vector<WriteRequest>& done) {
   }
 }
 
-void Shard::defer_current(uint64_t client_id) {
+void Shard::defer_current(uint64_t client_id, bool rerun) {
   Deferred d;
   d.suppress = suppress_current_;
+  d.rerun = rerun;
   deferred_[client_id] = std::move(d);
   deferring_ = true;
 }
 
-void Shard::finish_deferred(uint64_t client_id, std::string reply) {
+void Shard::finish_deferred(uint64_t client_id, std::optional<std::string> reply) {
   auto it = deferred_.find(client_id);
   if (it == deferred_.end()) return;  // the client has gone
   it->second.done = true;
-  it->second.reply = std::move(reply);
+  if (reply) it->second.reply = std::move(*reply);
   auto conn = by_id_.find(client_id);
   if (conn != by_id_.end()) conn->second->resume();
 }

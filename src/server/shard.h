@@ -65,9 +65,11 @@ class Shard : public net::Handler, public commands::WriteSink {
   // SAVE (issue 6): the running command's reply comes later. Its connection
   // keeps the command unconsumed and stops reading; finish_deferred()
   // brings the reply, which is written in place of running the command
-  // again, so the client's later commands stay behind it. Loop thread.
-  void defer_current(uint64_t client_id);
-  void finish_deferred(uint64_t client_id, std::string reply);
+  // again, so the client's later commands stay behind it. With `rerun`
+  // (a DBSIZE held for the counts, Server::hold_for_counts) no reply comes
+  // (nullopt): the command runs again instead. Loop thread.
+  void defer_current(uint64_t client_id, bool rerun = false);
+  void finish_deferred(uint64_t client_id, std::optional<std::string> reply);
 
   // net::Handler
   void on_open(net::Connection& c) override;
@@ -129,6 +131,7 @@ class Shard : public net::Handler, public commands::WriteSink {
   struct Deferred {
     bool done = false;
     bool suppress = false;  // CLIENT REPLY OFF/SKIP when it ran
+    bool rerun = false;     // run the command again once done
     std::string reply;
   };
   std::unordered_map<uint64_t, Deferred> deferred_;

@@ -9,7 +9,11 @@
 namespace lmkv::store {
 
 Counter::Counter(Engine& engine, std::chrono::milliseconds period, size_t slice)
-    : engine_(engine), period_(period), slice_(slice), thread_([this] { main(); }) {}
+    : engine_(engine),
+      period_(period),
+      slice_(slice),
+      ahead_([this] { ahead_main(); }),
+      hurry_([this] { hurry_main(); }) {}
 
 Counter::~Counter() {
   {
@@ -17,10 +21,34 @@ Counter::~Counter() {
     stopping_ = true;
   }
   cv_.notify_all();
-  thread_.join();
+  hurry_cv_.notify_all();
+  ahead_.join();
+  hurry_.join();
 }
 
-void Counter::main() {
+void Counter::hurry(std::function<void()> done) {
+  engine_.note_counts_wanted();
+  {
+    std::lock_guard lock(mu_);
+    waiting_.push_back(std::move(done));
+  }
+  hurry_cv_.notify_one();
+}
+
+// An error (a failed read transaction) ends the round only: DBSIZE meets
+// the same error itself, and reports it.
+bool Counter::catch_up(ReadView& view) {
+  for (;;) {
+    auto summed = view.count_ahead(slice_);
+    if (!summed) return false;
+    summed_.fetch_add(*summed, std::memory_order_relaxed);
+    if (*summed < slice_) return true;
+    std::lock_guard stop(mu_);
+    if (stopping_) return false;
+  }
+}
+
+void Counter::ahead_main() {
   sched_param idle{};
   pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
   pthread_setname_np(pthread_self(), "lmkv-counter");
@@ -35,21 +63,29 @@ void Counter::main() {
     const int64_t wanted = engine_.counts_wanted_ms();
     if (wanted == 0 || mono_ms() - wanted > kAwakeMs) continue;
     lock.unlock();
-    // An error (a failed read transaction) ends this round only: DBSIZE
-    // meets the same error itself, and reports it.
-    bool done = false;
-    for (;;) {
-      auto summed = view.count_ahead(slice_);
-      if (!summed) break;
-      summed_.fetch_add(*summed, std::memory_order_relaxed);
-      if (*summed < slice_) {
-        done = true;
-        break;
-      }
-      std::lock_guard stop(mu_);
-      if (stopping_) return;
-    }
-    if (done) caught_up = durable;
+    if (catch_up(view)) caught_up = durable;
+    lock.lock();
+  }
+}
+
+void Counter::hurry_main() {
+  pthread_setname_np(pthread_self(), "lmkv-count-now");
+  ReadView view(engine_);
+  std::unique_lock lock(mu_);
+  for (;;) {
+    hurry_cv_.wait(lock, [&] { return stopping_ || !waiting_.empty(); });
+    if (stopping_) return;
+    // Callers that come meanwhile wait for the next round: their writes
+    // may be newer than this one's view.
+    std::vector<std::function<void()>> round;
+    round.swap(waiting_);
+    lock.unlock();
+    catch_up(view);
+    lock.lock();
+    if (stopping_) return;
+    lock.unlock();
+    for (auto& done : round) done();
+    hurried_.fetch_add(round.size(), std::memory_order_relaxed);
     lock.lock();
   }
 }

@@ -249,8 +249,13 @@ class Engine {
   std::shared_ptr<const KeyFilter> key_filter() const;
   // The prefetch pool, or null when prefetch_threads is 0 (INFO, tests).
   const Prefetcher* prefetcher() const { return prefetch_.get(); }
-  // DBSIZE's background sums, or null when count_ahead_ms is 0 (tests).
+  // DBSIZE's background sums, or null when count_ahead_ms is 0 (tests) or
+  // after stop_counter().
   const Counter* counter() const { return counter_.get(); }
+  Counter* counter() { return counter_.get(); }
+  // Ends the counter early: the server's shutdown, while the loops its
+  // hurry() callbacks post to still run. No view may be counting.
+  void stop_counter() { counter_.reset(); }
   // When DBSIZE or INFO keyspace last asked for the counts (mono_ms; 0:
   // never): the counter sums ahead only for a while after. Any thread.
   void note_counts_wanted();

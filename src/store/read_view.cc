@@ -2,7 +2,9 @@
 // unapplied MemTables and an LMDB snapshot.
 #include "store/read_view.h"
 
+#include <algorithm>
 #include <cassert>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 
@@ -353,6 +355,29 @@ Result<size_t> ReadView::count_ahead(size_t budget) {
   }
   end();
   return start - budget;
+}
+
+// Per layer, its log past the least progress of the databases asked for
+// (each entry is one database's). A database cleared in the buffer counts
+// nothing: key_counts walks its layers' keys, which no counter does ahead.
+size_t ReadView::counts_pending(int db) {
+  if (auto s = begin(); !s) return 0;
+  const int first = db < 0 ? 0 : physical(db);
+  const int last = db < 0 ? engine_.databases() - 1 : first;
+  size_t pending = 0;
+  const auto& layers = version_->layers;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    size_t from = SIZE_MAX;
+    for (int d = first; d <= last; ++d) {
+      bool cleared = false;
+      if (!layers[i]->logs_db(d)) continue;
+      layers_for(d, &cleared);
+      if (cleared) continue;
+      from = std::min(from, layers[i]->count_progress(d).scanned);
+    }
+    if (from != SIZE_MAX) pending += layers[i]->log_size() - from;
+  }
+  return pending;
 }
 
 // The layer's delta key by key: each distinct key visible in it counts +1

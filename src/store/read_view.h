@@ -74,6 +74,10 @@ class ReadView {
   // finds them done; then end(). Returns how many it summed (< budget:
   // it caught up with the log).
   Result<size_t> count_ahead(size_t budget);
+  // For DBSIZE and INFO on a loop, before key_counts: at most how many log
+  // entries it would sum now for `db` (-1: for every database). Reads no
+  // key. 0 after a failed begin(): key_counts then reports the error.
+  size_t counts_pending(int db);
 
   // Visits the live keys of `db` within [lo, hi] in byte order (descending
   // when `reverse`), calling visit(key, value) until it returns false.

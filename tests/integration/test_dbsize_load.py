@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from helpers import wait_for
+from helpers import RawConn, encode_command, wait_for
 
 
 class KeySet:
@@ -138,10 +138,7 @@ def test_the_background_counter_sums_writes_once_counts_are_asked_for(lmkv_facto
     client = proc.client()
 
     def write(keys):
-        pipe = client.pipeline(transaction=False)
-        for k in keys:
-            pipe.set(k, "v")
-        pipe.execute()
+        write_keys(client, keys)
 
     write(f"k:{i}" for i in range(5000))
     time.sleep(0.3)  # 30 of its rounds
@@ -155,3 +152,80 @@ def test_the_background_counter_sums_writes_once_counts_are_asked_for(lmkv_facto
     assert client.dbsize() == 15000
     client.delete(*[f"k:{i}" for i in range(100)])
     assert client.dbsize() == 14900
+
+
+def write_keys(client, keys):
+    pipe = client.pipeline(transaction=False)
+    for k in keys:
+        pipe.set(k, "v")
+    pipe.execute()
+
+
+@pytest.mark.lmkv_only
+def test_a_dbsize_with_much_to_sum_is_held_and_run_again_once_summed(lmkv_factory):
+    """A DBSIZE or INFO keyspace that finds more writes to sum than a loop should look up
+    itself (4096) is held: the counter sums them on its own thread and the loop runs the
+    command again (INFO lmkv_counts_held). Replies stay exact and in order, and the held run
+    is neither shown to MONITOR nor counted twice; inside MULTI it is never held. Each case
+    has a fresh server, which nobody has asked for counts: its background counter sleeps,
+    so the writes are all left to sum."""
+
+    def fresh():
+        proc = lmkv_factory()
+        client = proc.client()
+        write_keys(client, (f"k:{i}" for i in range(20000)))
+        return proc, client
+
+    def held(client):
+        return info_int(client, "lmkv_counts_held")
+
+    # Pipelined behind and ahead of a write: in order, each exact; recorded and shown once.
+    proc, client = fresh()
+    monitor = RawConn(proc.host, proc.port)
+    assert monitor.command("MONITOR") == b"+OK\r\n"
+    pipe = client.pipeline(transaction=False)
+    pipe.dbsize()
+    pipe.set("k:new", "v")
+    pipe.dbsize()
+    pipe.ping()
+    assert pipe.execute() == [20000, True, 20001, True]
+    assert held(client) == 1
+    assert client.info("commandstats")["cmdstat_dbsize"]["calls"] == 2
+    shown = b""
+    while b'"ping"' not in shown.split(b'"dbsize"')[-1]:
+        monitor.sock.settimeout(5)
+        chunk = monitor.sock.recv(65536)
+        assert chunk, shown[-400:]
+        shown += chunk.lower()
+    assert shown.count(b'"dbsize"') == 2, shown[-400:]  # once for each of the two calls
+    monitor.close()
+
+    # INFO keyspace counts every database.
+    proc, client = fresh()
+    write_keys(proc.client(db=3), (f"t:{i}" for i in range(8000)))
+    keyspace = client.info("keyspace")
+    assert keyspace["db0"]["keys"] == 20000 and keyspace["db3"]["keys"] == 8000, keyspace
+    assert held(client) == 1
+
+    # MULTI runs DBSIZE on the writer: never held, still exact.
+    proc, client = fresh()
+    pipe = client.pipeline(transaction=True)
+    pipe.dbsize()
+    assert pipe.execute() == [20000]
+    assert held(client) == 0
+
+    # CLIENT REPLY SKIP skips the held command's reply, not the next one's.
+    proc, client = fresh()
+    raw = RawConn(proc.host, proc.port)
+    raw.send(encode_command("CLIENT", "REPLY", "SKIP") + encode_command("DBSIZE") +
+             encode_command("DBSIZE"))
+    assert raw.read_exactly_reply() == b":20000\r\n"
+    assert held(client) == 1
+
+    # A client gone, perhaps while held: nothing to answer, the server goes on.
+    proc, client = fresh()
+    gone = RawConn(proc.host, proc.port)
+    gone.send(encode_command("DBSIZE"))
+    gone.close()
+    write_keys(client, (f"g:{i}" for i in range(100)))
+    assert client.dbsize() == 20100

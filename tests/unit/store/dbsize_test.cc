@@ -7,6 +7,7 @@
 #include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -204,6 +205,51 @@ BOOST_FIXTURE_TEST_CASE(the_counter_sums_a_burst_ahead_of_dbsize, EngineFixture)
   BOOST_TEST(engine->counter()->summed() + MemTable::kCountStep >= logged - counted);
   BOOST_TEST(dbsize(0) == model.size());
   BOOST_TEST(dbsize(2) == 1u);
+}
+
+// A DBSIZE that finds much left to sum is held while the counter sums it on
+// demand (Counter::hurry, at normal priority); counts_pending is what the
+// loop checks first.
+BOOST_FIXTURE_TEST_CASE(hurry_sums_everything_durable_then_calls_back, EngineFixture) {
+  EngineOptions o = options();
+  o.count_ahead_ms = 600'000;  // the ahead thread stays out of it
+  reopen(o);
+  for (int i = 0; i < 1000; ++i) put(0, "below" + std::to_string(i), "v");
+  flush();
+  for (int i = 0; i < 3000; ++i) put(0, "key" + std::to_string(i % 2500), "v");
+  for (int i = 0; i < 700; ++i) put(1, "one" + std::to_string(i), "v");
+  clear(2);
+  for (int i = 0; i < 900; ++i) put(2, "two" + std::to_string(i), "v");
+  {
+    ReadView view(*engine);
+    // Every entry of a layer is counted against each database it logs.
+    BOOST_TEST(view.counts_pending(0) == 4600u);
+    BOOST_TEST(view.counts_pending(1) == 4600u);
+    BOOST_TEST(view.counts_pending(-1) == 4600u);
+    BOOST_TEST(view.counts_pending(2) == 0u);  // cleared: walked, nothing to sum ahead
+    BOOST_TEST(view.counts_pending(3) == 0u);  // no entry
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  int called = 0;
+  for (int i = 0; i < 2; ++i)
+    engine->counter()->hurry([&] {
+      std::lock_guard lock(mu);
+      ++called;
+      cv.notify_all();
+    });
+  {
+    std::unique_lock lock(mu);
+    BOOST_REQUIRE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return called == 2; }));
+  }
+  BOOST_TEST(engine->counter()->hurried() == 2u);
+  BOOST_TEST(engine->counter()->summed() >= 3000u + 700u - 2 * MemTable::kCountStep);
+  ReadView view(*engine);
+  // Progress is stored in steps of kCountStep entries.
+  BOOST_TEST(view.counts_pending(-1) < 4600u - 3700u + MemTable::kCountStep);
+  BOOST_TEST(dbsize(0) == 3500u);
+  BOOST_TEST(dbsize(1) == 700u);
+  BOOST_TEST(dbsize(2) == 900u);
 }
 
 // Random groups over keys that are in LMDB, in frozen layers, in the active
