@@ -69,7 +69,14 @@ for _ in $(seq 1 200); do
 done
 bench() { redis-benchmark -p "$port" -q -r 10000 "$@" | tr '\r' '\n' | grep -v '^$' | tail -n 20; }
 bench -c 20 -n "$requests" -t set,get,incr,mset -d 64
+# DBSIZE beside pipelined writes: a call with many writes left to sum is held while the
+# counter's threads sum them, then run again on its loop (store/counter.h).
+(for _ in $(seq 1 20); do redis-cli -p "$port" dbsize >/dev/null; sleep 0.2; done) &
+poller=$!
 bench -c 20 -n "$requests" -P 16 -t set,get,mset -d 256
+wait "$poller"
+echo "DBSIZE calls held: $(redis-cli -p "$port" info persistence | tr -d '\r' |
+  sed -n 's/^lmkv_counts_held://p')"
 # Connection commands and INFO read state the loops share (client registry, stats).
 bench -c 10 -n $((requests / 10)) -t ping
 redis-cli -p "$port" info >/dev/null

@@ -69,7 +69,8 @@ Status Server::start() {
   }
 
   store::EngineOptions options;
-  // Readers: one per loop, the writer's, INFO's, a snapshot copy's and a margin.
+  // Readers: one per loop, the writer's, INFO's, a snapshot copy's, the
+  // DBSIZE counter's two (store/counter.h) and a margin.
   options.env = {.dir = config_.dir, .databases = config_.databases, .readers = threads + 9};
   options.fsync = config_.fsync;
   options.write_buffer_size = static_cast<size_t>(config_.write_buffer_size);
