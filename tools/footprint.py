@@ -14,6 +14,14 @@ server of each kind through `redis-cli --pipe` (plain SETs, generated here), the
     meets a second of writes). lmkv's DBSIZE is LMDB's O(1) entry count corrected by the keys
     of the unapplied write buffer, so it is bounded by that buffer (--max-unapplied-bytes),
     not by the dataset.
+  * what DBSIZE costs the other clients: beside the DBSIZE calls under load, another
+    connection sends a GET every 5 ms; its median, p99 and max latency (with
+    --dbsize-calls 0, the same probe with no DBSIZE at all, for comparison). lmkv's
+    DBSIZE may hold its own client instead of stalling its loop (INFO lmkv_counts_held,
+    counted here).
+  * --pin puts the server on CPU 0 and the load, the probe and DBSIZE on CPU 1 (taskset):
+    the server's one core is then saturated, the case where lmkv's background counter gets
+    no CPU and a DBSIZE finds a whole second of writes to sum.
 
 Example: tools/footprint.py --keys 10000000 --value-size 32
 Servers are stopped by PID, every step has a timeout, temp dirs are removed unless --keep.
@@ -27,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from benchlib import (REDIS_BENCHMARK, Server, arg_parser, bench_argv, cli_pipe, disk_usage,
@@ -43,6 +52,8 @@ def parse_args():
                    help="length of the write load DBSIZE is timed under")
     p.add_argument("--workdir", default=None, help="where data dirs go (default: a temp dir)")
     p.add_argument("--timeout", type=float, default=1800.0, help="per load")
+    p.add_argument("--pin", action="store_true",
+                   help="server on CPU 0; load, probe and DBSIZE on CPU 1")
     p.add_argument("--skip-redis", action="store_true")
     p.add_argument("--keep", action="store_true")
     return p.parse_args()
@@ -73,14 +84,29 @@ def time_dbsize(port, calls, interval=0.0):
     return times, int(buf[1:-2])
 
 
+def probe_gets(port, stop, out):
+    """A GET every 5 ms until `stop` is set; appends each latency (us) to out."""
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            s.sendall(b"*2\r\n$3\r\nGET\r\n$5\r\nprobe\r\n")
+            buf = b""
+            while not buf.endswith(b"\r\n"):
+                buf += s.recv(64)
+            out.append((time.perf_counter() - t0) * 1e6)
+            stop.wait(0.005)
+
+
 def measure(kind, args, root):
     data = os.path.join(root, kind)
     os.makedirs(data)
+    wrap = ["taskset", "-c", "0"] if args.pin else []
     if kind == "lmkv":
-        server = Server(kind, args.lmkv, data, logpath=os.path.join(root, "lmkv.log"))
+        server = Server(kind, args.lmkv, data, logpath=os.path.join(root, "lmkv.log"),
+                        wrap=wrap)
     else:
         server = Server(kind, args.redis, data, fsync="no",
-                        logpath=os.path.join(root, "redis.log"))
+                        logpath=os.path.join(root, "redis.log"), wrap=wrap)
     row = {"server": kind}
     try:
         server.start(timeout=30.0, interval=0.05)
@@ -100,19 +126,34 @@ def measure(kind, args, root):
         if kind == "redis":
             server.command("SAVE", timeout=600)
         row["disk"] = disk_usage(data)[1]
-        idle, _ = time_dbsize(port, args.dbsize_calls)
+        idle, _ = time_dbsize(port, max(args.dbsize_calls, 1))
+        held = int(server.info().get("lmkv_counts_held", 0))
         bench = subprocess.Popen(
+            (["taskset", "-c", "1"] if args.pin else []) +
             bench_argv(REDIS_BENCHMARK, port, tests="set", keys=args.keys, size=args.value_size,
                        clients=50, pipeline=args.load_pipeline, n=100000000, extra=["-q"]),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stop, probe = threading.Event(), []
+        prober = threading.Thread(target=probe_gets, args=(port, stop, probe))
         try:
             time.sleep(args.load_seconds / 2)
-            busy, _ = time_dbsize(port, args.dbsize_calls, args.dbsize_interval)
+            prober.start()
+            if args.dbsize_calls > 0:
+                busy, _ = time_dbsize(port, args.dbsize_calls, args.dbsize_interval)
+            else:  # the probe alone, as long as the calls would have taken
+                time.sleep(8 * max(args.dbsize_interval, 0.1))
+                busy = [0.0]
         finally:
+            stop.set()
+            if prober.is_alive():
+                prober.join()
             bench.kill()
             bench.wait()
         row["dbsize_idle_us"] = (statistics.median(idle), max(idle))
         row["dbsize_busy_us"] = (statistics.median(busy), max(busy))
+        probe.sort()
+        row["probe_us"] = (statistics.median(probe), probe[int(len(probe) * 0.99)], probe[-1])
+        row["held"] = int(server.info().get("lmkv_counts_held", 0)) - held
         if kind == "lmkv":
             row["unapplied"] = int(server.info().get("lmkv_unapplied_bytes", 0))
     finally:
@@ -136,8 +177,9 @@ def main():
     print(f"\n{n:,} keys (16 B names, {args.value_size} B values), "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, `{' '.join(sys.argv)}`\n")
     print("| server | DBSIZE | load s | disk B/key | RSS B/key (anon + file) | used_memory B/key | "
-          "DBSIZE idle µs (median/max) | DBSIZE under SET load µs (median/max) |")
-    print("|---|---:|---:|---:|---:|---:|---|---|")
+          "DBSIZE idle µs (median/max) | DBSIZE under SET load µs (median/max) | "
+          "GET beside it µs (median/p99/max) | held |")
+    print("|---|---:|---:|---:|---:|---:|---|---|---|---:|")
     for r in rows:
         um = f"{r['used_memory'] / n:.1f}" if r["used_memory"] else "-"
         disk = f"{r['disk'] / n:.1f}" + (" (RDB)" if r["server"] == "redis" else "")
@@ -145,7 +187,8 @@ def main():
               f"{r['rss']['VmRSS'] / n:.1f} ({r['rss']['RssAnon'] / n:.1f} + "
               f"{r['rss']['RssFile'] / n:.1f}) | {um} | {r['dbsize_idle_us'][0]:.0f} / "
               f"{r['dbsize_idle_us'][1]:.0f} | {r['dbsize_busy_us'][0]:.0f} / "
-              f"{r['dbsize_busy_us'][1]:.0f} |")
+              f"{r['dbsize_busy_us'][1]:.0f} | {r['probe_us'][0]:.0f} / {r['probe_us'][1]:.0f} / "
+              f"{r['probe_us'][2]:.0f} | {r['held']} |")
 
 
 if __name__ == "__main__":
