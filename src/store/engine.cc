@@ -531,7 +531,7 @@ Status Engine::commit(WriteTxn& group) {
 // max-unapplied-bytes bounds the log a restart replays (its time: ~35 ms
 // for 32 MiB here) and the memory the frozen MemTables hold (beyond RAM an
 // apply can take a second; a wait of 50 ms per freeze let a 256 MiB-capped
-// server grow them past the cap and be OOM-killed). So past half the bound
+// server grow them past the cap and be OOM-killed). So past soft_bound()
 // every group waits about as long as the applier needs for its bytes (the
 // last apply's rate), longer the closer to the bound, at most kMaxPause:
 // writers slow down smoothly. Past the bound a group waits for an apply to
@@ -540,7 +540,7 @@ void Engine::throttle(size_t group_bytes) {
   constexpr auto kMaxPause = std::chrono::milliseconds(50);
   constexpr auto kMaxHardWait = std::chrono::seconds(1);
   const size_t bound = options_.max_unapplied;
-  const size_t soft = bound / 2;
+  const size_t soft = soft_bound();
   std::unique_lock lock(mu_);
   auto unapplied = [&] {
     size_t total = active_->bytes();
@@ -564,7 +564,7 @@ void Engine::throttle(size_t group_bytes) {
   const double apply_bytes = static_cast<double>(stats_.last_apply_bytes.load());
   double wait_us = apply_bytes > 0 ? static_cast<double>(group_bytes) * apply_us / apply_bytes
                                    : 1000.0;
-  wait_us *= 1.0 + 4.0 * static_cast<double>(now - soft) / static_cast<double>(soft);
+  wait_us *= 1.0 + 4.0 * static_cast<double>(now - soft) / static_cast<double>(bound - soft);
   wait_us = std::min(wait_us, static_cast<double>(
                                   std::chrono::microseconds(kMaxPause).count()));
   progress_cv_.wait_for(lock, std::chrono::microseconds(static_cast<int64_t>(wait_us)));
