@@ -70,30 +70,31 @@ def load(port, keys, value_size, timeout):
                     for lo in range(0, keys, chunk)), timeout)
 
 
+def timed_call(sock, request):
+    """Sends one command; returns (latency us, its one-line reply without CRLF)."""
+    t0 = time.perf_counter()
+    sock.sendall(request)
+    buf = b""
+    while not buf.endswith(b"\r\n"):
+        buf += sock.recv(64)
+    return (time.perf_counter() - t0) * 1e6, buf[:-2]
+
+
 def time_dbsize(port, calls, interval=0.0):
-    times = []
+    times, reply = [], b":0"
     with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
         for _ in range(calls):
             time.sleep(interval)
-            t0 = time.perf_counter()
-            s.sendall(b"*1\r\n$6\r\nDBSIZE\r\n")
-            buf = b""
-            while not buf.endswith(b"\r\n"):
-                buf += s.recv(64)
-            times.append((time.perf_counter() - t0) * 1e6)
-    return times, int(buf[1:-2])
+            us, reply = timed_call(s, b"*1\r\n$6\r\nDBSIZE\r\n")
+            times.append(us)
+    return times, int(reply[1:])
 
 
 def probe_gets(port, stop, out):
     """A GET every 5 ms until `stop` is set; appends each latency (us) to out."""
     with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
         while not stop.is_set():
-            t0 = time.perf_counter()
-            s.sendall(b"*2\r\n$3\r\nGET\r\n$5\r\nprobe\r\n")
-            buf = b""
-            while not buf.endswith(b"\r\n"):
-                buf += s.recv(64)
-            out.append((time.perf_counter() - t0) * 1e6)
+            out.append(timed_call(s, b"*2\r\n$3\r\nGET\r\n$5\r\nprobe\r\n")[0])
             stop.wait(0.005)
 
 

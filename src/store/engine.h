@@ -49,6 +49,7 @@
 // the engine's own thread.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -190,12 +191,18 @@ class Engine {
   // failing past the bound: active expiry skips its cycle then. Writer thread.
   bool writes_refused() const;
   // Unapplied bytes past which commit() slows writer groups (throttle()):
-  // three quarters of max_unapplied. With the default write buffer (half the
-  // bound) that is one buffer in its apply and the next half full, so the
-  // applier is falling behind. At half, every apply slowed the writers even
-  // when it kept pace (and loops handed their groups to the writer thread):
-  // SET -c 50 -P 1 under --fsync no had p99 2.4-2.6 ms against 1.6-1.9.
-  size_t soft_bound() const { return options_.max_unapplied / 4 * 3; }
+  // one buffer in its apply and the next half full (the applier is falling
+  // behind), kept within half and three quarters of max_unapplied. With the
+  // default write buffer at half the bound, half alone meant every apply
+  // slowed the writers even when it kept pace (and the loops handed their
+  // groups to the writer thread): SET -c 50 -P 1 under --fsync no had p99
+  // 2.4-2.6 ms against 1.4-1.6. Smaller buffers (8 MiB under a memory cap,
+  // beyond RAM) keep half, as measured there.
+  size_t soft_bound() const {
+    const size_t bound = options_.max_unapplied;
+    const size_t buffers = options_.write_buffer_size + options_.write_buffer_size / 2;
+    return std::clamp(buffers, bound / 2, bound / 4 * 3);
+  }
   // Whether commit() would slow the group down now. Any thread.
   bool throttling() const { return unapplied_bytes() > soft_bound(); }
   // INFO: the log could not reserve space, bulk applies are failing, and

@@ -180,6 +180,27 @@ BOOST_FIXTURE_TEST_CASE(merged_reads_match_a_model, EngineFixture) {
 // Visibility at durable_seq
 // ---------------------------------------------------------------------------
 
+// Writers are slowed once one buffer is in its apply and the next is half
+// full, within half and three quarters of max_unapplied (Engine::soft_bound).
+BOOST_FIXTURE_TEST_CASE(the_throttle_starts_at_one_and_a_half_buffers_within_its_bounds,
+                        EngineFixture) {
+  struct Case {
+    size_t buffer, bound, soft;
+  };
+  for (const Case c : {Case{16u << 20, 32u << 20, 24u << 20},  // the default: 3/4
+                       Case{8u << 20, 32u << 20, 16u << 20},   // under a memory cap: 1/2
+                       Case{64u << 10, 32u << 20, 16u << 20},  // tiny buffers: 1/2
+                       Case{20u << 20, 64u << 20, 32u << 20},  // 1.5 buffers = 30: 1/2
+                       Case{36u << 20, 64u << 20, 48u << 20}}) {
+    EngineOptions o = options();
+    o.write_buffer_size = c.buffer;
+    o.max_unapplied = c.bound;
+    reopen(o);
+    BOOST_TEST(engine->soft_bound() == c.soft);
+    BOOST_TEST(!engine->throttling());
+  }
+}
+
 BOOST_FIXTURE_TEST_CASE(a_group_is_visible_only_once_committed, EngineFixture) {
   put(0, "old", "lmdb");
   put(0, "gone", "lmdb");
