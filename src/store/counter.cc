@@ -84,8 +84,9 @@ void Counter::hurry_main() {
     lock.lock();
     if (stopping_) return;
     lock.unlock();
-    for (auto& done : round) done();
+    // Counted first: a held call runs again as soon as its callback posts.
     hurried_.fetch_add(round.size(), std::memory_order_relaxed);
+    for (auto& done : round) done();
     lock.lock();
   }
 }
