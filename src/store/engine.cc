@@ -240,18 +240,23 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options) {
   if (!map) return map.error();
   e->writer_map_ = *map;
   e->applied_map_ = std::move(*map);
-  e->active_ = std::make_shared<MemTable>(options.write_buffer_size);
+  // Kept blocks: up to the bound's worth, what the buffers take in turn.
+  e->pages_ = std::make_shared<PagePool>(options.max_unapplied);
+  e->active_ = std::make_shared<MemTable>(options.write_buffer_size, e->pages_);
   int db = 0;
   WalOptions wal_options{.dir = options.env.dir + "/log",
                          .segment_bytes = options.segment_bytes,
                          .allocate = options.log_allocate};
   auto wal = Wal::open(wal_options, applied->offset, applied->position,
                        [&](uint64_t, std::string_view payload) {
-    e->stats_.replayed_frames.fetch_add(1, std::memory_order_relaxed);
-    // Each frame starts a fresh SELECT context, as the writer's groups do.
-    db = 0;
-    return e->replay(payload, &db);
-  });
+                         // A replay fills fresh memory as fast as it can: another core faults
+                         // it in ahead (up to the bound, all a replay normally fills).
+                         if (e->stats_.replayed_frames.fetch_add(1, std::memory_order_relaxed) == 0)
+                           e->pages_->fill(options.max_unapplied);
+                         // Each frame starts a fresh SELECT context, as the writer's groups do.
+                         db = 0;
+                         return e->replay(payload, &db);
+                       });
   if (!wal) return wal.error();
   e->wal_ = std::move(*wal);
   if (auto s = e->wal_->set_direct(options.log_direct && options.fsync == Fsync::kAlways); !s)
@@ -409,7 +414,7 @@ void Engine::freeze_locked() {
       {active_, wal_->end_offset(), wal_->end_position(), std::move(active_drops_)});
   active_drops_.clear();
   if (prefetch_) prefetch_->enqueue(frozen_.back().table);
-  active_ = std::make_shared<MemTable>(options_.write_buffer_size);
+  active_ = std::make_shared<MemTable>(options_.write_buffer_size, pages_);
   active_since_ms_ = mono_ms();
   applier_cv_.notify_one();
 }

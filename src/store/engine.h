@@ -306,6 +306,8 @@ class Engine {
   std::unique_ptr<Wal> wal_;
   // After env_: stopped (in ~Engine, after the applier) before env_ closes.
   std::unique_ptr<Prefetcher> prefetch_;
+  // The write buffers' arena blocks, reused from one MemTable to the next.
+  std::shared_ptr<PagePool> pages_;
   std::function<void()> applied_hook_;  // guarded by mu_; tests only
   // The writer appends and syncs; CONFIG SET fsync may sync from a loop.
   std::mutex wal_mu_;

@@ -22,7 +22,7 @@ namespace {
 
 constexpr uint8_t kPut = 0;
 constexpr uint8_t kDel = 1;
-constexpr size_t kBlockSize = size_t{1} << 20;
+constexpr size_t kBlockSize = PagePool::kBlock;
 // Items above this get a block of their own, so a big value neither wastes
 // the rest of the current block nor forces a new one.
 constexpr size_t kLargeItem = kBlockSize / 4;
@@ -183,41 +183,42 @@ void fill(MemTable::Found* f, const Node* n) {
 }  // namespace
 
 struct MemTable::HashIndex {
-  explicit HashIndex(size_t capacity)
-      : mask(capacity - 1), slots(new std::atomic<uintptr_t>[capacity]) {
-    for (size_t i = 0; i < capacity; ++i) slots[i].store(0, std::memory_order_relaxed);
-  }
+  HashIndex(size_t capacity, PagePool* pool)
+      : mask(capacity - 1), slots(construct_array<std::atomic<uintptr_t>>(pages, capacity, pool)) {}
+  Pages pages;
   size_t mask;
-  std::unique_ptr<std::atomic<uintptr_t>[]> slots;
+  std::atomic<uintptr_t>* slots;
 };
 
 // ---------------------------------------------------------------------------
 // Construction and the arena
 // ---------------------------------------------------------------------------
 
-MemTable::MemTable(size_t expected_bytes) {
+MemTable::MemTable(size_t expected_bytes, std::shared_ptr<PagePool> pool) : pool_(std::move(pool)) {
   size_t bits = size_t{1} << 16;
   while (bits < expected_bytes / 8) bits <<= 1;
-  bloom_.reset(new std::atomic<uint64_t>[bits / 64]);
-  for (size_t i = 0; i < bits / 64; ++i) bloom_[i].store(0, std::memory_order_relaxed);
+  bloom_ = construct_array<std::atomic<uint64_t>>(bloom_pages_, bits / 64);
   bloom_bits_mask_ = bits - 1;
-  block_bytes_.fetch_add(bits / 8, std::memory_order_relaxed);
+  block_bytes_.fetch_add(bloom_pages_.get_deleter().size, std::memory_order_relaxed);
   // Room for expected_bytes / 128 keys at half load: a buffer of small
   // entries (~150 bytes each with the log slot) never grows it.
   size_t slots = 1024;
   while (slots < expected_bytes / 64) slots <<= 1;
-  indexes_.push_back(std::make_unique<HashIndex>(slots));
+  indexes_.push_back(std::make_unique<HashIndex>(slots, pool_.get()));
   index_.store(indexes_.back().get(), std::memory_order_release);
-  block_bytes_.fetch_add(slots * sizeof(uintptr_t), std::memory_order_relaxed);
+  block_bytes_.fetch_add(indexes_.back()->pages.get_deleter().size, std::memory_order_relaxed);
   const size_t size = Node::size_for(kMaxHeight, 0, 0);
-  blocks_.emplace_back(new char[size]);
-  head_ = new (blocks_.back().get()) Node{};
+  head_ = new (block(size)) Node{};
   head_->height = kMaxHeight;
   for (int i = 0; i < kMaxHeight; ++i) new (&head_->links()[i]) std::atomic<Node*>(nullptr);
   for (auto& c : clears_) c.store(nullptr, std::memory_order_relaxed);
 }
 
 MemTable::~MemTable() {
+  if (pool_ != nullptr) {
+    for (auto& b : blocks_) pool_->give(std::move(b));
+    for (auto& index : indexes_) pool_->give(std::move(index->pages));
+  }
   for (auto& head : counts_) {
     for (const ProgressNode* n = head.load(std::memory_order_relaxed); n != nullptr;) {
       const ProgressNode* older = n->older;
@@ -254,18 +255,23 @@ bool MemTable::may_contain(uint64_t h) const {
   return true;
 }
 
+// A block of its own, counted in memory_bytes(). Writer thread only.
+char* MemTable::block(size_t n) {
+  blocks_.push_back(pool_ != nullptr && n == PagePool::kBlock ? pool_->take() : map_pages(n));
+  const size_t size = blocks_.back().get_deleter().size;
+  block_bytes_.store(block_bytes_.load(std::memory_order_relaxed) + size,
+                     std::memory_order_relaxed);
+  return blocks_.back().get();
+}
+
 // Bump allocation, 8-byte aligned. Writer thread only.
 char* MemTable::allocate(size_t n) {
   n = (n + 7) & ~size_t{7};
   used_bytes_.store(used_bytes_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   if (n > block_left_) {
-    const size_t size = n > kLargeItem ? n : kBlockSize;
-    blocks_.emplace_back(new char[size]);
-    block_bytes_.store(block_bytes_.load(std::memory_order_relaxed) + size,
-                       std::memory_order_relaxed);
-    if (n > kLargeItem) return blocks_.back().get();
-    block_ptr_ = blocks_.back().get();
-    block_left_ = size;
+    if (n > kLargeItem) return block(n);
+    block_ptr_ = block(kBlockSize);
+    block_left_ = kBlockSize;
   }
   char* p = block_ptr_;
   block_ptr_ += n;
@@ -393,7 +399,7 @@ void MemTable::index_put(uint64_t h, Node* n) {
 
 void MemTable::grow_index() {
   const HashIndex& old = *indexes_.back();
-  auto t = std::make_unique<HashIndex>((old.mask + 1) * 2);
+  auto t = std::make_unique<HashIndex>((old.mask + 1) * 2, pool_.get());
   for (size_t i = 0; i <= old.mask; ++i) {
     const uintptr_t slot = old.slots[i].load(std::memory_order_relaxed);
     if (slot == 0) continue;
@@ -403,9 +409,8 @@ void MemTable::grow_index() {
     while (t->slots[j].load(std::memory_order_relaxed) != 0) j = (j + 1) & t->mask;
     t->slots[j].store(slot, std::memory_order_relaxed);
   }
-  block_bytes_.store(
-      block_bytes_.load(std::memory_order_relaxed) + (t->mask + 1) * sizeof(uintptr_t),
-      std::memory_order_relaxed);
+  block_bytes_.store(block_bytes_.load(std::memory_order_relaxed) + t->pages.get_deleter().size,
+                     std::memory_order_relaxed);
   indexes_.push_back(std::move(t));
   index_.store(indexes_.back().get(), std::memory_order_release);
 }
@@ -503,10 +508,7 @@ void MemTable::log_grow() {
   const size_t s = log_segments_++;
   assert(s < log_.size());
   const size_t entries = kLogFirst << s;
-  blocks_.emplace_back(new char[sizeof(Node*) * entries]);
-  block_bytes_.store(block_bytes_.load(std::memory_order_relaxed) + sizeof(Node*) * entries,
-                     std::memory_order_relaxed);
-  log_[s] = reinterpret_cast<const Node**>(blocks_.back().get());
+  log_[s] = reinterpret_cast<const Node**>(block(sizeof(Node*) * entries));
   log_next_ = log_[s];
   log_room_ = entries;
 }

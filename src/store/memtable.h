@@ -39,6 +39,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/pages.h"
 #include "store/value.h"
 
 namespace lmkv::store {
@@ -67,8 +68,9 @@ class MemTable {
  public:
   // `expected_bytes` sizes the Bloom filter (about one bit per 8 bytes of
   // entries, at least 64 Ki bits) and the hash index's first table (it
-  // doubles when half full): the write buffer size.
-  explicit MemTable(size_t expected_bytes = 8u << 20);
+  // doubles when half full): the write buffer size. `pool`, if any, lends
+  // the arena's blocks, which go back to it when the MemTable dies.
+  explicit MemTable(size_t expected_bytes = 8u << 20, std::shared_ptr<PagePool> pool = nullptr);
   ~MemTable();
   MemTable(const MemTable&) = delete;
   MemTable& operator=(const MemTable&) = delete;
@@ -219,6 +221,7 @@ class MemTable {
   struct SwapMark;
   static constexpr int kMaxHeight = 12;
 
+  char* block(size_t n);
   char* allocate(size_t n);
   // The Bloom filter over (db, key): most GETs ask for keys a layer does not
   // hold, and it answers them without a skiplist search. The writer sets a
@@ -283,7 +286,8 @@ class MemTable {
   // The first linking's sorted entries (node->rank is the place), written
   // once under index_mu_ before indexed_ publishes it; only a prefetch hint.
   mutable std::vector<const Node*> run_;
-  std::unique_ptr<std::atomic<uint64_t>[]> bloom_;
+  Pages bloom_pages_;
+  std::atomic<uint64_t>* bloom_ = nullptr;
   uint64_t bloom_bits_mask_ = 0;
   mutable std::atomic<int> height_{1};  // raised by ensure_indexed
   std::array<std::atomic<ClearMark*>, kDbCount> clears_{};
@@ -292,7 +296,8 @@ class MemTable {
   SwapMark* swaps_tail_ = nullptr;
 
   // Writer-only state.
-  std::vector<std::unique_ptr<char[]>> blocks_;
+  const std::shared_ptr<PagePool> pool_;
+  std::vector<Pages> blocks_;  // the arena's, large items', the log's
   char* block_ptr_ = nullptr;
   size_t block_left_ = 0;
   uint64_t rng_ = 0x9e3779b97f4a7c15ull;
