@@ -107,18 +107,22 @@ Result<std::optional<std::vector<int64_t>>> read_expires(const Env& env, MDB_txn
 
 // A store written before the bulk apply counted keys with a deadline gets
 // its counts once, from every value's header (O(keys), at the first start
-// of this version only).
-Status count_expires_once(const Env& env) {
+// of this version only), stored at once. If they cannot be stored (a full
+// disk) the counts are returned, for the engine to keep until its first
+// apply stores them; nullopt once they are stored.
+Result<std::optional<std::vector<int64_t>>> count_expires_once(const Env& env) {
+  using Counted = std::optional<std::vector<int64_t>>;
   MDB_txn* txn = nullptr;
   if (int rc = mdb_txn_begin(env.raw(), nullptr, 0, &txn)) return lmdb_error(rc, "txn_begin");
   auto fail = [&](int rc, std::string_view what) {
     mdb_txn_abort(txn);
-    return Status(lmdb_error(rc, what));
+    return lmdb_error(rc, what);
   };
   auto stored = read_expires(env, txn);
   if (!stored || *stored) {
     mdb_txn_abort(txn);
-    return stored ? Status{} : Status(stored.error());
+    if (!stored) return stored.error();
+    return Counted{};
   }
   std::vector<int64_t> counts(static_cast<size_t>(env.databases()), 0);
   for (int db = 0; db < env.databases(); ++db) {
@@ -136,9 +140,18 @@ Status count_expires_once(const Env& env) {
   const auto name = Engine::kExpiresKey;
   MDB_val k{name.size(), const_cast<char*>(name.data())};
   MDB_val v{counts.size() * sizeof(int64_t), counts.data()};
-  if (int rc = mdb_put(txn, env.meta_dbi(), &k, &v, 0)) return fail(rc, "put expires counts");
-  if (int rc = mdb_txn_commit(txn)) return lmdb_error(rc, "commit");
-  return {};
+  int rc = mdb_put(txn, env.meta_dbi(), &k, &v, 0);
+  if (rc == 0) {
+    rc = mdb_txn_commit(txn);
+  } else {
+    mdb_txn_abort(txn);
+  }
+  if (rc == 0) return Counted{};
+  log::warning(
+      "cannot store the counts of keys with a deadline yet ({}); the first bulk "
+      "apply stores them",
+      lmdb_error(rc, "commit").message);
+  return Counted{std::move(counts)};
 }
 
 }  // namespace
@@ -146,7 +159,8 @@ Status count_expires_once(const Env& env) {
 Result<std::vector<int64_t>> Engine::stored_expires(MDB_txn* txn) const {
   auto counts = read_expires(*env_, txn);
   if (!counts) return counts.error();
-  if (!*counts) return std::vector<int64_t>(static_cast<size_t>(databases()), 0);
+  // Absent only while an older store's counts wait for the first apply.
+  if (!*counts) return unstored_expires_;
   return std::move(**counts);
 }
 
@@ -235,7 +249,9 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options) {
                                                 options.prefetch_max_ahead);
   auto applied = read_applied(*e->env_);
   if (!applied) return applied.error();
-  if (auto s = count_expires_once(*e->env_); !s) return s.error();
+  auto counted = count_expires_once(*e->env_);
+  if (!counted) return counted.error();
+  e->unstored_expires_ = counted->value_or(std::vector<int64_t>(e->databases(), 0));
   auto map = make_map(applied->db_map, e->databases());
   if (!map) return map.error();
   e->writer_map_ = *map;

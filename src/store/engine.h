@@ -308,6 +308,9 @@ class Engine {
   std::unique_ptr<Prefetcher> prefetch_;
   // The write buffers' arena blocks, reused from one MemTable to the next.
   std::shared_ptr<PagePool> pages_;
+  // What stored_expires() answers while the store has no counts: an older
+  // store's, counted at open when they could not be stored. Set once, in open().
+  std::vector<int64_t> unstored_expires_;
   std::function<void()> applied_hook_;  // guarded by mu_; tests only
   // The writer appends and syncs; CONFIG SET fsync may sync from a loop.
   std::mutex wal_mu_;

@@ -2,12 +2,16 @@
 // the active write buffer, frozen layers and LMDB; with FLUSHDB and SWAPDB
 // in the buffer; for a view older than the layer's stored progress; and
 // with a writer thread and concurrent readers.
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -111,6 +115,54 @@ BOOST_FIXTURE_TEST_CASE(expires_are_counted_once_in_an_older_store, EngineFixtur
   BOOST_TEST(size_in(view, 0) == 30u);
   BOOST_TEST(expires_in(view, 2) == 1);
   BOOST_TEST(expires_in(view, 1) == 0);
+}
+
+// The same older store on a full disk: its counts cannot be stored at
+// open, yet it opens, answers them, and the first apply stores them. A
+// compacted copy has no free pages to reuse, so storing them must grow
+// data.mdb, which a file size limit (RLIMIT_FSIZE) refuses.
+BOOST_FIXTURE_TEST_CASE(
+    an_older_store_whose_counts_cannot_be_stored_opens_and_the_apply_stores_them, EngineFixture) {
+  for (int i = 0; i < 30; ++i) put(0, "k" + std::to_string(i), "v", i % 3 ? 0 : kNow + 1000000);
+  flush();
+  MDB_txn* txn = nullptr;
+  BOOST_REQUIRE_EQUAL(mdb_txn_begin(env().raw(), nullptr, 0, &txn), 0);
+  const auto name = Engine::kExpiresKey;
+  MDB_val k{name.size(), const_cast<char*>(name.data())};
+  BOOST_REQUIRE_EQUAL(mdb_del(txn, env().meta_dbi(), &k, nullptr), 0);
+  BOOST_REQUIRE_EQUAL(mdb_txn_commit(txn), 0);
+  const std::string data = options().env.dir;
+  const std::string compact = tmp.path + "/compact";
+  std::filesystem::create_directory(compact);
+  BOOST_REQUIRE_EQUAL(mdb_env_copy2(env().raw(), compact.c_str(), MDB_CP_COMPACT), 0);
+  engine.reset();
+  std::filesystem::rename(compact + "/data.mdb", data + "/data.mdb");
+  const auto size = std::filesystem::file_size(data + "/data.mdb");
+  {
+    struct rlimit old {};
+    BOOST_REQUIRE_EQUAL(getrlimit(RLIMIT_FSIZE, &old), 0);
+    auto* old_handler = std::signal(SIGXFSZ, SIG_IGN);  // EFBIG instead of the signal
+    struct rlimit full = old;
+    full.rlim_cur = size;
+    BOOST_REQUIRE_EQUAL(setrlimit(RLIMIT_FSIZE, &full), 0);
+    auto opened = Engine::open(options());
+    setrlimit(RLIMIT_FSIZE, &old);
+    std::signal(SIGXFSZ, old_handler);
+    BOOST_REQUIRE_MESSAGE(opened.ok(), message_of(opened));
+    engine = std::move(*opened);
+  }
+  BOOST_TEST(std::filesystem::file_size(data + "/data.mdb") == size);  // nothing stored
+  {
+    ReadView view(*engine);
+    BOOST_TEST(expires_in(view, 0) == 10);
+  }
+  put(0, "k0", "now without a deadline");  // 10 -> 9, by the apply
+  put(0, "new", "v", kNow + 1000000);      // 9 -> 10
+  flush();
+  reopen();
+  ReadView view(*engine);
+  BOOST_TEST(expires_in(view, 0) == 10);
+  BOOST_TEST(size_in(view, 0) == 31u);
 }
 
 // A layer nobody counted yet is caught up by walking its keys (a long
