@@ -54,6 +54,16 @@ int64_t expires_in(const CountModel& m) {
   return std::count_if(m.begin(), m.end(), [](const auto& kv) { return kv.second; });
 }
 
+// Makes the store look older than its expiry counts: deletes them.
+void forget_stored_expires(Env& env) {
+  MDB_txn* txn = nullptr;
+  BOOST_REQUIRE_EQUAL(mdb_txn_begin(env.raw(), nullptr, 0, &txn), 0);
+  const auto name = Engine::kExpiresKey;
+  MDB_val k{name.size(), const_cast<char*>(name.data())};
+  BOOST_REQUIRE_EQUAL(mdb_del(txn, env.meta_dbi(), &k, nullptr), 0);
+  BOOST_REQUIRE_EQUAL(mdb_txn_commit(txn), 0);
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(dbsize)
@@ -103,12 +113,7 @@ BOOST_FIXTURE_TEST_CASE(expires_are_counted_once_in_an_older_store, EngineFixtur
     ReadView view(*engine);
     BOOST_TEST(expires_in(view, 0) == 10);
   }
-  MDB_txn* txn = nullptr;
-  BOOST_REQUIRE_EQUAL(mdb_txn_begin(env().raw(), nullptr, 0, &txn), 0);
-  const auto name = Engine::kExpiresKey;
-  MDB_val k{name.size(), const_cast<char*>(name.data())};
-  BOOST_REQUIRE_EQUAL(mdb_del(txn, env().meta_dbi(), &k, nullptr), 0);
-  BOOST_REQUIRE_EQUAL(mdb_txn_commit(txn), 0);
+  forget_stored_expires(env());
   reopen();
   ReadView view(*engine);
   BOOST_TEST(expires_in(view, 0) == 10);
@@ -125,12 +130,7 @@ BOOST_FIXTURE_TEST_CASE(
     an_older_store_whose_counts_cannot_be_stored_opens_and_the_apply_stores_them, EngineFixture) {
   for (int i = 0; i < 30; ++i) put(0, "k" + std::to_string(i), "v", i % 3 ? 0 : kNow + 1000000);
   flush();
-  MDB_txn* txn = nullptr;
-  BOOST_REQUIRE_EQUAL(mdb_txn_begin(env().raw(), nullptr, 0, &txn), 0);
-  const auto name = Engine::kExpiresKey;
-  MDB_val k{name.size(), const_cast<char*>(name.data())};
-  BOOST_REQUIRE_EQUAL(mdb_del(txn, env().meta_dbi(), &k, nullptr), 0);
-  BOOST_REQUIRE_EQUAL(mdb_txn_commit(txn), 0);
+  forget_stored_expires(env());
   const std::string data = options().env.dir;
   const std::string compact = tmp.path + "/compact";
   std::filesystem::create_directory(compact);
