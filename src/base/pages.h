@@ -25,7 +25,8 @@ struct PagesDeleter {
 };
 using Pages = std::unique_ptr<char[], PagesDeleter>;
 
-// At least `size` bytes in whole 4 KiB pages, zero-filled. Throws
+// At least `size` bytes in whole 4 KiB pages, zero-filled (from new[] under
+// AddressSanitizer, which does not watch mmap'd memory). Throws
 // std::bad_alloc if the mapping fails, as new does.
 Pages map_pages(size_t size);
 
