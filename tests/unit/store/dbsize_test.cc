@@ -125,7 +125,11 @@ BOOST_FIXTURE_TEST_CASE(expires_are_counted_once_in_an_older_store, EngineFixtur
 // The same older store on a full disk: its counts cannot be stored at
 // open, yet it opens, answers them, and the first apply stores them. A
 // compacted copy has no free pages to reuse, so storing them must grow
-// data.mdb, which a file size limit (RLIMIT_FSIZE) refuses.
+// data.mdb, which a file size limit (RLIMIT_FSIZE) refuses. Not under
+// ThreadSanitizer: its signal interception ran Boost's SIGXFSZ handler
+// despite SIG_IGN and deadlocked there (tools/tsan.sh); the plain and
+// ASan passes run it.
+#if !defined(__SANITIZE_THREAD__)
 BOOST_FIXTURE_TEST_CASE(
     an_older_store_whose_counts_cannot_be_stored_opens_and_the_apply_stores_them, EngineFixture) {
   for (int i = 0; i < 30; ++i) put(0, "k" + std::to_string(i), "v", i % 3 ? 0 : kNow + 1000000);
@@ -164,6 +168,7 @@ BOOST_FIXTURE_TEST_CASE(
   BOOST_TEST(expires_in(view, 0) == 10);
   BOOST_TEST(size_in(view, 0) == 31u);
 }
+#endif
 
 // A layer nobody counted yet is caught up by walking its keys (a long
 // stretch of log), later calls add only the new entries, and the stored
