@@ -19,10 +19,12 @@ void ClientRegistry::add(Session* s) {
   sessions_[s->id] = s;
 }
 
-void ClientRegistry::add(Session* s, Closer close) {
+bool ClientRegistry::add(Session* s, size_t limit, Closer close) {
   std::lock_guard l(mu_);
+  if (sessions_.size() >= limit) return false;
   sessions_[s->id] = s;
   closers_[s->id] = std::move(close);
+  return true;
 }
 
 void ClientRegistry::remove(Session* s) {

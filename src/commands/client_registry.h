@@ -39,7 +39,10 @@ class ClientRegistry {
 
   uint64_t next_id() { std::lock_guard l(mu_); return ++last_id_; }
   void add(Session* s);
-  void add(Session* s, Closer close);
+  // The server's add: false, and `s` left out, when `limit` sessions are
+  // registered already (maxclients). One lock for the check and the add, so
+  // two loops accepting at once cannot both take the last slot.
+  bool add(Session* s, size_t limit, Closer close);
   void remove(Session* s);
   size_t size() const;
   void set_name(Session& s, std::string name);

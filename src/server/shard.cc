@@ -89,13 +89,12 @@ void Shard::finish_drain() {
 
 void Shard::on_open(net::Connection& c) {
   server_.stats().connections_received.fetch_add(1, std::memory_order_relaxed);
-  auto& clients = server_.clients();
-  if (draining_ || static_cast<int64_t>(clients.size()) >= server_.maxclients()) {
+  auto refuse_full = [&] {
     server_.stats().rejected_connections.fetch_add(1, std::memory_order_relaxed);
     c.out() += "-ERR max number of clients reached\r\n";
     c.close_after_flush();
-    return;
-  }
+  };
+  if (draining_) return refuse_full();
   if (commands::protected_mode_denies(server_.protected_mode(), server_.acl()->default_nopass(),
                                       c.peer())) {
     c.out() += "-DENIED ";
@@ -104,7 +103,8 @@ void Shard::on_open(net::Connection& c) {
     c.close_after_flush();
     return;
   }
-  auto* client = new Client();
+  auto& clients = server_.clients();
+  auto client = std::make_unique<Client>();
   auto& s = client->session;
   // Redis: a connection starts authenticated when the default user needs
   // no password.
@@ -116,9 +116,10 @@ void Shard::on_open(net::Connection& c) {
   s.created_ms = mono_ms();
   s.last_interaction_ms = s.created_ms;
   s.loop = loop_.index();
-  c.user = client;
   // CLIENT KILL from any loop closes the connection here, on its own loop.
-  clients.add(&s, [this, id = s.id] { loop_.post([this, id] { kill_client(id); }); });
+  auto closer = [this, id = s.id] { loop_.post([this, id] { kill_client(id); }); };
+  if (!clients.add(&s, static_cast<size_t>(server_.maxclients()), closer)) return refuse_full();
+  c.user = client.release();
   connections_.insert(&c);
   by_id_[s.id] = &c;
 }

@@ -84,8 +84,10 @@ BOOST_AUTO_TEST_CASE(client_registry_kill_filters_and_pause) {
   a.laddr = b.laddr = "127.0.0.1:6379";
   b.user = "bob";
   int closed_a = 0, closed_b = 0;
-  reg.add(&a, [&] { ++closed_a; });
-  reg.add(&b, [&] { ++closed_b; });
+  BOOST_TEST(reg.add(&a, 1, [&] { ++closed_a; }));
+  BOOST_TEST(!reg.add(&b, 1, [&] { ++closed_b; }));  // maxclients 1: full
+  BOOST_TEST(reg.size() == 1u);
+  BOOST_TEST(reg.add(&b, 2, [&] { ++closed_b; }));
   bool self = false;
   KillFilter f;
   f.addr = "127.0.0.1:2000";
@@ -96,7 +98,7 @@ BOOST_AUTO_TEST_CASE(client_registry_kill_filters_and_pause) {
   BOOST_TEST(reg.size() == 1u);
   BOOST_TEST(reg.kill(f, &a, &self) == 0);
   BOOST_TEST(closed_b == 1);
-  reg.add(&b, [&] { ++closed_b; });
+  BOOST_TEST(reg.add(&b, 2, [&] { ++closed_b; }));
   KillFilter by_user;
   by_user.user = "default";
   BOOST_TEST(reg.kill(by_user, &a, &self) == 0);  // skipme: only a is "default"
