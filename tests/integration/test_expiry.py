@@ -269,7 +269,9 @@ def test_info_keyspace_expires_through_applies_and_restarts(lmkv_factory):
         if not (i % 2 == 1 and i < 600) and ((i % 4 == 0) if i % 2 == 0 else (i % 3 == 0)))
     expected = (2700, expected_expires)
     assert keyspace(c) == expected
-    assert int(c.info("persistence")["lmkv_bulk_applies"]) > 5
+    # Several applies; how many depends on the machine: an applier that falls
+    # behind takes a few frozen buffers at once (4 of them on a loaded ASan run).
+    assert int(c.info("persistence")["lmkv_bulk_applies"]) > 1
     c.close()
     for how in ("kill9", "term"):
         proc.kill9() if how == "kill9" else proc.stop()

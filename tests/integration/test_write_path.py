@@ -438,8 +438,12 @@ def test_restart_time_after_kill9_with_200k_keys(lmkv_factory):
           f"{after['lmkv_replayed_frames']} (unapplied at kill: {before['lmkv_unapplied_bytes']}"
           f" bytes)")
     assert first_get == f"val:{n - 1}".encode()
-    assert elapsed < 2.0
-    assert 0 < after["lmkv_recovery_ms"] < 2000
+    # An applier that fell behind (a loaded machine) leaves more unapplied
+    # than the usual 1.8 MB; under the sanitizers (tools/test.sh's second pass
+    # sets ASAN_OPTIONS) replaying 16 MB of it took 2.2 s.
+    bound = 6.0 if os.environ.get("ASAN_OPTIONS") else 2.0
+    assert elapsed < bound
+    assert 0 < after["lmkv_recovery_ms"] < bound * 1000
     assert probe.dbsize() == n
     sample = random.Random(7).sample(range(n), 2000)
     got = probe.mget([f"key:{j:07d}" for j in sample])
