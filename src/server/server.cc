@@ -115,6 +115,9 @@ Status Server::start() {
   auto fd = net::listen_tcp(config_.bind, config_.port);
   if (!fd) return fd.error();
   listen_fd_ = *fd;
+  // Before any loop accepts: whoever connects may read the pidfile (Redis
+  // writes it before its event loop runs, too).
+  if (!config_.pidfile.empty()) std::ofstream(config_.pidfile) << getpid() << "\n";
 
   pubsub_ = std::make_unique<Broker>(shards_);
   pubsub_->set_notify_flags(config_.notify_keyspace_events);
@@ -131,9 +134,6 @@ Status Server::start() {
   }
   // The loops run: a CONFIG SET may write config_ from now on (TSan saw it).
   std::lock_guard lock(config_mu_);
-  if (!config_.pidfile.empty()) {
-    std::ofstream(config_.pidfile) << getpid() << "\n";
-  }
   log::notice("lmkv {} ready to accept connections on {}:{} ({} loops, data in {}, fsync {})",
               LMKV_VERSION, config_.bind, config_.port, threads, config_.dir,
               fsync_name(config_.fsync));
