@@ -25,13 +25,13 @@ uint64_t remix(uint64_t h) {
 
 }  // namespace
 
+// Not zeroed here: map_pages' memory is zero, and faulted in by whoever
+// sets its bits first (the build's thread, not the engine's opener).
 KeyFilter::KeyFilter(uint64_t keys)
     : capacity_(keys),
       blocks_(std::max<uint64_t>(1, (keys * kBitsPerKey + 511) / 512)),
-      bits_(new Block[blocks_]) {
-  for (uint64_t b = 0; b < blocks_; ++b)
-    for (auto& w : bits_[b].words) w.store(0, std::memory_order_relaxed);
-}
+      pages_(map_pages(blocks_ * kBlockWords * sizeof(uint64_t))),
+      words_(reinterpret_cast<uint64_t*>(pages_.get())) {}
 
 uint64_t KeyFilter::hash(int db, std::string_view raw_key) {
   return std::hash<std::string_view>{}(raw_key) ^
@@ -39,31 +39,34 @@ uint64_t KeyFilter::hash(int db, std::string_view raw_key) {
 }
 
 // The block from the hash's high 32 bits (a multiply instead of a modulo).
-KeyFilter::Block& KeyFilter::block(uint64_t h) const { return bits_[((h >> 32) * blocks_) >> 32]; }
+uint64_t* KeyFilter::block(uint64_t h) const {
+  return words_ + (((h >> 32) * blocks_) >> 32) * kBlockWords;
+}
 
 // Bits already set cost a load, not a locked read-modify-write: most keys
 // an apply writes over are already in.
 void KeyFilter::add(uint64_t h) {
-  Block& b = block(h);
-  uint64_t masks[8] = {};
+  uint64_t* b = block(h);
+  uint64_t masks[kBlockWords] = {};
   uint64_t bits = remix(h);
   for (int i = 0; i < kProbes; ++i, bits >>= 9)
     masks[(bits >> 6) & 7] |= uint64_t{1} << (bits & 63);
-  for (int w = 0; w < 8; ++w) {
+  for (size_t w = 0; w < kBlockWords; ++w) {
     const uint64_t m = masks[w];
-    if (!m || (b.words[w].load(std::memory_order_relaxed) & m) == m) continue;
-    const uint64_t old = b.words[w].fetch_or(m, std::memory_order_relaxed);
+    std::atomic_ref<uint64_t> word(b[w]);
+    if (!m || (word.load(std::memory_order_relaxed) & m) == m) continue;
+    const uint64_t old = word.fetch_or(m, std::memory_order_relaxed);
     if (const int added = std::popcount(m & ~old))
       set_.fetch_add(static_cast<uint64_t>(added), std::memory_order_relaxed);
   }
 }
 
 bool KeyFilter::may_contain(uint64_t h) const {
-  const Block& b = block(h);
+  uint64_t* b = block(h);
   uint64_t bits = remix(h);
   for (int i = 0; i < kProbes; ++i, bits >>= 9) {
-    if (!(b.words[(bits >> 6) & 7].load(std::memory_order_relaxed) & (uint64_t{1} << (bits & 63))))
-      return false;
+    const std::atomic_ref<uint64_t> word(b[(bits >> 6) & 7]);
+    if (!(word.load(std::memory_order_relaxed) & (uint64_t{1} << (bits & 63)))) return false;
   }
   return true;
 }

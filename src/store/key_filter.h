@@ -12,6 +12,8 @@
 // builds a new one when this one fills up.
 //
 // Any thread may call add() and may_contain() at once (atomic words).
+// The bits are pages the kernel zeroes as they are first touched: building
+// a filter sized for millions of keys costs the caller nothing up front.
 // Knows nothing of MemTables or Versions.
 #pragma once
 
@@ -21,6 +23,7 @@
 #include <string_view>
 
 #include "base/error.h"
+#include "base/pages.h"
 #include "store/env.h"
 
 namespace lmkv::store {
@@ -44,21 +47,23 @@ class KeyFilter {
   Status fill(const Env& env, const std::atomic<bool>& stop);
 
   uint64_t capacity() const { return capacity_; }
-  size_t memory_bytes() const { return blocks_ * sizeof(Block); }
+  size_t memory_bytes() const { return blocks_ * kBlockWords * sizeof(uint64_t); }
   // Share of bits set, 0..1; past 1/2 the filter holds more keys than it
   // was sized for and false positives climb (0.5^7 at 1/2, 0.9^7 at 0.9).
   double fill_ratio() const;
   bool full() const { return fill_ratio() > 0.5; }
 
  private:
-  struct alignas(64) Block {
-    std::atomic<uint64_t> words[8];
-  };
-  Block& block(uint64_t h) const;
+  // A block is 64 bytes, one cache line: page-aligned memory keeps each
+  // within one.
+  static constexpr size_t kBlockWords = 8;
+  // The block's first word, read and written through std::atomic_ref.
+  uint64_t* block(uint64_t h) const;
 
   uint64_t capacity_;
   uint64_t blocks_;
-  std::unique_ptr<Block[]> bits_;
+  Pages pages_;
+  uint64_t* words_;
   std::atomic<uint64_t> set_{0};  // bits set
 };
 
