@@ -46,6 +46,12 @@ Pages map_pages(size_t size) {
   return Pages(static_cast<char*>(m), PagesDeleter{size});
 }
 
+Pages map_populated(size_t size) {
+  Pages p = map_pages(size);
+  if (!kFromHeap) populate(p.get(), p.get_deleter().size);
+  return p;
+}
+
 PagePool::PagePool(size_t max_kept_bytes) : max_kept_(max_kept_bytes) {}
 
 PagePool::~PagePool() {
@@ -62,7 +68,7 @@ Pages PagePool::take() {
       return p;
     }
   }
-  return map_pages(kBlock);
+  return map_populated(kBlock);
 }
 
 void PagePool::give(Pages block) {
@@ -78,9 +84,7 @@ void PagePool::fill(size_t bytes) {
   filler_ = std::thread([this, blocks] {
     for (size_t i = 0; i < blocks && !stop_.load(std::memory_order_relaxed); ++i) {
       try {
-        Pages p = map_pages(kBlock);
-        populate(p.get(), kBlock);
-        give(std::move(p));
+        give(map_populated(kBlock));
       } catch (const std::bad_alloc&) {
         break;  // take() maps its own, or fails where the caller can tell
       }
