@@ -242,11 +242,6 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options) {
   auto env = Env::open(env_options);
   if (!env) return env.error();
   e->env_ = std::move(*env);
-  // Before the replayed MemTable is frozen below, so it is prefetched too.
-  if (options.prefetch_threads > 0)
-    e->prefetch_ = std::make_unique<Prefetcher>(*e->env_, e->databases(), options.prefetch_threads,
-                                                options.prefetch_lookahead,
-                                                options.prefetch_max_ahead);
   auto applied = read_applied(*e->env_);
   if (!applied) return applied.error();
   auto counted = count_expires_once(*e->env_);
@@ -289,6 +284,14 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options) {
     // What was replayed goes to LMDB behind the scenes, not before serving.
     if (e->active_->entries() > 0) e->freeze_locked();
     e->publish_locked();
+  }
+  // After the replay, which its threads' start would only slow; before the
+  // applier, which tells it where it is. The replayed MemTable is its first job.
+  if (options.prefetch_threads > 0) {
+    e->prefetch_ =
+        std::make_unique<Prefetcher>(*e->env_, e->databases(), options.prefetch_threads,
+                                     options.prefetch_lookahead, options.prefetch_max_ahead);
+    for (const auto& f : e->frozen_) e->prefetch_->enqueue(f.table);
   }
   e->maybe_build_filter();
   e->applier_ = std::thread([raw = e.get()] { raw->applier_main(); });

@@ -38,9 +38,17 @@ Prefetcher::Prefetcher(Env& env, int databases, int threads, size_t lookahead, s
     : env_(env),
       databases_(databases),
       lookahead_(std::max<size_t>(1, lookahead)),
-      max_ahead_(std::max(kBlock, max_ahead)) {
-  workers_.reserve(static_cast<size_t>(std::max(1, threads)));
-  for (int i = 0; i < std::max(1, threads); ++i) workers_.emplace_back([this] { worker_main(); });
+      max_ahead_(std::max(kBlock, max_ahead)),
+      threads_(std::max(1, threads)) {
+  // Starting 32 threads took 7-9 ms, which a crash restart would spend
+  // before its replay: a thread of its own starts them instead. A job
+  // enqueued meanwhile waits for the first.
+  starter_ = std::thread([this] {
+    setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);  // the workers inherit it
+    workers_.reserve(static_cast<size_t>(threads_));
+    for (int i = 0; i < threads_ && !stop_flag_.load(std::memory_order_relaxed); ++i)
+      workers_.emplace_back([this] { worker_main(); });
+  });
 }
 
 Prefetcher::~Prefetcher() {
@@ -49,6 +57,7 @@ Prefetcher::~Prefetcher() {
     stopping_ = true;
   }
   stop_flag_.store(true, std::memory_order_relaxed);
+  starter_.join();  // no worker starts after this
   cv_.notify_all();
   for (auto& t : workers_) t.join();
 }
@@ -101,9 +110,9 @@ std::shared_ptr<Prefetcher::Job> Prefetcher::pick_locked() {
 }
 
 void Prefetcher::worker_main() {
-  // Like the applier it serves, background work: mostly asleep in page
-  // faults, it must not take CPU from the loops when its pages are cached.
-  setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
+  // Like the applier it serves, background work (niced by its starter):
+  // mostly asleep in page faults, it must not take CPU from the loops when
+  // its pages are cached.
   pthread_setname_np(pthread_self(), "lmkv-prefetch");
   MDB_txn* txn = nullptr;  // reset between blocks, renewed per block
   for (;;) {

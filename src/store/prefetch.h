@@ -72,8 +72,9 @@ class Prefetcher {
   // first read from disk, after which every key is again.
   static constexpr size_t kSampleStride = 512;
 
-  // Starts `threads` workers (>= 1) over env's first `databases` databases,
-  // each using one LMDB reader slot (the Env must have room for them).
+  // Starts `threads` workers (>= 1, from a thread of its own) over env's
+  // first `databases` databases, each using one LMDB reader slot (the Env
+  // must have room for them).
   Prefetcher(Env& env, int databases, int threads, size_t lookahead = 2, size_t max_ahead = 2048);
   // Stops the workers (a block in progress finishes) and joins them.
   ~Prefetcher();
@@ -96,7 +97,7 @@ class Prefetcher {
   // Jobs not yet retired (tests).
   size_t pending() const;
   const PrefetchStats& stats() const { return stats_; }
-  int threads() const { return static_cast<int>(workers_.size()); }
+  int threads() const { return threads_; }
 
  private:
   struct Job;
@@ -120,7 +121,9 @@ class Prefetcher {
   std::atomic<bool> stop_flag_{false};
   std::atomic<bool> sampling_{false};  // see kSampleStride
   uint64_t (*faults_)() = &Prefetcher::major_faults;
-  std::vector<std::thread> workers_;
+  const int threads_;
+  std::thread starter_;               // starts the workers, then ends
+  std::vector<std::thread> workers_;  // the starter's until it is joined
   PrefetchStats stats_;
 };
 
