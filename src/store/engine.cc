@@ -169,7 +169,7 @@ Result<std::vector<int64_t>> Engine::stored_expires(MDB_txn* txn) const {
 // parsed whole first so that each key's write buffer lines can be
 // prefetched a few effects before its insert (a replay is a stream of
 // inserts at random places; a SELECT in between only wastes a hint).
-Status Engine::replay(std::string_view payload, int* db) {
+Status Engine::replay(std::string_view payload, const std::shared_ptr<const void>& owner, int* db) {
   constexpr size_t kAhead = 8;
   std::vector<std::string_view> args;              // every effect's, in order
   std::vector<std::pair<size_t, size_t>> effects;  // (first of args, count)
@@ -179,6 +179,7 @@ Status Engine::replay(std::string_view payload, int* db) {
     return {};
   });
   if (!parsed) return parsed;
+  if (owner) active_->hold(owner);
   auto effect = [&](size_t i) {
     return std::span<const std::string_view>(args).subspan(effects[i].first, effects[i].second);
   };
@@ -191,12 +192,12 @@ Status Engine::replay(std::string_view payload, int* db) {
   for (size_t i = 0; i < kAhead; ++i) prefetch(i);
   for (size_t i = 0; i < effects.size(); ++i) {
     prefetch(i + kAhead);
-    if (auto s = replay_effect(effect(i), db); !s) return s;
+    if (auto s = replay_effect(effect(i), owner != nullptr, db); !s) return s;
   }
   return {};
 }
 
-Status Engine::replay_effect(std::span<const std::string_view> a, int* db) {
+Status Engine::replay_effect(std::span<const std::string_view> a, bool borrow, int* db) {
   const std::string_view name = a[0];
   auto bad = [&] { return err(fmt::format("log: malformed {} effect", name)); };
   if (iequals(name, "SELECT")) {
@@ -211,7 +212,11 @@ Status Engine::replay_effect(std::span<const std::string_view> a, int* db) {
       if (!at || !iequals(a[3], "PXAT")) return bad();
       v.deadline_ms = *at;
     }
-    active_->put(next_seq(), physical_db(*db), a[1], v);
+    if (borrow) {
+      active_->put_borrowed(next_seq(), physical_db(*db), a[1], v);
+    } else {
+      active_->put(next_seq(), physical_db(*db), a[1], v);
+    }
   } else if (iequals(name, "DEL")) {
     if (a.size() != 2) return bad();
     active_->del(next_seq(), physical_db(*db), a[1]);
@@ -258,16 +263,17 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options) {
   WalOptions wal_options{.dir = options.env.dir + "/log",
                          .segment_bytes = options.segment_bytes,
                          .allocate = options.log_allocate};
-  auto wal = Wal::open(wal_options, applied->offset, applied->position,
-                       [&](uint64_t, std::string_view payload) {
-                         // A replay fills fresh memory as fast as it can: another core faults
-                         // it in ahead (up to the bound, all a replay normally fills).
-                         if (e->stats_.replayed_frames.fetch_add(1, std::memory_order_relaxed) == 0)
-                           e->pages_->fill(options.max_unapplied);
-                         // Each frame starts a fresh SELECT context, as the writer's groups do.
-                         db = 0;
-                         return e->replay(payload, &db);
-                       });
+  auto wal =
+      Wal::open(wal_options, applied->offset, applied->position,
+                [&](uint64_t, std::string_view payload, const std::shared_ptr<const void>& owner) {
+                  // A replay fills fresh memory as fast as it can: another core faults
+                  // it in ahead (up to the bound, all a replay normally fills).
+                  if (e->stats_.replayed_frames.fetch_add(1, std::memory_order_relaxed) == 0)
+                    e->pages_->fill(options.max_unapplied);
+                  // Each frame starts a fresh SELECT context, as the writer's groups do.
+                  db = 0;
+                  return e->replay(payload, owner, &db);
+                });
   if (!wal) return wal.error();
   e->wal_ = std::move(*wal);
   if (auto s = e->wal_->set_direct(options.log_direct && options.fsync == Fsync::kAlways); !s)

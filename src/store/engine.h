@@ -285,8 +285,10 @@ class Engine {
   Engine() = default;
   uint64_t next_seq() { return ++last_seq_; }
   MemTable& active() { return *active_; }
-  Status replay(std::string_view payload, int* db);
-  Status replay_effect(std::span<const std::string_view> a, int* db);
+  // Replays one logged group into the active MemTable; with an `owner` of
+  // the payload's bytes its values are borrowed (MemTable::put_borrowed).
+  Status replay(std::string_view payload, const std::shared_ptr<const void>& owner, int* db);
+  Status replay_effect(std::span<const std::string_view> a, bool borrow, int* db);
   void freeze_locked();
   void publish_locked();
   // Writer thread, after each group: slows writers past max_unapplied.

@@ -14,9 +14,11 @@ namespace lmkv::store {
 // Layout
 // ---------------------------------------------------------------------------
 // A node is one arena allocation: this header, then `height` link slots,
-// then the key bytes, then the value bytes. Lower nodes carry fewer links,
-// as in LevelDB, so the average node has 4/3 links. The height is drawn at
-// put; the links are written when the node is linked (ensure_indexed).
+// then the key bytes, then the value bytes -- or, for a borrowed entry
+// (put_borrowed), two pointers to bytes held elsewhere. Lower nodes carry
+// fewer links, as in LevelDB, so the average node has 4/3 links. The height
+// is drawn at put; the links are written when the node is linked
+// (ensure_indexed).
 
 namespace {
 
@@ -45,20 +47,36 @@ struct MemTable::Node {
   uint8_t kind;
   uint8_t type;
   uint8_t height;
+  bool borrowed;  // the bytes are elsewhere: see Borrowed
+
+  // A borrowed entry's bytes, where an owned entry's are.
+  struct Borrowed {
+    const char* key;
+    const char* data;
+  };
 
   std::atomic<Node*>* links() { return reinterpret_cast<std::atomic<Node*>*>(this + 1); }
   const std::atomic<Node*>* links() const {
     return reinterpret_cast<const std::atomic<Node*>*>(this + 1);
   }
-  const char* key_data() const { return reinterpret_cast<const char*>(links() + height); }
+  char* bytes() { return reinterpret_cast<char*>(links() + height); }
+  const char* bytes() const { return reinterpret_cast<const char*>(links() + height); }
+  const Borrowed& borrowed_bytes() const { return *reinterpret_cast<const Borrowed*>(bytes()); }
+  const char* key_data() const { return borrowed ? borrowed_bytes().key : bytes(); }
   std::string_view key() const { return {key_data(), key_len}; }
-  std::string_view data() const { return {key_data() + key_len, data_len}; }
+  std::string_view data() const {
+    return {borrowed ? borrowed_bytes().data : bytes() + key_len, data_len};
+  }
   const Node* next(int level) const { return links()[level].load(std::memory_order_acquire); }
 
   static size_t size_for(int height, size_t key_len, size_t data_len) {
     return sizeof(Node) + sizeof(std::atomic<Node*>) * height + key_len + data_len;
   }
+  static size_t borrowed_size_for(int height) {
+    return sizeof(Node) + sizeof(std::atomic<Node*>) * height + sizeof(Borrowed);
+  }
 };
+static_assert(sizeof(MemTable::Node) == 48);  // `borrowed` fits in the padding
 static_assert(sizeof(MemTable::Node) % alignof(std::atomic<MemTable::Node*>) == 0);
 static_assert(std::atomic<MemTable::Node*>::is_always_lock_free);
 
@@ -343,7 +361,7 @@ const MemTable::ClearMark* MemTable::visible_clear(int db, uint64_t visible) con
 // `older` link set, before the release store that makes it reachable by
 // get(); the skiplist links come later (ensure_indexed).
 void MemTable::insert(uint64_t seq, int db, std::string_view key, uint8_t kind,
-                      const ValueView* value) {
+                      const ValueView* value, bool borrow) {
   assert(db >= 0 && db < kDbCount);
   const std::string_view data = value != nullptr ? value->data : std::string_view();
   assert(key.size() <= UINT32_MAX && data.size() <= UINT32_MAX);
@@ -351,7 +369,8 @@ void MemTable::insert(uint64_t seq, int db, std::string_view key, uint8_t kind,
   const uint64_t h = hash(db, key);
   bloom_add(h);
   const int height = random_height();
-  char* mem = allocate(Node::size_for(height, key.size(), data.size()));
+  char* mem = allocate(borrow ? Node::borrowed_size_for(height)
+                              : Node::size_for(height, key.size(), data.size()));
   Node* n = new (mem) Node{};
   n->seq = seq;
   n->deadline_ms = value != nullptr ? value->deadline_ms : 0;
@@ -363,9 +382,13 @@ void MemTable::insert(uint64_t seq, int db, std::string_view key, uint8_t kind,
   n->kind = kind;
   n->type = value != nullptr ? static_cast<uint8_t>(value->type) : 0;
   n->height = static_cast<uint8_t>(height);
-  char* bytes = const_cast<char*>(n->key_data());
-  if (!key.empty()) std::memcpy(bytes, key.data(), key.size());
-  if (!data.empty()) std::memcpy(bytes + key.size(), data.data(), data.size());
+  n->borrowed = borrow;
+  if (borrow) {
+    new (n->bytes()) Node::Borrowed{key.data(), data.data()};
+  } else {
+    if (!key.empty()) std::memcpy(n->bytes(), key.data(), key.size());
+    if (!data.empty()) std::memcpy(n->bytes() + key.size(), data.data(), data.size());
+  }
 
   entries_.store(entries_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   const uint64_t max_seq = max_seq_.load(std::memory_order_relaxed);
@@ -514,11 +537,19 @@ void MemTable::log_grow() {
 }
 
 void MemTable::put(uint64_t seq, int db, std::string_view key, const ValueView& value) {
-  insert(seq, db, key, kPut, &value);
+  insert(seq, db, key, kPut, &value, false);
+}
+
+void MemTable::put_borrowed(uint64_t seq, int db, std::string_view key, const ValueView& value) {
+  insert(seq, db, key, kPut, &value, true);
+}
+
+void MemTable::hold(std::shared_ptr<const void> owner) {
+  if (held_.empty() || held_.back() != owner) held_.push_back(std::move(owner));
 }
 
 void MemTable::del(uint64_t seq, int db, std::string_view key) {
-  insert(seq, db, key, kDel, nullptr);
+  insert(seq, db, key, kDel, nullptr, false);
 }
 
 // Inserts the marker at its place in the newest-first list; with

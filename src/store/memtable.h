@@ -80,6 +80,14 @@ class MemTable {
   // Writer thread only. `db` is 0..255; seqs are normally non-decreasing
   // but need not be. Key and value bytes are copied into the arena.
   void put(uint64_t seq, int db, std::string_view key, const ValueView& value);
+  // put without the copy: the entry views the key and value bytes where
+  // they are, which must stay unchanged while the MemTable lives (hold()
+  // their owner). A crash replay's entries view the mapped log: copying
+  // them took fresh memory, and a fresh page is the dearest part of a
+  // replay (see base/pages.h).
+  void put_borrowed(uint64_t seq, int db, std::string_view key, const ValueView& value);
+  // Keeps `owner` (of borrowed bytes) alive as long as the MemTable.
+  void hold(std::shared_ptr<const void> owner);
   void del(uint64_t seq, int db, std::string_view key);
   // FLUSHDB: hides every entry of `db` inserted before it (see above).
   void clear(uint64_t seq, int db);
@@ -256,7 +264,8 @@ class MemTable {
   // in the log when it is called can be iterated. Any thread.
   void ensure_indexed() const;
   const Node* log_node(size_t i) const;
-  void insert(uint64_t seq, int db, std::string_view key, uint8_t kind, const ValueView* value);
+  void insert(uint64_t seq, int db, std::string_view key, uint8_t kind, const ValueView* value,
+              bool borrow);
   // The newest clear marker of db with seq <= visible, or nullptr.
   const ClearMark* visible_clear(int db, uint64_t visible) const;
 
@@ -298,6 +307,7 @@ class MemTable {
   // Writer-only state.
   const std::shared_ptr<PagePool> pool_;
   std::vector<Pages> blocks_;  // the arena's, large items', the log's
+  std::vector<std::shared_ptr<const void>> held_;  // owners of borrowed bytes
   char* block_ptr_ = nullptr;
   size_t block_left_ = 0;
   uint64_t rng_ = 0x9e3779b97f4a7c15ull;

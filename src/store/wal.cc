@@ -1,6 +1,7 @@
 #include "store/wal.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -12,10 +13,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <new>
+#include <optional>
 #include <utility>
-
-#include <fmt/format.h>
 
 #include "base/crc32c.h"
 #include "base/log.h"
@@ -80,8 +81,10 @@ Result<std::string> read_file(const std::string& path, uint64_t from) {
 
 // A log file's bytes from `from` on, mapped read-only. Replay after a crash
 // reads tens of MB: a copy would first fault in (and zero) as much fresh
-// memory, which took most of the replay's time. Only for a file no one
-// writes or truncates meanwhile (recovery, before the log takes appends).
+// memory, which took most of the replay's time. The replayed buffer views
+// these bytes until it is applied, so nothing may write them again: a cut
+// only drops bytes past the last whole frame, and after a replay the log
+// takes its appends in a new segment.
 class MappedTail {
  public:
   static Result<MappedTail> open(const std::string& path, uint64_t from) {
@@ -107,8 +110,8 @@ class MappedTail {
         return e;
       }
       m.base_ = static_cast<char*>(p);
-      // Read in order, and all of it: ask for the whole range at once.
-      (void)::madvise(p, m.len_, MADV_SEQUENTIAL);
+      // All of it: ask for the whole range at once. Not MADV_SEQUENTIAL,
+      // which would drop the pages the replayed buffer goes on reading.
       (void)::madvise(p, m.len_, MADV_WILLNEED);
     }
     ::close(fd);
@@ -190,6 +193,7 @@ Result<std::unique_ptr<Wal>> Wal::open(const WalOptions& options, uint64_t from,
   size_t last_good = first;
   uint64_t last_size = 0;
   bool cut = false;
+  std::optional<size_t> replayed_from;  // the last segment a frame was replayed from
   for (size_t i = first; i < wal->segments_.size() && !cut; ++i) {
     const Segment& seg = wal->segments_[i];
     if (seg.start != end) {
@@ -199,28 +203,30 @@ Result<std::unique_ptr<Wal>> Wal::open(const WalOptions& options, uint64_t from,
     }
     // Start at the hinted frame when it checks out; else read the segment.
     uint64_t base = 0;
-    MappedTail mapped;
+    std::shared_ptr<const MappedTail> mapped;
     if (i == first && hint.segment == seg.start && hint.byte > 0) {
       auto tail = MappedTail::open(seg.path, hint.byte);
       if (!tail) return tail.error();
       if (tail->data().empty() || frame_at(tail->data(), 0, from)) {
         base = hint.byte;
         end = from;
-        mapped = std::move(*tail);
+        mapped = std::make_shared<const MappedTail>(std::move(*tail));
       }
     }
     if (base == 0) {
       auto whole = MappedTail::open(seg.path, 0);
       if (!whole) return whole.error();
-      mapped = std::move(*whole);
+      mapped = std::make_shared<const MappedTail>(std::move(*whole));
     }
-    const std::string_view data = mapped.data();
+    const std::string_view data = mapped->data();
+    const std::shared_ptr<const void> owner = mapped;
     size_t pos = 0;
     while (frame_at(data, pos, end)) {
       const uint32_t len = get32(data.data() + pos + 4);
       if (end >= from) {
-        if (auto s = replay(end, std::string_view(data.data() + pos + kHeaderSize, len)); !s)
+        if (auto s = replay(end, std::string_view(data.data() + pos + kHeaderSize, len), owner); !s)
           return s.error();
+        replayed_from = i;
       }
       end += len;
       pos += kHeaderSize + len;
@@ -256,7 +262,9 @@ Result<std::unique_ptr<Wal>> Wal::open(const WalOptions& options, uint64_t from,
     return wal;
   }
   wal->end_ = end;
-  if (wal->segments_.empty()) {
+  // A replayed frame's bytes may be viewed while the log takes appends.
+  const bool fresh = replayed_from && *replayed_from + 1 == wal->segments_.size();
+  if (wal->segments_.empty() || fresh) {
     if (auto s = wal->open_segment_for_append(end, true); !s) return s.error();
   } else {
     wal->segment_size_ = last_size;

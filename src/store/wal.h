@@ -83,7 +83,10 @@ class Wal {
   static Result<WalScan> scan(const std::string& dir, uint64_t from);
 
   // Called for each whole frame at or after the replay offset, in order.
-  using Replay = std::function<Status(uint64_t start, std::string_view payload)>;
+  // `owner` keeps the payload's bytes (the mapped log file) as they are for
+  // as long as anyone holds it: a replay may view them instead of copying.
+  using Replay = std::function<Status(uint64_t start, std::string_view payload,
+                                      const std::shared_ptr<const void>& owner)>;
 
   // Opens (or creates) the log and replays every frame that starts at or
   // after `from` (the offset LMDB already holds). `hint`, if it names the
@@ -91,6 +94,8 @@ class Wal {
   // there must start at `from`, else the segment is read from its start). A
   // torn or corrupt tail is cut off at the last whole frame. If the log ends
   // before `from` (its tail was never synced), the log restarts at `from`.
+  // Appends after a replay go to a new segment, so no replayed byte is ever
+  // written again (a direct write rewrites its partial block).
   static Result<std::unique_ptr<Wal>> open(const WalOptions& options, uint64_t from,
                                            WalPosition hint, const Replay& replay);
   ~Wal();

@@ -38,7 +38,7 @@ struct Frame {
 std::vector<Frame> replay_all(const WalOptions& o, uint64_t from, uint64_t* end = nullptr,
                               lmkv::store::WalPosition hint = {}) {
   std::vector<Frame> got;
-  auto wal = Wal::open(o, from, hint, [&](uint64_t start, std::string_view p) {
+  auto wal = Wal::open(o, from, hint, [&](uint64_t start, std::string_view p, const auto&) {
     got.push_back({start, std::string(p)});
     return Status();
   });
@@ -65,7 +65,7 @@ std::string only_segment(const std::string& dir) {
 
 // Writes one frame per payload into a fresh log in `o.dir`.
 void write_log(const WalOptions& o, const std::vector<std::string>& data) {
-  auto wal = Wal::open(o, 0, {}, [](uint64_t, std::string_view) { return Status(); });
+  auto wal = Wal::open(o, 0, {}, [](uint64_t, std::string_view, const auto&) { return Status(); });
   BOOST_REQUIRE(wal.ok());
   for (auto& p : data) BOOST_REQUIRE((*wal)->append(p).ok());
 }
@@ -82,7 +82,8 @@ BOOST_AUTO_TEST_CASE(appended_frames_replay_in_order_with_offsets) {
   WalOptions o{d.path};
   auto data = payloads(50);
   {
-    auto wal = Wal::open(o, 0, {}, [](uint64_t, std::string_view) { return Status(); });
+    auto wal =
+        Wal::open(o, 0, {}, [](uint64_t, std::string_view, const auto&) { return Status(); });
     BOOST_REQUIRE(wal.ok());
     uint64_t expect = 0;
     for (auto& p : data) {
@@ -165,7 +166,8 @@ BOOST_AUTO_TEST_CASE(stale_frames_in_a_recycled_segment_are_rejected) {
   TempDir d2;
   WalOptions o2{d2.path};
   {
-    auto wal = Wal::open(o2, 0, {}, [](uint64_t, std::string_view) { return Status(); });
+    auto wal =
+        Wal::open(o2, 0, {}, [](uint64_t, std::string_view, const auto&) { return Status(); });
     BOOST_REQUIRE((*wal)->append(data[5]).ok());
     BOOST_REQUIRE((*wal)->append(data[6]).ok());
   }
@@ -192,7 +194,8 @@ BOOST_AUTO_TEST_CASE(segments_rotate_and_are_released) {
   auto data = payloads(40);
   uint64_t mid = 0;
   {
-    auto wal = Wal::open(o, 0, {}, [](uint64_t, std::string_view) { return Status(); });
+    auto wal =
+        Wal::open(o, 0, {}, [](uint64_t, std::string_view, const auto&) { return Status(); });
     for (size_t i = 0; i < data.size(); ++i) {
       auto s = (*wal)->append(data[i]);
       BOOST_REQUIRE(s.ok());
@@ -212,7 +215,8 @@ BOOST_AUTO_TEST_CASE(a_log_behind_the_store_restarts_at_the_store_offset) {
   TempDir d;
   WalOptions o{d.path};
   {
-    auto wal = Wal::open(o, 0, {}, [](uint64_t, std::string_view) { return Status(); });
+    auto wal =
+        Wal::open(o, 0, {}, [](uint64_t, std::string_view, const auto&) { return Status(); });
     BOOST_REQUIRE((*wal)->append("abc").ok());
   }
   uint64_t end = 0;
@@ -221,7 +225,8 @@ BOOST_AUTO_TEST_CASE(a_log_behind_the_store_restarts_at_the_store_offset) {
   BOOST_TEST(end == 1000u);
   // And appends continue from there, surviving another reopen.
   {
-    auto wal = Wal::open(o, 1000, {}, [](uint64_t, std::string_view) { return Status(); });
+    auto wal =
+        Wal::open(o, 1000, {}, [](uint64_t, std::string_view, const auto&) { return Status(); });
     auto s = (*wal)->append("xyz");
     BOOST_REQUIRE(s.ok());
     BOOST_TEST(*s == 1000u);
@@ -238,7 +243,8 @@ BOOST_AUTO_TEST_CASE(a_position_hint_skips_straight_to_the_unapplied_tail) {
   lmkv::store::WalPosition hint;
   uint64_t from = 0;
   {
-    auto wal = Wal::open(o, 0, {}, [](uint64_t, std::string_view) { return Status(); });
+    auto wal =
+        Wal::open(o, 0, {}, [](uint64_t, std::string_view, const auto&) { return Status(); });
     for (size_t i = 0; i < data.size(); ++i) {
       if (i == 12) {
         hint = (*wal)->end_position();
@@ -312,7 +318,8 @@ BOOST_AUTO_TEST_CASE(direct_writes_replay_exactly_and_leave_exact_files) {
   WalOptions o{d.path};
   auto data = mixed_payloads(60);
   {
-    auto wal = Wal::open(o, 0, {}, [](uint64_t, std::string_view) { return Status(); });
+    auto wal =
+        Wal::open(o, 0, {}, [](uint64_t, std::string_view, const auto&) { return Status(); });
     BOOST_REQUIRE(wal.ok());
     BOOST_REQUIRE((*wal)->set_direct(true).ok());
     if (!(*wal)->direct()) return;  // the temp file system refuses O_DIRECT
@@ -328,7 +335,8 @@ BOOST_AUTO_TEST_CASE(direct_writes_replay_exactly_and_leave_exact_files) {
   check_replay(o, first);
   // Reopened, the partial last block is read back and appends continue it.
   {
-    auto wal = Wal::open(o, 0, {}, [](uint64_t, std::string_view) { return Status(); });
+    auto wal =
+        Wal::open(o, 0, {}, [](uint64_t, std::string_view, const auto&) { return Status(); });
     BOOST_REQUIRE(wal.ok());
     BOOST_REQUIRE((*wal)->set_direct(true).ok());
     for (size_t i = 30; i < data.size(); ++i) BOOST_REQUIRE((*wal)->append(data[i]).ok());
@@ -343,7 +351,8 @@ BOOST_AUTO_TEST_CASE(a_crash_leaves_zeros_after_the_last_frame_that_are_a_clean_
   auto data = mixed_payloads(25);
   std::string image;
   {
-    auto wal = Wal::open(o, 0, {}, [](uint64_t, std::string_view) { return Status(); });
+    auto wal =
+        Wal::open(o, 0, {}, [](uint64_t, std::string_view, const auto&) { return Status(); });
     BOOST_REQUIRE(wal.ok());
     BOOST_REQUIRE((*wal)->set_direct(true).ok());
     if (!(*wal)->direct()) return;
@@ -381,7 +390,7 @@ BOOST_AUTO_TEST_CASE(a_crash_leaves_zeros_after_the_last_frame_that_are_a_clean_
 BOOST_AUTO_TEST_CASE(direct_writes_zero_only_a_short_window_of_the_reservation) {
   TempDir d;
   WalOptions o{d.path};
-  auto wal = Wal::open(o, 0, {}, [](uint64_t, std::string_view) { return Status(); });
+  auto wal = Wal::open(o, 0, {}, [](uint64_t, std::string_view, const auto&) { return Status(); });
   BOOST_REQUIRE(wal.ok());
   BOOST_REQUIRE((*wal)->set_direct(true).ok());
   if (!(*wal)->direct()) return;  // the temp file system refuses O_DIRECT
@@ -409,7 +418,8 @@ BOOST_AUTO_TEST_CASE(direct_writes_roll_segments_and_switch_modes_mid_segment) {
   WalOptions o{d.path, 20000};
   auto data = mixed_payloads(80);
   {
-    auto wal = Wal::open(o, 0, {}, [](uint64_t, std::string_view) { return Status(); });
+    auto wal =
+        Wal::open(o, 0, {}, [](uint64_t, std::string_view, const auto&) { return Status(); });
     BOOST_REQUIRE(wal.ok());
     for (size_t i = 0; i < data.size(); ++i) {
       // Buffered, direct, buffered again, direct: each switch mid-segment.
@@ -438,4 +448,43 @@ BOOST_AUTO_TEST_CASE(direct_writes_roll_segments_and_switch_modes_mid_segment) {
     }
   }
   check_replay(o, data);
+}
+
+// A replay may keep viewing the frames it was given (the owner keeps the
+// mapping): the log takes its appends in a new segment after a replay, so
+// not even a direct write's rewrite of its partial block touches them. With
+// nothing replayed, the last segment goes on taking frames.
+BOOST_AUTO_TEST_CASE(replayed_frames_stay_as_they_were_while_the_log_takes_appends) {
+  TempDir d;
+  WalOptions o{d.path};
+  auto data = payloads(40);
+  const std::vector<std::string> first(data.begin(), data.begin() + 20);
+  write_log(o, first);
+  std::vector<std::string_view> views;
+  std::shared_ptr<const void> owner;
+  {
+    auto wal = Wal::open(o, 0, {}, [&](uint64_t, std::string_view p, const auto& keep) {
+      views.push_back(p);
+      owner = keep;
+      return Status();
+    });
+    BOOST_REQUIRE(wal.ok());
+    BOOST_REQUIRE(owner != nullptr);
+    BOOST_TEST(std::distance(fs::directory_iterator(d.path), fs::directory_iterator()) == 2);
+    BOOST_REQUIRE((*wal)->set_direct(true).ok());  // or buffered, where O_DIRECT is refused
+    for (size_t i = 20; i < data.size(); ++i) {
+      BOOST_REQUIRE((*wal)->append(data[i]).ok());
+      BOOST_REQUIRE((*wal)->sync().ok());
+    }
+  }
+  BOOST_REQUIRE_EQUAL(views.size(), first.size());
+  for (size_t i = 0; i < views.size(); ++i) BOOST_TEST(views[i] == first[i], "frame " << i);
+  owner.reset();
+  check_replay(o, data);
+  // Nothing to replay past the end: no new segment.
+  uint64_t end = 0;
+  replay_all(o, 0, &end);
+  const auto segments = std::distance(fs::directory_iterator(d.path), fs::directory_iterator());
+  BOOST_TEST(replay_all(o, end).empty());
+  BOOST_TEST(std::distance(fs::directory_iterator(d.path), fs::directory_iterator()) == segments);
 }
