@@ -1,7 +1,6 @@
 #include "store/wal.h"
 
 #include <fcntl.h>
-#include <fmt/format.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -17,6 +16,8 @@
 #include <new>
 #include <optional>
 #include <utility>
+
+#include <fmt/format.h>
 
 #include "base/crc32c.h"
 #include "base/log.h"
