@@ -140,8 +140,10 @@ Result<std::optional<std::vector<int64_t>>> count_expires_once(const Env& env) {
   const auto name = Engine::kExpiresKey;
   MDB_val k{name.size(), const_cast<char*>(name.data())};
   MDB_val v{counts.size() * sizeof(int64_t), counts.data()};
+  const char* step = "put";
   int rc = mdb_put(txn, env.meta_dbi(), &k, &v, 0);
   if (rc == 0) {
+    step = "commit";
     rc = mdb_txn_commit(txn);
   } else {
     mdb_txn_abort(txn);
@@ -150,7 +152,7 @@ Result<std::optional<std::vector<int64_t>>> count_expires_once(const Env& env) {
   log::warning(
       "cannot store the counts of keys with a deadline yet ({}); the first bulk "
       "apply stores them",
-      lmdb_error(rc, "commit").message);
+      lmdb_error(rc, step).message);
   return Counted{std::move(counts)};
 }
 
