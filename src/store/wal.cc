@@ -447,6 +447,7 @@ Status Wal::open_segment_for_append(uint64_t start, bool create) {
   }
   padded_ = false;
   fd_ = fd;
+  current_start_ = start;
   zeroed_ = create ? 0 : segment_size_;  // zeros past it are not counted on
   // Space past the file's end may be allocated too, but only what is
   // allocated from here on is counted on.

@@ -129,7 +129,9 @@ class Wal {
   uint64_t end_offset() const { return end_; }
   // Where the next frame will start (or, past a full segment, the end of
   // the last one, which recovery reads on from).
-  WalPosition end_position() const { return {segments_.back().start, segment_size_}; }
+  // The appender's own state: release_before (the applier's, under the
+  // caller's lock) may be erasing segments_ meanwhile.
+  WalPosition end_position() const { return {current_start_, segment_size_}; }
   // Bytes in all segment files (INFO).
   uint64_t disk_bytes() const;
   // Bytes allocated but not yet written in the current segment.
@@ -167,6 +169,7 @@ class Wal {
   int fd_ = -1;
   uint64_t end_ = 0;          // offset after the last frame
   uint64_t segment_size_ = 0; // bytes in the current segment file
+  uint64_t current_start_ = 0;  // the current segment's first offset (segments_.back())
   bool dirty_ = false;        // appended since the last sync
   uint64_t allocated_ = 0;    // bytes of the current segment known to be allocated
   bool can_allocate_ = true;  // false once the file system refused fallocate as unsupported
