@@ -171,7 +171,8 @@ Result<std::vector<int64_t>> Engine::stored_expires(MDB_txn* txn) const {
 // parsed whole first so that each key's write buffer lines can be
 // prefetched a few effects before its insert (a replay is a stream of
 // inserts at random places; a SELECT in between only wastes a hint).
-Status Engine::replay(std::string_view payload, const std::shared_ptr<const void>& owner, int* db) {
+Status Engine::replay(uint64_t start, WalPosition at, std::string_view payload,
+                      const std::shared_ptr<const void>& owner, int* db) {
   constexpr size_t kAhead = 8;
   std::vector<std::string_view> args;              // every effect's, in order
   std::vector<std::pair<size_t, size_t>> effects;  // (first of args, count)
@@ -181,6 +182,14 @@ Status Engine::replay(std::string_view payload, const std::shared_ptr<const void
     return {};
   });
   if (!parsed) return parsed;
+  // A buffer whose hash index would grow is frozen before this group: the
+  // next one's index is a block the pool faulted in on another core, where a
+  // doubled index is fresh memory faulted in here (4 MiB: ~10 ms on the VM
+  // of BENCHMARKS.md's stop 21).
+  if (active_->entries() > 0 && active_->index_room() < effects.size()) {
+    std::lock_guard lock(mu_);
+    freeze_locked(start, at);
+  }
   if (owner) active_->hold(owner);
   auto effect = [&](size_t i) {
     return std::span<const std::string_view>(args).subspan(effects[i].first, effects[i].second);
@@ -265,17 +274,17 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options) {
   WalOptions wal_options{.dir = options.env.dir + "/log",
                          .segment_bytes = options.segment_bytes,
                          .allocate = options.log_allocate};
-  auto wal =
-      Wal::open(wal_options, applied->offset, applied->position,
-                [&](uint64_t, std::string_view payload, const std::shared_ptr<const void>& owner) {
-                  // A replay fills fresh memory as fast as it can: another core faults
-                  // it in ahead (up to the bound, all a replay normally fills).
-                  if (e->stats_.replayed_frames.fetch_add(1, std::memory_order_relaxed) == 0)
-                    e->pages_->fill(options.max_unapplied);
-                  // Each frame starts a fresh SELECT context, as the writer's groups do.
-                  db = 0;
-                  return e->replay(payload, owner, &db);
-                });
+  auto wal = Wal::open(wal_options, applied->offset, applied->position,
+                       [&](uint64_t start, WalPosition at, std::string_view payload,
+                           const std::shared_ptr<const void>& owner) {
+                         // A replay fills fresh memory as fast as it can: another core faults
+                         // it in ahead (up to the bound, all a replay normally fills).
+                         if (e->stats_.replayed_frames.fetch_add(1, std::memory_order_relaxed) == 0)
+                           e->pages_->fill(options.max_unapplied);
+                         // Each frame starts a fresh SELECT context, as the writer's groups do.
+                         db = 0;
+                         return e->replay(start, at, payload, owner, &db);
+                       });
   if (!wal) return wal.error();
   e->wal_ = std::move(*wal);
   if (auto s = e->wal_->set_direct(options.log_direct && options.fsync == Fsync::kAlways); !s)
@@ -436,9 +445,10 @@ void Engine::filter_main(std::shared_ptr<KeyFilter> filter) {
 
 // Hands the active MemTable to the applier and starts a new one. Only at a
 // group boundary, so a group never straddles two MemTables.
-void Engine::freeze_locked() {
-  frozen_.push_back(
-      {active_, wal_->end_offset(), wal_->end_position(), std::move(active_drops_)});
+void Engine::freeze_locked() { freeze_locked(wal_->end_offset(), wal_->end_position()); }
+
+void Engine::freeze_locked(uint64_t end_offset, WalPosition end_position) {
+  frozen_.push_back({active_, end_offset, end_position, std::move(active_drops_)});
   active_drops_.clear();
   if (prefetch_) prefetch_->enqueue(frozen_.back().table);
   active_ = std::make_shared<MemTable>(options_.write_buffer_size, pages_);

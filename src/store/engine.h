@@ -285,11 +285,16 @@ class Engine {
   Engine() = default;
   uint64_t next_seq() { return ++last_seq_; }
   MemTable& active() { return *active_; }
-  // Replays one logged group into the active MemTable; with an `owner` of
-  // the payload's bytes its values are borrowed (MemTable::put_borrowed).
-  Status replay(std::string_view payload, const std::shared_ptr<const void>& owner, int* db);
+  // Replays one logged group, logged at `start` (`at` in the log's files),
+  // into the active MemTable; with an `owner` of the payload's bytes its
+  // values are borrowed (MemTable::put_borrowed).
+  Status replay(uint64_t start, WalPosition at, std::string_view payload,
+                const std::shared_ptr<const void>& owner, int* db);
   Status replay_effect(std::span<const std::string_view> a, bool borrow, int* db);
+  // Freezes the active MemTable as ending where the log ends, or at a
+  // replayed frame's start.
   void freeze_locked();
+  void freeze_locked(uint64_t end_offset, WalPosition end_position);
   void publish_locked();
   // Writer thread, after each group: slows writers past max_unapplied.
   void throttle(size_t group_bytes);

@@ -420,6 +420,11 @@ void MemTable::index_put(uint64_t h, Node* n) {
   }
 }
 
+size_t MemTable::index_room() const {
+  const size_t half = (indexes_.back()->mask + 1) / 2;
+  return index_keys_ < half ? half - index_keys_ : 0;
+}
+
 void MemTable::grow_index() {
   const HashIndex& old = *indexes_.back();
   auto t = std::make_unique<HashIndex>((old.mask + 1) * 2, pool_.get());

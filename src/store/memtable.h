@@ -136,6 +136,9 @@ class MemTable {
   // Memory held by arena blocks.
   size_t memory_bytes() const { return block_bytes_.load(std::memory_order_relaxed); }
   size_t entries() const { return entries_.load(std::memory_order_relaxed); }
+  // Puts that surely fit before the hash index doubles (a copy into fresh,
+  // unfaulted memory): one per new key. Writer thread only.
+  size_t index_room() const;
   uint64_t max_seq() const { return max_seq_.load(std::memory_order_relaxed); }
 
   // The insertion log: every put/del entry in insertion order, so DBSIZE

@@ -233,7 +233,9 @@ Result<std::unique_ptr<Wal>> Wal::open(const WalOptions& options, uint64_t from,
     while (frame_at(data, pos, end)) {
       const uint32_t len = get32(data.data() + pos + 4);
       if (end >= from) {
-        if (auto s = replay(end, std::string_view(data.data() + pos + kHeaderSize, len), owner); !s)
+        const WalPosition at{seg.start, base + pos};
+        if (auto s = replay(end, at, std::string_view(data.data() + pos + kHeaderSize, len), owner);
+            !s)
           return s.error();
         replayed_from = i;
       }

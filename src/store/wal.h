@@ -82,10 +82,12 @@ class Wal {
   // every frame's magic, offset and CRC, without changing any file.
   static Result<WalScan> scan(const std::string& dir, uint64_t from);
 
-  // Called for each whole frame at or after the replay offset, in order.
-  // `owner` keeps the payload's bytes (the mapped log file) as they are for
-  // as long as anyone holds it: a replay may view them instead of copying.
-  using Replay = std::function<Status(uint64_t start, std::string_view payload,
+  // Called for each whole frame at or after the replay offset, in order,
+  // with its offset and where its header is (what a freeze before it
+  // records). `owner` keeps the payload's bytes (the mapped log file) as
+  // they are for as long as anyone holds it: a replay may view them instead
+  // of copying.
+  using Replay = std::function<Status(uint64_t start, WalPosition at, std::string_view payload,
                                       const std::shared_ptr<const void>& owner)>;
 
   // Opens (or creates) the log and replays every frame that starts at or

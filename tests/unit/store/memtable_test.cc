@@ -436,6 +436,25 @@ BOOST_AUTO_TEST_CASE(memtable_index_grows_and_links_late_entries) {
   BOOST_TEST(mt.memory_bytes() > 1024u * sizeof(void*) * 32);  // the doubled tables
 }
 
+// index_room() is how many puts surely fit before the index doubles: a new
+// key takes one, a newer version of a key none, and the doubling gives more.
+BOOST_AUTO_TEST_CASE(memtable_index_room_counts_new_keys_until_it_doubles) {
+  MemTable mt(1 << 10);  // the smallest index: 1024 slots, 512 keys
+  const size_t room = mt.index_room();
+  BOOST_TEST(room == 512u);
+  uint64_t seq = 0;
+  for (size_t i = 0; i < room; ++i) {
+    if (i > 0) mt.put(++seq, 0, "k" + std::to_string(i - 1), ValueView{Type::kString, 0, "newer"});
+    mt.put(++seq, 0, "k" + std::to_string(i), ValueView{Type::kString, 0, "v"});
+    BOOST_TEST_REQUIRE(mt.index_room() == room - i - 1);
+  }
+  const size_t memory = mt.memory_bytes();
+  mt.put(++seq, 0, "one more", ValueView{Type::kString, 0, "v"});
+  BOOST_TEST(mt.index_room() == 1024u - room - 1);
+  BOOST_TEST(mt.memory_bytes() - memory >= 2048 * sizeof(void*));  // the doubled index
+  BOOST_TEST(describe(mt.get(0, "k0", seq)) == "value@2 t0 d0 'newer'");
+}
+
 BOOST_AUTO_TEST_CASE(memtable_clear_markers) {
   MemTable mt;
   mt.put(1, 0, "k", ValueView{Type::kString, 0, "v1"});

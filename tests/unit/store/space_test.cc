@@ -44,14 +44,15 @@ struct FakeDisk {
 };
 
 std::unique_ptr<Wal> open_wal(const WalOptions& o) {
-  auto wal = Wal::open(o, 0, {}, [](uint64_t, std::string_view, const auto&) { return Status(); });
+  auto wal = Wal::open(
+      o, 0, {}, [](uint64_t, WalPosition, std::string_view, const auto&) { return Status(); });
   BOOST_REQUIRE_MESSAGE(wal.ok(), message_of(wal));
   return std::move(*wal);
 }
 
 std::vector<std::string> replay(const WalOptions& o) {
   std::vector<std::string> got;
-  auto wal = Wal::open(o, 0, {}, [&](uint64_t, std::string_view p, const auto&) {
+  auto wal = Wal::open(o, 0, {}, [&](uint64_t, WalPosition, std::string_view p, const auto&) {
     got.emplace_back(p);
     return Status();
   });

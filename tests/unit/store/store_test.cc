@@ -9,6 +9,8 @@
 #include <fstream>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "fixture.h"
 #include "store/value.h"
 
@@ -206,6 +208,33 @@ BOOST_FIXTURE_TEST_CASE(reopen_keeps_data, EngineFixture) {
   BOOST_TEST(get(15, "k15") == "<none>");
   BOOST_TEST(dbsize(0) == 1u);
   BOOST_TEST(dbsize(15) == 0u);
+}
+
+// A replay whose keys outgrow one write buffer's hash index goes on in a
+// new buffer, frozen at a frame boundary (Engine::replay): each applies on
+// its own, and what they applied is not replayed again.
+BOOST_FIXTURE_TEST_CASE(a_replay_past_one_buffers_index_splits_at_a_frame, EngineFixture) {
+  EngineOptions o = options();
+  o.write_buffer_size = 4u << 20;  // an index of 64 Ki slots: 32 Ki keys
+  reopen(o);
+  constexpr int kGroups = 5'000, kPerGroup = 10;  // 50,000 keys, ~3 MB: never frozen
+  auto key = [](int i) { return fmt::format("key:{:06}", i * 7 % (kGroups * kPerGroup)); };
+  for (int g = 0; g < kGroups; ++g) {
+    WriteTxn txn(*engine);
+    for (int i = g * kPerGroup; i < (g + 1) * kPerGroup; ++i)
+      BOOST_REQUIRE(txn.put(0, key(i), ValueView{Type::kString, 0, std::to_string(i)}).ok());
+    BOOST_REQUIRE(txn.commit().ok());
+  }
+  BOOST_REQUIRE(engine->stats().applies.load() == 0u);
+  reopen(o);
+  BOOST_TEST(engine->stats().replayed_frames.load() == uint64_t{kGroups});
+  for (int i = 0; i < kGroups * kPerGroup; i += 97) BOOST_TEST_REQUIRE(get(0, key(i)) == std::to_string(i));
+  flush();
+  BOOST_TEST(engine->stats().applies.load() == 2u);  // 32 Ki keys, then the rest
+  reopen(o);
+  BOOST_TEST(engine->stats().replayed_frames.load() == 0u);
+  BOOST_TEST(dbsize(0) == uint64_t{kGroups * kPerGroup});
+  for (int i = 0; i < kGroups * kPerGroup; ++i) BOOST_TEST_REQUIRE(get(0, key(i)) == std::to_string(i));
 }
 
 BOOST_FIXTURE_TEST_CASE(reopen_with_more_databases_creates_them, EngineFixture) {

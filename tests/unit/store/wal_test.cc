@@ -18,6 +18,7 @@ namespace fs = std::filesystem;
 using lmkv::Status;
 using lmkv::store::Wal;
 using lmkv::store::WalOptions;
+using lmkv::store::WalPosition;
 
 namespace {
 
@@ -33,15 +34,17 @@ struct TempDir {
 struct Frame {
   uint64_t start;
   std::string payload;
+  WalPosition at;  // where its header is
 };
 
 std::vector<Frame> replay_all(const WalOptions& o, uint64_t from, uint64_t* end = nullptr,
-                              lmkv::store::WalPosition hint = {}) {
+                              WalPosition hint = {}) {
   std::vector<Frame> got;
-  auto wal = Wal::open(o, from, hint, [&](uint64_t start, std::string_view p, const auto&) {
-    got.push_back({start, std::string(p)});
-    return Status();
-  });
+  auto wal = Wal::open(o, from, hint,
+                       [&](uint64_t start, WalPosition at, std::string_view p, const auto&) {
+                         got.push_back({start, std::string(p), at});
+                         return Status();
+                       });
   BOOST_REQUIRE(wal.ok());
   if (end) *end = (*wal)->end_offset();
   return got;
@@ -65,7 +68,8 @@ std::string only_segment(const std::string& dir) {
 
 // Writes one frame per payload into a fresh log in `o.dir`.
 void write_log(const WalOptions& o, const std::vector<std::string>& data) {
-  auto wal = Wal::open(o, 0, {}, [](uint64_t, std::string_view, const auto&) { return Status(); });
+  auto wal = Wal::open(
+      o, 0, {}, [](uint64_t, WalPosition, std::string_view, const auto&) { return Status(); });
   BOOST_REQUIRE(wal.ok());
   for (auto& p : data) BOOST_REQUIRE((*wal)->append(p).ok());
 }
@@ -82,8 +86,8 @@ BOOST_AUTO_TEST_CASE(appended_frames_replay_in_order_with_offsets) {
   WalOptions o{d.path};
   auto data = payloads(50);
   {
-    auto wal =
-        Wal::open(o, 0, {}, [](uint64_t, std::string_view, const auto&) { return Status(); });
+    auto wal = Wal::open(
+        o, 0, {}, [](uint64_t, WalPosition, std::string_view, const auto&) { return Status(); });
     BOOST_REQUIRE(wal.ok());
     uint64_t expect = 0;
     for (auto& p : data) {
@@ -166,8 +170,8 @@ BOOST_AUTO_TEST_CASE(stale_frames_in_a_recycled_segment_are_rejected) {
   TempDir d2;
   WalOptions o2{d2.path};
   {
-    auto wal =
-        Wal::open(o2, 0, {}, [](uint64_t, std::string_view, const auto&) { return Status(); });
+    auto wal = Wal::open(
+        o2, 0, {}, [](uint64_t, WalPosition, std::string_view, const auto&) { return Status(); });
     BOOST_REQUIRE((*wal)->append(data[5]).ok());
     BOOST_REQUIRE((*wal)->append(data[6]).ok());
   }
@@ -194,8 +198,8 @@ BOOST_AUTO_TEST_CASE(segments_rotate_and_are_released) {
   auto data = payloads(40);
   uint64_t mid = 0;
   {
-    auto wal =
-        Wal::open(o, 0, {}, [](uint64_t, std::string_view, const auto&) { return Status(); });
+    auto wal = Wal::open(
+        o, 0, {}, [](uint64_t, WalPosition, std::string_view, const auto&) { return Status(); });
     for (size_t i = 0; i < data.size(); ++i) {
       auto s = (*wal)->append(data[i]);
       BOOST_REQUIRE(s.ok());
@@ -215,8 +219,8 @@ BOOST_AUTO_TEST_CASE(a_log_behind_the_store_restarts_at_the_store_offset) {
   TempDir d;
   WalOptions o{d.path};
   {
-    auto wal =
-        Wal::open(o, 0, {}, [](uint64_t, std::string_view, const auto&) { return Status(); });
+    auto wal = Wal::open(
+        o, 0, {}, [](uint64_t, WalPosition, std::string_view, const auto&) { return Status(); });
     BOOST_REQUIRE((*wal)->append("abc").ok());
   }
   uint64_t end = 0;
@@ -225,8 +229,8 @@ BOOST_AUTO_TEST_CASE(a_log_behind_the_store_restarts_at_the_store_offset) {
   BOOST_TEST(end == 1000u);
   // And appends continue from there, surviving another reopen.
   {
-    auto wal =
-        Wal::open(o, 1000, {}, [](uint64_t, std::string_view, const auto&) { return Status(); });
+    auto wal = Wal::open(
+        o, 1000, {}, [](uint64_t, WalPosition, std::string_view, const auto&) { return Status(); });
     auto s = (*wal)->append("xyz");
     BOOST_REQUIRE(s.ok());
     BOOST_TEST(*s == 1000u);
@@ -240,11 +244,11 @@ BOOST_AUTO_TEST_CASE(a_position_hint_skips_straight_to_the_unapplied_tail) {
   TempDir d;
   WalOptions o{d.path};
   auto data = payloads(20);
-  lmkv::store::WalPosition hint;
+  WalPosition hint;
   uint64_t from = 0;
   {
-    auto wal =
-        Wal::open(o, 0, {}, [](uint64_t, std::string_view, const auto&) { return Status(); });
+    auto wal = Wal::open(
+        o, 0, {}, [](uint64_t, WalPosition, std::string_view, const auto&) { return Status(); });
     for (size_t i = 0; i < data.size(); ++i) {
       if (i == 12) {
         hint = (*wal)->end_position();
@@ -265,6 +269,12 @@ BOOST_AUTO_TEST_CASE(a_position_hint_skips_straight_to_the_unapplied_tail) {
   BOOST_REQUIRE_EQUAL(got.size(), 8u);
   BOOST_TEST(got.front().start == from);
   BOOST_TEST(got.back().payload == data.back());
+  // Each replayed frame tells where it is: a freeze before it records that,
+  // as the appender's end_position() did then.
+  BOOST_TEST(got.front().at.segment == hint.segment);
+  BOOST_TEST(got.front().at.byte == hint.byte);
+  BOOST_TEST(got.back().at.byte + Wal::kHeaderSize + got.back().payload.size() ==
+             fs::file_size(seg));
 
   // A hint that does not point at the frame for `from` is not trusted: the
   // segment is read from its start (where the scribbles now end the log).
@@ -318,8 +328,8 @@ BOOST_AUTO_TEST_CASE(direct_writes_replay_exactly_and_leave_exact_files) {
   WalOptions o{d.path};
   auto data = mixed_payloads(60);
   {
-    auto wal =
-        Wal::open(o, 0, {}, [](uint64_t, std::string_view, const auto&) { return Status(); });
+    auto wal = Wal::open(
+        o, 0, {}, [](uint64_t, WalPosition, std::string_view, const auto&) { return Status(); });
     BOOST_REQUIRE(wal.ok());
     BOOST_REQUIRE((*wal)->set_direct(true).ok());
     if (!(*wal)->direct()) return;  // the temp file system refuses O_DIRECT
@@ -335,8 +345,8 @@ BOOST_AUTO_TEST_CASE(direct_writes_replay_exactly_and_leave_exact_files) {
   check_replay(o, first);
   // Reopened, the partial last block is read back and appends continue it.
   {
-    auto wal =
-        Wal::open(o, 0, {}, [](uint64_t, std::string_view, const auto&) { return Status(); });
+    auto wal = Wal::open(
+        o, 0, {}, [](uint64_t, WalPosition, std::string_view, const auto&) { return Status(); });
     BOOST_REQUIRE(wal.ok());
     BOOST_REQUIRE((*wal)->set_direct(true).ok());
     for (size_t i = 30; i < data.size(); ++i) BOOST_REQUIRE((*wal)->append(data[i]).ok());
@@ -351,8 +361,8 @@ BOOST_AUTO_TEST_CASE(a_crash_leaves_zeros_after_the_last_frame_that_are_a_clean_
   auto data = mixed_payloads(25);
   std::string image;
   {
-    auto wal =
-        Wal::open(o, 0, {}, [](uint64_t, std::string_view, const auto&) { return Status(); });
+    auto wal = Wal::open(
+        o, 0, {}, [](uint64_t, WalPosition, std::string_view, const auto&) { return Status(); });
     BOOST_REQUIRE(wal.ok());
     BOOST_REQUIRE((*wal)->set_direct(true).ok());
     if (!(*wal)->direct()) return;
@@ -390,7 +400,8 @@ BOOST_AUTO_TEST_CASE(a_crash_leaves_zeros_after_the_last_frame_that_are_a_clean_
 BOOST_AUTO_TEST_CASE(direct_writes_zero_only_a_short_window_of_the_reservation) {
   TempDir d;
   WalOptions o{d.path};
-  auto wal = Wal::open(o, 0, {}, [](uint64_t, std::string_view, const auto&) { return Status(); });
+  auto wal = Wal::open(
+      o, 0, {}, [](uint64_t, WalPosition, std::string_view, const auto&) { return Status(); });
   BOOST_REQUIRE(wal.ok());
   BOOST_REQUIRE((*wal)->set_direct(true).ok());
   if (!(*wal)->direct()) return;  // the temp file system refuses O_DIRECT
@@ -418,8 +429,8 @@ BOOST_AUTO_TEST_CASE(direct_writes_roll_segments_and_switch_modes_mid_segment) {
   WalOptions o{d.path, 20000};
   auto data = mixed_payloads(80);
   {
-    auto wal =
-        Wal::open(o, 0, {}, [](uint64_t, std::string_view, const auto&) { return Status(); });
+    auto wal = Wal::open(
+        o, 0, {}, [](uint64_t, WalPosition, std::string_view, const auto&) { return Status(); });
     BOOST_REQUIRE(wal.ok());
     for (size_t i = 0; i < data.size(); ++i) {
       // Buffered, direct, buffered again, direct: each switch mid-segment.
@@ -463,11 +474,12 @@ BOOST_AUTO_TEST_CASE(replayed_frames_stay_as_they_were_while_the_log_takes_appen
   std::vector<std::string_view> views;
   std::shared_ptr<const void> owner;
   {
-    auto wal = Wal::open(o, 0, {}, [&](uint64_t, std::string_view p, const auto& keep) {
-      views.push_back(p);
-      owner = keep;
-      return Status();
-    });
+    auto wal =
+        Wal::open(o, 0, {}, [&](uint64_t, WalPosition, std::string_view p, const auto& keep) {
+          views.push_back(p);
+          owner = keep;
+          return Status();
+        });
     BOOST_REQUIRE(wal.ok());
     BOOST_REQUIRE(owner != nullptr);
     BOOST_TEST(std::distance(fs::directory_iterator(d.path), fs::directory_iterator()) == 2);
