@@ -13,7 +13,9 @@ Steps per server:
      GET that returns a value (an error such as -LOADING or a refused connection does not
      count; polled with ~1 ms sleeps) is the restart time. With --drain (lmkv), each trial
      first waits until lmkv_unapplied_bytes is 0, so the kill sees only the write load's own
-     backlog, not what is left of the loader's.
+     backlog, not what is left of the loader's. With --kill-at-unapplied BYTES (lmkv), the kill
+     comes once lmkv_unapplied_bytes reaches BYTES instead (the worst case is a backlog at
+     max-unapplied-bytes, which random kill moments seldom hit).
 
 Servers (rows of the table):
   lmkv        --fsync <--fsync>: replays the unapplied log tail on start (lmkv_recovery_ms)
@@ -73,6 +75,10 @@ def parse_args():
                    help="lmkv: before the trials (and between them), wait until "
                    "lmkv_unapplied_bytes is 0, so the kill sees only the write load's backlog "
                    "(default: the loader's backlog may still be unapplied)")
+    p.add_argument("--kill-at-unapplied", type=int, default=0, metavar="BYTES",
+                   help="lmkv: kill once INFO's lmkv_unapplied_bytes reaches BYTES (polled "
+                   "every ~5 ms; the worst case is the bound, max-unapplied-bytes), or after "
+                   "--load-seconds if it never does")
     p.add_argument("--keep", action="store_true", help="keep the temp dirs")
     p.add_argument("--out", help="also write the markdown report to this file")
     args = p.parse_args()
@@ -298,6 +304,21 @@ def redis_load_seconds(logpath, start_marker):
     return float(total[-1]) if total else sum(float(x) for x in found)
 
 
+def wait_backlog(server, target, seconds):
+    """Polls INFO until lmkv_unapplied_bytes >= target or `seconds` pass; the last INFO."""
+    deadline = time.monotonic() + seconds
+    info = {}
+    while time.monotonic() < deadline:
+        try:
+            info = server.info(timeout=5.0)
+        except (OSError, ConnectionError, TimeoutError):
+            pass
+        if int(info.get("lmkv_unapplied_bytes", 0)) >= target:
+            break
+        time.sleep(0.005)
+    return info
+
+
 def run_kind(args, kind):
     """Loads the dataset into a fresh server of this kind, then runs the trials. Returns a
     result dict for the table."""
@@ -340,13 +361,16 @@ def run_kind(args, kind):
                               1000 * trial + w, stop) for w in range(args.writers)]
             for w in writers:
                 w.start()
-            time.sleep(args.load_seconds)
             before = {}
-            if kind == "lmkv":
-                try:
-                    before = server.info(timeout=5.0)
-                except (OSError, ConnectionError, TimeoutError):
-                    pass
+            if kind == "lmkv" and args.kill_at_unapplied > 0:
+                before = wait_backlog(server, args.kill_at_unapplied, args.load_seconds)
+            else:
+                time.sleep(args.load_seconds)
+                if kind == "lmkv":
+                    try:
+                        before = server.info(timeout=5.0)
+                    except (OSError, ConnectionError, TimeoutError):
+                        pass
             server.kill9()  # during the write load
             stop.set()
             for w in writers:
