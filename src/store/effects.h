@@ -23,6 +23,12 @@ namespace lmkv::store {
 // Appends one effect, "*N\r\n$len\r\narg\r\n...", to *out.
 void append_effect(std::string* out, std::initializer_list<std::string_view> args);
 
+// The effects a replay acts on; kOther is a stream-only record (PING,
+// REPLCONF) that changes no data.
+enum class EffectOp : uint8_t { kSet, kDel, kSelect, kFlushDb, kFlushAll, kSwapDb, kOther };
+// An effect's name, in any case (the log holds upper case).
+EffectOp effect_op(std::string_view name);
+
 // Calls fn for each effect in a payload, in order. A payload that is not a
 // sequence of whole arrays of bulk strings is an error (the frame's CRC
 // matched, so this is a bug or a foreign file, never a torn write).

@@ -174,10 +174,14 @@ Result<std::vector<int64_t>> Engine::stored_expires(MDB_txn* txn) const {
 Status Engine::replay(uint64_t start, WalPosition at, std::string_view payload,
                       const std::shared_ptr<const void>& owner, int* db) {
   constexpr size_t kAhead = 8;
-  std::vector<std::string_view> args;              // every effect's, in order
-  std::vector<std::pair<size_t, size_t>> effects;  // (first of args, count)
+  struct Parsed {
+    EffectOp op;
+    size_t first, count;  // its arguments in args
+  };
+  std::vector<std::string_view> args;  // every effect's, in order
+  std::vector<Parsed> effects;
   auto parsed = for_each_effect(payload, [&](std::span<const std::string_view> a) -> Status {
-    effects.emplace_back(args.size(), a.size());
+    effects.push_back({effect_op(a[0]), args.size(), a.size()});
     args.insert(args.end(), a.begin(), a.end());
     return {};
   });
@@ -192,57 +196,69 @@ Status Engine::replay(uint64_t start, WalPosition at, std::string_view payload,
   }
   if (owner) active_->hold(owner);
   auto effect = [&](size_t i) {
-    return std::span<const std::string_view>(args).subspan(effects[i].first, effects[i].second);
+    return std::span<const std::string_view>(args).subspan(effects[i].first, effects[i].count);
   };
   auto prefetch = [&](size_t i) {
     if (i >= effects.size()) return;
-    const auto a = effect(i);
-    if (a.size() >= 2 && (iequals(a[0], "SET") || iequals(a[0], "DEL")))
-      active_->prefetch(physical_db(*db), a[1]);
+    const EffectOp op = effects[i].op;
+    if ((op == EffectOp::kSet || op == EffectOp::kDel) && effects[i].count >= 2)
+      active_->prefetch(physical_db(*db), args[effects[i].first + 1]);
   };
   for (size_t i = 0; i < kAhead; ++i) prefetch(i);
   for (size_t i = 0; i < effects.size(); ++i) {
     prefetch(i + kAhead);
-    if (auto s = replay_effect(effect(i), owner != nullptr, db); !s) return s;
+    if (auto s = replay_effect(effects[i].op, effect(i), owner != nullptr, db); !s) return s;
   }
   return {};
 }
 
-Status Engine::replay_effect(std::span<const std::string_view> a, bool borrow, int* db) {
-  const std::string_view name = a[0];
-  auto bad = [&] { return err(fmt::format("log: malformed {} effect", name)); };
-  if (iequals(name, "SELECT")) {
-    auto n = parse_i64(a.size() == 2 ? a[1] : "");
-    if (!n || *n < 0 || *n >= databases()) return bad();
-    *db = static_cast<int>(*n);
-  } else if (iequals(name, "SET")) {
-    if (a.size() != 3 && a.size() != 5) return bad();
-    ValueView v{.type = Type::kString, .data = a[2]};
-    if (a.size() == 5) {
-      auto at = parse_i64(a[4]);
-      if (!at || !iequals(a[3], "PXAT")) return bad();
-      v.deadline_ms = *at;
+Status Engine::replay_effect(EffectOp op, std::span<const std::string_view> a, bool borrow,
+                             int* db) {
+  auto bad = [&] { return err(fmt::format("log: malformed {} effect", a[0])); };
+  switch (op) {
+    case EffectOp::kSelect: {
+      auto n = parse_i64(a.size() == 2 ? a[1] : "");
+      if (!n || *n < 0 || *n >= databases()) return bad();
+      *db = static_cast<int>(*n);
+      break;
     }
-    if (borrow) {
-      active_->put_borrowed(next_seq(), physical_db(*db), a[1], v);
-    } else {
-      active_->put(next_seq(), physical_db(*db), a[1], v);
+    case EffectOp::kSet: {
+      if (a.size() != 3 && a.size() != 5) return bad();
+      ValueView v{.type = Type::kString, .data = a[2]};
+      if (a.size() == 5) {
+        auto at = parse_i64(a[4]);
+        if (!at || !iequals(a[3], "PXAT")) return bad();
+        v.deadline_ms = *at;
+      }
+      if (borrow) {
+        active_->put_borrowed(next_seq(), physical_db(*db), a[1], v);
+      } else {
+        active_->put(next_seq(), physical_db(*db), a[1], v);
+      }
+      break;
     }
-  } else if (iequals(name, "DEL")) {
-    if (a.size() != 2) return bad();
-    active_->del(next_seq(), physical_db(*db), a[1]);
-  } else if (iequals(name, "FLUSHDB")) {
-    active_->clear(next_seq(), physical_db(*db));
-  } else if (iequals(name, "FLUSHALL")) {
-    const uint64_t seq = next_seq();
-    for (int d = 0; d < databases(); ++d) active_->clear(seq, d);
-  } else if (iequals(name, "SWAPDB")) {
-    auto x = parse_i64(a.size() == 3 ? a[1] : "");
-    auto y = parse_i64(a.size() == 3 ? a[2] : "");
-    if (!x || !y || *x < 0 || *y < 0 || *x >= databases() || *y >= databases()) return bad();
-    swap_dbs(next_seq(), static_cast<int>(*x), static_cast<int>(*y));
+    case EffectOp::kDel:
+      if (a.size() != 2) return bad();
+      active_->del(next_seq(), physical_db(*db), a[1]);
+      break;
+    case EffectOp::kFlushDb:
+      active_->clear(next_seq(), physical_db(*db));
+      break;
+    case EffectOp::kFlushAll: {
+      const uint64_t seq = next_seq();
+      for (int d = 0; d < databases(); ++d) active_->clear(seq, d);
+      break;
+    }
+    case EffectOp::kSwapDb: {
+      auto x = parse_i64(a.size() == 3 ? a[1] : "");
+      auto y = parse_i64(a.size() == 3 ? a[2] : "");
+      if (!x || !y || *x < 0 || *y < 0 || *x >= databases() || *y >= databases()) return bad();
+      swap_dbs(next_seq(), static_cast<int>(*x), static_cast<int>(*y));
+      break;
+    }
+    case EffectOp::kOther:  // PING, REPLCONF and other stream-only records
+      break;
   }
-  // PING, REPLCONF and other stream-only records change no data.
   return {};
 }
 

@@ -64,6 +64,7 @@
 
 #include "base/error.h"
 #include "store/counter.h"
+#include "store/effects.h"
 #include "store/env.h"
 #include "store/key_filter.h"
 #include "store/memtable.h"
@@ -290,7 +291,7 @@ class Engine {
   // values are borrowed (MemTable::put_borrowed).
   Status replay(uint64_t start, WalPosition at, std::string_view payload,
                 const std::shared_ptr<const void>& owner, int* db);
-  Status replay_effect(std::span<const std::string_view> a, bool borrow, int* db);
+  Status replay_effect(EffectOp op, std::span<const std::string_view> a, bool borrow, int* db);
   // Freezes the active MemTable as ending where the log ends, or at a
   // replayed frame's start.
   void freeze_locked();
