@@ -1,31 +1,35 @@
 #include "store/effects.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <utility>
-#include <vector>
 
 #include "base/numbers.h"
 
 namespace lmkv::store {
 namespace {
 
-// Reads "<type><digits>\r\n" at *pos. By hand, not find() and from_chars:
-// a replay reads four of these per SET, and they were a fifth of its
-// instructions (callgrind, BENCHMARKS.md's stop 21).
-bool read_len(std::string_view p, size_t* pos, char type, size_t* n) {
+// Reads "<type><digits>\r\n" at *p (before end), moving *p past it. By
+// hand, not find() and from_chars: a replay reads four of these per SET,
+// and they were a fifth of its instructions (callgrind, BENCHMARKS.md's
+// stop 21).
+bool read_len(const char** p, const char* end, char type, size_t* n) {
   constexpr size_t kMaxDigits = 19;  // below 2^64 whatever they are
-  size_t i = *pos;
-  if (i >= p.size() || p[i] != type) return false;
-  const size_t first = ++i;
+  const char* s = *p;
+  if (s == end || *s != type) return false;
+  const char* const digits = ++s;
+  const char* const last = digits + std::min(static_cast<size_t>(end - digits), kMaxDigits);
   size_t v = 0;
-  for (; i < p.size() && p[i] >= '0' && p[i] <= '9'; ++i) {
-    if (i - first == kMaxDigits) return false;
-    v = v * 10 + static_cast<size_t>(p[i] - '0');
+  for (; s < last; ++s) {
+    const auto d = static_cast<unsigned>(static_cast<unsigned char>(*s)) - '0';
+    if (d > 9) break;
+    v = v * 10 + d;
   }
-  if (i == first || p.size() - i < 2 || p[i] != '\r' || p[i + 1] != '\n') return false;
+  // A 20th digit fails here, as not "\r".
+  if (s == digits || end - s < 2 || s[0] != '\r' || s[1] != '\n') return false;
   *n = v;
-  *pos = i + 2;
+  *p = s + 2;
   return true;
 }
 
@@ -69,24 +73,26 @@ EffectOp effect_op(std::string_view name) {
   return EffectOp::kOther;
 }
 
-Status for_each_effect(std::string_view payload, const EffectFn& fn) {
-  std::vector<std::string_view> args;
-  size_t pos = 0;
-  while (pos < payload.size()) {
+Status parse_effects(std::string_view payload, std::vector<std::string_view>* args,
+                     std::vector<EffectRef>* effects) {
+  constexpr size_t kMaxArgs = 1024;
+  const char* p = payload.data();
+  const char* const end = p + payload.size();
+  while (p != end) {
     size_t argc = 0;
-    if (!read_len(payload, &pos, '*', &argc) || argc == 0 || argc > 1024)
+    if (!read_len(&p, end, '*', &argc) || argc == 0 || argc > kMaxArgs)
       return err("log payload: bad effect header");
-    args.clear();
+    const size_t first = args->size();
     for (size_t i = 0; i < argc; ++i) {
       size_t len = 0;
-      if (!read_len(payload, &pos, '$', &len) || len > payload.size() - pos ||
-          payload.size() - pos - len < 2 || payload[pos + len] != '\r' ||
-          payload[pos + len + 1] != '\n')
+      if (!read_len(&p, end, '$', &len) || len > static_cast<size_t>(end - p) ||
+          static_cast<size_t>(end - p) - len < 2 || p[len] != '\r' || p[len + 1] != '\n')
         return err("log payload: bad effect argument");
-      args.push_back(payload.substr(pos, len));
-      pos += len + 2;
+      args->emplace_back(p, len);
+      p += len + 2;
     }
-    if (auto s = fn(args); !s) return s;
+    effects->push_back(
+        {effect_op((*args)[first]), static_cast<uint32_t>(first), static_cast<uint32_t>(argc)});
   }
   return {};
 }

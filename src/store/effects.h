@@ -10,11 +10,10 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <initializer_list>
-#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/error.h"
 
@@ -29,10 +28,21 @@ enum class EffectOp : uint8_t { kSet, kDel, kSelect, kFlushDb, kFlushAll, kSwapD
 // An effect's name, in any case (the log holds upper case).
 EffectOp effect_op(std::string_view name);
 
-// Calls fn for each effect in a payload, in order. A payload that is not a
-// sequence of whole arrays of bulk strings is an error (the frame's CRC
-// matched, so this is a bug or a foreign file, never a torn write).
-using EffectFn = std::function<Status(std::span<const std::string_view> args)>;
-Status for_each_effect(std::string_view payload, const EffectFn& fn);
+// One parsed effect: what it does, and where its arguments (its name first)
+// are in the list parse_effects appended them to.
+struct EffectRef {
+  EffectOp op;
+  uint32_t first;  // its name's index in that list
+  uint32_t count;  // its arguments, the name included
+};
+
+// Appends each effect of a payload, in order, to *effects, and its arguments
+// to *args, in one pass (a replay parses every logged byte: no call per
+// effect, no argument copied twice). A payload that is not a sequence of
+// whole arrays of bulk strings is an error, after which both lists hold a
+// part: the frame's CRC matched, so this is a bug or a foreign file, never a
+// torn write.
+Status parse_effects(std::string_view payload, std::vector<std::string_view>* args,
+                     std::vector<EffectRef>* effects);
 
 }  // namespace lmkv::store

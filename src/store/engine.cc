@@ -170,22 +170,17 @@ Result<std::vector<int64_t>> Engine::stored_expires(MDB_txn* txn) const {
 // effects are blind, so their order alone decides the state. The group is
 // parsed whole first so that each key's write buffer lines can be
 // prefetched a few effects before its insert (a replay is a stream of
-// inserts at random places; a SELECT in between only wastes a hint).
+// inserts at random places), and the hash the hint computed serves the
+// insert too.
 Status Engine::replay(uint64_t start, WalPosition at, std::string_view payload,
-                      const std::shared_ptr<const void>& owner, int* db) {
+                      const std::shared_ptr<const void>& owner, ReplayState* state) {
   constexpr size_t kAhead = 8;
-  struct Parsed {
-    EffectOp op;
-    size_t first, count;  // its arguments in args
-  };
-  std::vector<std::string_view> args;  // every effect's, in order
-  std::vector<Parsed> effects;
-  auto parsed = for_each_effect(payload, [&](std::span<const std::string_view> a) -> Status {
-    effects.push_back({effect_op(a[0]), args.size(), a.size()});
-    args.insert(args.end(), a.begin(), a.end());
-    return {};
-  });
-  if (!parsed) return parsed;
+  auto& args = state->args;  // every effect's, in order
+  auto& effects = state->effects;
+  auto& hashes = state->hashes;
+  args.clear();
+  effects.clear();
+  if (auto parsed = parse_effects(payload, &args, &effects); !parsed) return parsed;
   // A buffer whose hash index would grow is frozen before this group: the
   // next one's index is a block the pool faulted in on another core, where a
   // doubled index is fresh memory faulted in here (4 MiB: ~10 ms on the VM
@@ -195,25 +190,31 @@ Status Engine::replay(uint64_t start, WalPosition at, std::string_view payload,
     freeze_locked(start, at);
   }
   if (owner) active_->hold(owner);
+  hashes.assign(effects.size(), {-1, 0});
   auto effect = [&](size_t i) {
     return std::span<const std::string_view>(args).subspan(effects[i].first, effects[i].count);
   };
   auto prefetch = [&](size_t i) {
     if (i >= effects.size()) return;
     const EffectOp op = effects[i].op;
-    if ((op == EffectOp::kSet || op == EffectOp::kDel) && effects[i].count >= 2)
-      active_->prefetch(physical_db(*db), args[effects[i].first + 1]);
+    if ((op == EffectOp::kSet || op == EffectOp::kDel) && effects[i].count >= 2) {
+      const int db = physical_db(state->db);
+      hashes[i] = {db, MemTable::hash(db, args[effects[i].first + 1])};
+      active_->prefetch(hashes[i].hash);
+    }
   };
   for (size_t i = 0; i < kAhead; ++i) prefetch(i);
   for (size_t i = 0; i < effects.size(); ++i) {
     prefetch(i + kAhead);
-    if (auto s = replay_effect(effects[i].op, effect(i), owner != nullptr, db); !s) return s;
+    if (auto s = replay_effect(effects[i].op, effect(i), owner != nullptr, hashes[i], &state->db);
+        !s)
+      return s;
   }
   return {};
 }
 
 Status Engine::replay_effect(EffectOp op, std::span<const std::string_view> a, bool borrow,
-                             int* db) {
+                             const ReplayState::Hashed& hashed, int* db) {
   auto bad = [&] { return err(fmt::format("log: malformed {} effect", a[0])); };
   switch (op) {
     case EffectOp::kSelect: {
@@ -230,7 +231,9 @@ Status Engine::replay_effect(EffectOp op, std::span<const std::string_view> a, b
         if (!at || !iequals(a[3], "PXAT")) return bad();
         v.deadline_ms = *at;
       }
-      if (borrow) {
+      if (borrow && hashed.db == physical_db(*db)) {
+        active_->put_borrowed(next_seq(), hashed.db, a[1], v, hashed.hash);
+      } else if (borrow) {
         active_->put_borrowed(next_seq(), physical_db(*db), a[1], v);
       } else {
         active_->put(next_seq(), physical_db(*db), a[1], v);
@@ -286,7 +289,7 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options) {
   // Kept blocks: up to the bound's worth, what the buffers take in turn.
   e->pages_ = std::make_shared<PagePool>(options.max_unapplied);
   e->active_ = std::make_shared<MemTable>(options.write_buffer_size, e->pages_);
-  int db = 0;
+  ReplayState replaying;
   WalOptions wal_options{.dir = options.env.dir + "/log",
                          .segment_bytes = options.segment_bytes,
                          .allocate = options.log_allocate};
@@ -298,8 +301,8 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options) {
                          if (e->stats_.replayed_frames.fetch_add(1, std::memory_order_relaxed) == 0)
                            e->pages_->fill(options.max_unapplied);
                          // Each frame starts a fresh SELECT context, as the writer's groups do.
-                         db = 0;
-                         return e->replay(start, at, payload, owner, &db);
+                         replaying.db = 0;
+                         return e->replay(start, at, payload, owner, &replaying);
                        });
   if (!wal) return wal.error();
   e->wal_ = std::move(*wal);

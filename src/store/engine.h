@@ -289,9 +289,22 @@ class Engine {
   // Replays one logged group, logged at `start` (`at` in the log's files),
   // into the active MemTable; with an `owner` of the payload's bytes its
   // values are borrowed (MemTable::put_borrowed).
+  // What a replay carries from frame to frame: the SELECTed database, and
+  // lists each frame refills (kept, so they grow once per replay).
+  struct ReplayState {
+    int db = 0;
+    std::vector<std::string_view> args;
+    std::vector<EffectRef> effects;
+    struct Hashed {
+      int db;  // physical; a SELECT or SWAPDB between hint and put changes it
+      uint64_t hash;
+    };
+    std::vector<Hashed> hashes;  // per effect, for a SET or DEL's key
+  };
   Status replay(uint64_t start, WalPosition at, std::string_view payload,
-                const std::shared_ptr<const void>& owner, int* db);
-  Status replay_effect(EffectOp op, std::span<const std::string_view> a, bool borrow, int* db);
+                const std::shared_ptr<const void>& owner, ReplayState* state);
+  Status replay_effect(EffectOp op, std::span<const std::string_view> a, bool borrow,
+                       const ReplayState::Hashed& hashed, int* db);
   // Freezes the active MemTable as ending where the log ends, or at a
   // replayed frame's start.
   void freeze_locked();

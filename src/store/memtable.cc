@@ -257,8 +257,7 @@ void MemTable::bloom_add(uint64_t h) {
   }
 }
 
-void MemTable::prefetch(int db, std::string_view key) const {
-  const uint64_t h = hash(db, key);
+void MemTable::prefetch(uint64_t h) const {
   const HashIndex& t = *indexes_.back();
   __builtin_prefetch(&t.slots[h & t.mask], 1);
   for (int i = 0; i < kBloomProbes; ++i) __builtin_prefetch(&bloom_[bloom_bit(h, i) >> 6], 1);
@@ -360,13 +359,13 @@ const MemTable::ClearMark* MemTable::visible_clear(int db, uint64_t visible) con
 // The hash index's chain, then the log: the node is fully built, its
 // `older` link set, before the release store that makes it reachable by
 // get(); the skiplist links come later (ensure_indexed).
-void MemTable::insert(uint64_t seq, int db, std::string_view key, uint8_t kind,
+void MemTable::insert(uint64_t seq, int db, std::string_view key, uint64_t h, uint8_t kind,
                       const ValueView* value, bool borrow) {
   assert(db >= 0 && db < kDbCount);
   const std::string_view data = value != nullptr ? value->data : std::string_view();
   assert(key.size() <= UINT32_MAX && data.size() <= UINT32_MAX);
+  assert(h == hash(db, key));
 
-  const uint64_t h = hash(db, key);
   bloom_add(h);
   const int height = random_height();
   char* mem = allocate(borrow ? Node::borrowed_size_for(height)
@@ -542,11 +541,16 @@ void MemTable::log_grow() {
 }
 
 void MemTable::put(uint64_t seq, int db, std::string_view key, const ValueView& value) {
-  insert(seq, db, key, kPut, &value, false);
+  insert(seq, db, key, hash(db, key), kPut, &value, false);
 }
 
 void MemTable::put_borrowed(uint64_t seq, int db, std::string_view key, const ValueView& value) {
-  insert(seq, db, key, kPut, &value, true);
+  insert(seq, db, key, hash(db, key), kPut, &value, true);
+}
+
+void MemTable::put_borrowed(uint64_t seq, int db, std::string_view key, const ValueView& value,
+                            uint64_t h) {
+  insert(seq, db, key, h, kPut, &value, true);
 }
 
 void MemTable::hold(std::shared_ptr<const void> owner) {
@@ -554,7 +558,7 @@ void MemTable::hold(std::shared_ptr<const void> owner) {
 }
 
 void MemTable::del(uint64_t seq, int db, std::string_view key) {
-  insert(seq, db, key, kDel, nullptr, false);
+  insert(seq, db, key, hash(db, key), kDel, nullptr, false);
 }
 
 // Inserts the marker at its place in the newest-first list; with

@@ -86,6 +86,10 @@ class MemTable {
   // them took fresh memory, and a fresh page is the dearest part of a
   // replay (see base/pages.h).
   void put_borrowed(uint64_t seq, int db, std::string_view key, const ValueView& value);
+  // The same with the key's hash(db, key), which a caller that prefetched
+  // the put already computed.
+  void put_borrowed(uint64_t seq, int db, std::string_view key, const ValueView& value,
+                    uint64_t hash);
   // Keeps `owner` (of borrowed bytes) alive as long as the MemTable.
   void hold(std::shared_ptr<const void> owner);
   void del(uint64_t seq, int db, std::string_view key);
@@ -102,7 +106,10 @@ class MemTable {
   // (db, key) touches first, its hash index slot and Bloom filter words
   // (each a likely miss in a buffer of megabytes), so a caller that knows
   // its next keys overlaps those misses with the work before them.
-  void prefetch(int db, std::string_view key) const;
+  void prefetch(int db, std::string_view key) const { prefetch(hash(db, key)); }
+  void prefetch(uint64_t hash) const;
+  // (db, key)'s place in every MemTable's hash index and Bloom filter.
+  static uint64_t hash(int db, std::string_view key);
 
   // Any thread.
   enum class Kind { kAbsent, kValue, kTombstone, kCleared };
@@ -238,8 +245,7 @@ class MemTable {
   // hold, and it answers them without a skiplist search. The writer sets a
   // key's bits before the entry can become visible (the node's release
   // publication and durable_seq's both come after), so a reader never gets
-  // a false "absent" for an entry it may see.
-  static uint64_t hash(int db, std::string_view key);
+  // a false "absent" for an entry it may see (hash() above is its hash).
   // Probe i of h's kBloomProbes, by double hashing (Kirsch and Mitzenmacher).
   static constexpr int kBloomProbes = 3;
   uint64_t bloom_bit(uint64_t h, int i) const {
@@ -267,8 +273,8 @@ class MemTable {
   // in the log when it is called can be iterated. Any thread.
   void ensure_indexed() const;
   const Node* log_node(size_t i) const;
-  void insert(uint64_t seq, int db, std::string_view key, uint8_t kind, const ValueView* value,
-              bool borrow);
+  void insert(uint64_t seq, int db, std::string_view key, uint64_t h, uint8_t kind,
+              const ValueView* value, bool borrow);
   // The newest clear marker of db with seq <= visible, or nullptr.
   const ClearMark* visible_clear(int db, uint64_t visible) const;
 

@@ -1,5 +1,5 @@
 // store/effects.h: the log's payload format. What append_effect writes,
-// for_each_effect reads back exactly; anything else is an error, never a
+// parse_effects reads back exactly; anything else is an error, never a
 // crash or a wrong effect; effect_op names the effects in any case.
 #include "store/effects.h"
 
@@ -13,14 +13,22 @@ namespace {
 
 // The effects of a payload as "A|B|C" lines, or "error: ..." when it fails.
 std::vector<std::string> read_all(std::string_view payload) {
+  std::vector<std::string_view> args;
+  std::vector<EffectRef> effects;
+  auto s = parse_effects(payload, &args, &effects);
+  if (!s) return {"error: " + s.error().message};
   std::vector<std::string> out;
-  auto s = for_each_effect(payload, [&](std::span<const std::string_view> args) {
+  size_t next = 0;  // the effects' arguments lie in order, back to back
+  for (const EffectRef& e : effects) {
+    BOOST_TEST(e.first == next);
+    BOOST_TEST((e.op == effect_op(args[e.first])));
     std::string line;
-    for (auto a : args) line += (line.empty() ? "" : "|") + std::string(a);
+    for (size_t i = e.first; i < e.first + e.count; ++i)
+      line += (line.empty() ? "" : "|") + std::string(args[i]);
     out.push_back(line);
-    return lmkv::Status();
-  });
-  if (!s) out = {"error: " + s.error().message};
+    next = e.first + e.count;
+  }
+  BOOST_TEST(next == args.size());
   return out;
 }
 
