@@ -286,9 +286,6 @@ class Engine {
   Engine() = default;
   uint64_t next_seq() { return ++last_seq_; }
   MemTable& active() { return *active_; }
-  // Replays one logged group, logged at `start` (`at` in the log's files),
-  // into the active MemTable; with an `owner` of the payload's bytes its
-  // values are borrowed (MemTable::put_borrowed).
   // What a replay carries from frame to frame: the SELECTed database, and
   // lists each frame refills (kept, so they grow once per replay).
   struct ReplayState {
@@ -301,6 +298,9 @@ class Engine {
     };
     std::vector<Hashed> hashes;  // per effect, for a SET or DEL's key
   };
+  // Replays one logged group, logged at `start` (`at` in the log's files),
+  // into the active MemTable; with an `owner` of the payload's bytes its
+  // values are borrowed (MemTable::put_borrowed).
   Status replay(uint64_t start, WalPosition at, std::string_view payload,
                 const std::shared_ptr<const void>& owner, ReplayState* state);
   Status replay_effect(EffectOp op, std::span<const std::string_view> a, bool borrow,
