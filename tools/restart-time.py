@@ -79,6 +79,10 @@ def parse_args():
                    help="lmkv: kill once INFO's lmkv_unapplied_bytes reaches BYTES (polled "
                    "every ~5 ms; the worst case is the bound, max-unapplied-bytes), or after "
                    "--load-seconds if it never does")
+    p.add_argument("--thread-stats", action="store_true",
+                   help="lmkv: after each first GET, log every thread's CPU time, run-queue "
+                   "wait and page faults so far (/proc/PID/task/*/schedstat, stat): who "
+                   "competed for the cores during the restart")
     p.add_argument("--keep", action="store_true", help="keep the temp dirs")
     p.add_argument("--out", help="also write the markdown report to this file")
     args = p.parse_args()
@@ -91,6 +95,33 @@ def parse_args():
 def dir_bytes(path):
     """(allocated, apparent) bytes of the regular files under path."""
     return disk_usage(path)[::-1]
+
+
+def thread_stats(pid):
+    """One line per thread of pid, busiest first: CPU time, run-queue wait, time slices and
+    minor faults since it started (schedstat needs CONFIG_SCHEDSTATS; absent rows are
+    skipped)."""
+    rows = []
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    for tid in tids:
+        base = f"/proc/{pid}/task/{tid}"
+        try:
+            with open(f"{base}/schedstat") as f:
+                run_ns, wait_ns, slices = (int(x) for x in f.read().split())
+            with open(f"{base}/comm") as f:
+                comm = f.read().strip()
+            with open(f"{base}/stat") as f:
+                minflt = int(f.read().rsplit(")", 1)[1].split()[7])
+        except (OSError, ValueError, IndexError):
+            continue
+        rows.append((run_ns, int(tid), comm, wait_ns, slices, minflt))
+    rows.sort(reverse=True)
+    return [f"{'main' if tid == pid else tid} {comm}: ran {run / 1e6:.1f} ms, waited "
+            f"{wait / 1e6:.1f} ms to run, {slices} slices, {minflt} minor faults"
+            for run, tid, comm, wait, slices, minflt in rows if run > 0]
 
 
 def wait_first_get(server, key, t0, timeout):
@@ -380,6 +411,7 @@ def run_kind(args, kind):
             t0 = server.popen()
             marker = b"\n=== "
             elapsed = wait_first_get(server, probe_key, t0, args.restart_timeout)
+            threads = thread_stats(server.pid) if args.thread_stats and kind == "lmkv" else []
             result["times"].append(elapsed)
             line = (f"{kind}: trial {trial + 1}/{args.trials}: {acked:,} SETs acked in "
                     f"{args.load_seconds:g} s of load, first GET after {elapsed * 1000:.1f} ms")
@@ -401,6 +433,8 @@ def run_kind(args, kind):
             alloc, apparent = result["bytes"]
             line += f"; on disk {human(alloc)} (apparent {human(apparent)})"
             log(line)
+            for t in threads:
+                log(f"    {t}")
         server.stop()
     finally:
         server.kill9()
