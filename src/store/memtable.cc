@@ -212,7 +212,17 @@ struct MemTable::HashIndex {
 // Construction and the arena
 // ---------------------------------------------------------------------------
 
-MemTable::MemTable(size_t expected_bytes, std::shared_ptr<PagePool> pool) : pool_(std::move(pool)) {
+// The log's first segment is a pool block when the buffer's log (a slot per
+// entry, ~128 bytes each) is expected to fill half of one: a block the pool
+// faulted in on another core, where segments doubling from 2 KiB are fresh
+// pages the writer faults in itself, ~512 of them per buffer (a crash replay
+// fills several buffers on its critical path; BENCHMARKS.md's stop 23).
+MemTable::MemTable(size_t expected_bytes, std::shared_ptr<PagePool> pool)
+    : pool_(std::move(pool)),
+      log_first_bits_(pool_ != nullptr &&
+                              expected_bytes / 128 * sizeof(Node*) >= PagePool::kBlock / 2
+                          ? std::bit_width(PagePool::kBlock / sizeof(Node*)) - 1
+                          : kLogFirstBits) {
   size_t bits = size_t{1} << 16;
   while (bits < expected_bytes / 8) bits <<= 1;
   bloom_ = construct_array<std::atomic<uint64_t>>(bloom_pages_, bits / 64);
@@ -512,8 +522,8 @@ void MemTable::ensure_indexed() const {
   indexed_.store(size, std::memory_order_release);
 }
 
-// Entry i lives in segment s = bit_width(i + kLogFirst) - 1 - kLogFirstBits,
-// at i + kLogFirst - (kLogFirst << s) (log_entry); the writer just fills
+// Entry i lives in segment s = bit_width(i + F) - 1 - log2(F), at
+// i + F - (F << s), F = log_first() (log_node); the writer just fills
 // the current segment, and starts the next one, a block of its own, when it
 // is full. bytes() grows by the slot, not by the segment, so the freeze
 // threshold moves smoothly. The release store publishes the slot, the
@@ -534,7 +544,7 @@ void MemTable::log_append(const Node* n) {
 void MemTable::log_grow() {
   const size_t s = log_segments_++;
   assert(s < log_.size());
-  const size_t entries = kLogFirst << s;
+  const size_t entries = log_first() << s;
   log_[s] = reinterpret_cast<const Node**>(block(sizeof(Node*) * entries));
   log_next_ = log_[s];
   log_room_ = entries;
@@ -647,9 +657,9 @@ MemTable::Found MemTable::get(int db, std::string_view key, uint64_t visible) co
 }
 
 const Node* MemTable::log_node(size_t i) const {
-  const size_t j = i + kLogFirst;
-  const int s = std::bit_width(j) - 1 - kLogFirstBits;
-  return log_[s][j - (kLogFirst << s)];
+  const size_t j = i + log_first();
+  const int s = std::bit_width(j) - 1 - log_first_bits_;
+  return log_[s][j - (log_first() << s)];
 }
 
 // With seqs in insertion order, the chain's next entry is the version this

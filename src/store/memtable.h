@@ -326,12 +326,15 @@ class MemTable {
   std::atomic<size_t> block_bytes_{0};
   std::atomic<size_t> entries_{0};
   std::atomic<uint64_t> max_seq_{0};
-  // The insertion log: segment s holds kLogFirst << s entries, so entry i
+  // The insertion log: segment s holds log_first() << s entries, so entry i
   // has a fixed place and a segment never moves. Segments are blocks freed
   // with the arena, written by the writer before log_size_'s release store
-  // publishes them.
+  // publishes them. The first holds 256 entries, or a whole pool block's
+  // worth in a buffer whose log is expected to fill half of one (see the
+  // constructor).
   static constexpr int kLogFirstBits = 8;
-  static constexpr size_t kLogFirst = size_t{1} << kLogFirstBits;
+  const int log_first_bits_;
+  size_t log_first() const { return size_t{1} << log_first_bits_; }
   std::array<const Node**, 48> log_{};
   std::atomic<size_t> log_size_{0};
   const Node** log_next_ = nullptr;  // writer only: the next free slot,

@@ -854,6 +854,34 @@ BOOST_AUTO_TEST_CASE(memtable_insertion_log) {
   BOOST_TEST(mt.log_size() == expect.size() + 3);
 }
 
+// A buffer of a pool's size starts its log with a whole pool block, not a
+// 2 KiB segment the writer would fault in; past that block the log doubles
+// as before, and every entry keeps its place across the boundary.
+BOOST_AUTO_TEST_CASE(memtable_log_starts_with_a_pool_block) {
+  constexpr size_t kBlock = lmkv::PagePool::kBlock;
+  constexpr size_t kFirst = kBlock / sizeof(void*);  // the first segment's entries
+  auto pool = std::make_shared<lmkv::PagePool>(64 * kBlock);
+  MemTable small(1u << 20, pool);  // 1 MiB buffer: a log of ~64 KiB, 2 KiB first
+  MemTable big(16u << 20, pool);
+  const size_t small_before = small.memory_bytes(), big_before = big.memory_bytes();
+  const ValueView v{Type::kString, 0, "v"};
+  small.put(1, 0, "k", v);
+  big.put(1, 0, "k", v);
+  // Each put took one arena block; the big buffer's log took a block too.
+  BOOST_TEST(small.memory_bytes() - small_before == kBlock + 4096);  // 2 KiB: a page
+  BOOST_TEST(big.memory_bytes() - big_before == 2 * kBlock);
+  const size_t n = kFirst + 1000;  // into the second segment
+  for (size_t i = 1; i < n; ++i) big.put(i + 1, 0, "k" + std::to_string(i % 70000), v);
+  BOOST_REQUIRE(big.log_size() == n);
+  bool all = true;
+  for (size_t i = 0; i < n && all; ++i) {
+    const auto e = big.log_entry(i);
+    all = e.seq == i + 1 && e.key == (i == 0 ? "k"s : "k" + std::to_string(i % 70000));
+    if (!all) BOOST_TEST_MESSAGE("entry " << i);
+  }
+  BOOST_TEST(all);
+}
+
 // Progress only moves forward, per db, and by at least kCountStep entries.
 BOOST_AUTO_TEST_CASE(memtable_count_progress) {
   constexpr size_t kStep = MemTable::kCountStep;
