@@ -273,6 +273,10 @@ void MemTable::prefetch(uint64_t h) const {
   for (int i = 0; i < kBloomProbes; ++i) __builtin_prefetch(&bloom_[bloom_bit(h, i) >> 6], 1);
 }
 
+void MemTable::prefetch_filter(uint64_t h) const {
+  for (int i = 0; i < kBloomProbes; ++i) __builtin_prefetch(&bloom_[bloom_bit(h, i) >> 6]);
+}
+
 bool MemTable::may_contain(uint64_t h) const {
   for (int i = 0; i < kBloomProbes; ++i) {
     const uint64_t b = bloom_bit(h, i);
@@ -623,10 +627,10 @@ void MemTable::apply_swaps(uint64_t visible, std::vector<uint8_t>* map) const {
 // Readers
 // ---------------------------------------------------------------------------
 
-MemTable::Found MemTable::get(int db, std::string_view key, uint64_t visible) const {
+MemTable::Found MemTable::get(uint64_t h, int db, std::string_view key, uint64_t visible) const {
   assert(db >= 0 && db < kDbCount);
+  assert(h == hash(db, key));
   Found f;
-  const uint64_t h = hash(db, key);
   const Node* n = may_contain(h) ? newest(h, db, key) : nullptr;
   // The chain runs newest insertion first: with seqs in order its first
   // visible entry is the newest visible; otherwise the highest visible seq

@@ -126,7 +126,15 @@ class MemTable {
   // older layers must not be consulted); kAbsent: this memtable knows
   // nothing, ask older layers. Values view into the arena (valid while the
   // memtable lives).
-  Found get(int db, std::string_view key, uint64_t visible) const;
+  Found get(int db, std::string_view key, uint64_t visible) const {
+    return get(hash(db, key), db, key, visible);
+  }
+  // The same, with `h` = hash(db, key): a reader asking several layers
+  // hashes the key once.
+  Found get(uint64_t h, int db, std::string_view key, uint64_t visible) const;
+  // Starts loading the Bloom filter words get(h, ...) reads first: a reader
+  // asks for every layer's at once, so their misses overlap.
+  void prefetch_filter(uint64_t h) const;
 
   // The newest clear marker seq of db that is <= visible, or 0 if none.
   uint64_t cleared_at(int db, uint64_t visible) const;

@@ -203,8 +203,17 @@ Result<std::optional<ValueView>> ReadView::get(int db, std::string_view key, int
   if (!key_fits(key)) return std::optional<ValueView>{};
   if (auto s = begin(); !s) return s.error();
   db = physical(db);
+  // Each layer's Bloom words and the key filter's block are likely cache
+  // misses, independent of each other: all are asked for before the first
+  // is waited on.
+  const uint64_t h = MemTable::hash(db, key);
+  for (const auto& layer : version_->layers) layer->prefetch_filter(h);
+  encode_key(key, &keybuf_);
+  const KeyFilter* filter = version_->filter.get();
+  const uint64_t filter_hash = filter ? KeyFilter::hash(db, keybuf_) : 0;
+  if (filter) filter->prefetch(filter_hash);
   for (const auto& layer : version_->layers) {
-    auto found = layer->get(db, key, visible_);
+    auto found = layer->get(h, db, key, visible_);
     switch (found.kind) {
       case MemTable::Kind::kAbsent:
         continue;
@@ -215,8 +224,7 @@ Result<std::optional<ValueView>> ReadView::get(int db, std::string_view key, int
         return std::optional<ValueView>{};
     }
   }
-  encode_key(key, &keybuf_);
-  if (!may_be_in_lmdb(db)) return std::optional<ValueView>{};
+  if (filter && !filter->may_contain(filter_hash)) return std::optional<ValueView>{};
   MDB_val k = as_val(keybuf_), v;
   const int rc = mdb_get(txn_, engine_.env().dbi(db), &k, &v);
   if (rc == MDB_NOTFOUND) return std::optional<ValueView>{};
