@@ -4,6 +4,7 @@
 // group); and a printed micro-benchmark.
 #include "store/memtable.h"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
@@ -518,6 +519,48 @@ BOOST_AUTO_TEST_CASE(memtable_large_values) {
   BOOST_TEST(mt.get(0, "small2", 3).value.data == "s2");
   BOOST_TEST(mt.bytes() >= big.size());
   BOOST_TEST(mt.memory_bytes() >= mt.bytes());
+}
+
+// Keys that share long prefixes (the sort compares 23 bytes without reading
+// the nodes), keys that differ only past them, zero bytes that padding
+// would tie, and rewrites of one key: iteration gives every key's newest
+// entry in byte order, whether the buffer is linked in one pass (a frozen
+// buffer's first walk) or in several (an active one iterated as it grows).
+BOOST_AUTO_TEST_CASE(memtable_order_past_long_shared_prefixes) {
+  std::mt19937 rng(23);
+  std::vector<std::string> keys;
+  for (const std::string prefix : {"", "key:0000000", "a-prefix-of-exactly-23-b",
+                                   "a-prefix-of-exactly-23-bytes and more"}) {
+    for (int i = 0; i < 40; ++i) keys.push_back(prefix + std::to_string(rng() % 1000));
+    keys.push_back(prefix);
+    keys.push_back(prefix + std::string(1, '\0'));
+    keys.push_back(prefix + std::string(2, '\0'));
+  }
+  for (bool in_steps : {false, true}) {
+    MemTable mt;
+    std::map<std::string, std::string> model;
+    std::vector<std::string> order = keys;
+    std::shuffle(order.begin(), order.end(), rng);
+    uint64_t seq = 0;
+    for (size_t i = 0; i < order.size(); ++i) {
+      const std::string value = "v" + std::to_string(++seq);
+      mt.put(seq, 0, order[i], ValueView{Type::kString, 0, value});
+      model[order[i]] = value;
+      if (in_steps && i % 17 == 0) {  // links what is there so far
+        MemTable::Iterator it(mt, 0, seq);
+        it.seek_to_first();
+      }
+    }
+    MemTable::Iterator it(mt, 0, seq);
+    it.seek_to_first();
+    for (const auto& [key, value] : model) {
+      BOOST_REQUIRE_MESSAGE(it.valid(), "missing " << printable(key));
+      BOOST_TEST(printable(it.key()) == printable(key));
+      BOOST_TEST(it.entry().value.data == value);
+      it.next();
+    }
+    BOOST_TEST(!it.valid());
+  }
 }
 
 // ---------------------------------------------------------------------------
