@@ -535,6 +535,8 @@ BOOST_AUTO_TEST_CASE(memtable_order_past_long_shared_prefixes) {
     keys.push_back(prefix);
     keys.push_back(prefix + std::string(1, '\0'));
     keys.push_back(prefix + std::string(2, '\0'));
+    keys.push_back(prefix + "x");  // written twice: the newer value wins
+    keys.push_back(prefix + "x");
   }
   for (bool in_steps : {false, true}) {
     MemTable mt;
