@@ -529,7 +529,7 @@ BOOST_AUTO_TEST_CASE(memtable_large_values) {
 BOOST_AUTO_TEST_CASE(memtable_order_past_long_shared_prefixes) {
   std::mt19937 rng(23);
   std::vector<std::string> keys;
-  for (const std::string prefix : {"", "key:0000000", "a-prefix-of-exactly-23-b",
+  for (const std::string prefix : {"", "key:0000000", "a-prefix-of-exactly-23-",
                                    "a-prefix-of-exactly-23-bytes and more"}) {
     for (int i = 0; i < 40; ++i) keys.push_back(prefix + std::to_string(rng() % 1000));
     keys.push_back(prefix);
