@@ -128,6 +128,7 @@ Status Server::start() {
       [this] { return writer_->stats().commands.load(std::memory_order_relaxed); },
       started_unix_s_);
   for (int i = 0; i < threads; ++i) shards_.push_back(std::make_unique<Shard>(i, *this));
+  open_control();
   for (auto& shard : shards_) {
     Shard* s = shard.get();
     s->loop().start([s, fd = listen_fd_] { s->listen(fd); });
@@ -159,7 +160,10 @@ Status Server::setup_auth() {
   return {};
 }
 
-int Server::run() {
+// Before any loop accepts: a client's SHUTDOWN posts to shutdown_async_,
+// and a SIGTERM sent once the server answers PING must find the handler,
+// not the default action that kills the process uncleanly.
+void Server::open_control() {
   uv_loop_init(&control_);
   uv_async_init(&control_, &shutdown_async_, [](uv_async_t* h) {
     auto* self = static_cast<Server*>(h->data);
@@ -173,6 +177,9 @@ int Server::run() {
     handle->data = this;
     uv_signal_start(handle, &Server::on_signal, sig);
   }
+}
+
+int Server::run() {
   uv_run(&control_, UV_RUN_DEFAULT);
   uv_loop_close(&control_);
   stop_everything();

@@ -42,7 +42,8 @@ class Server final : public commands::ServerApi {
   explicit Server(Config config);
   ~Server() override;
 
-  // Opens the store, binds the port and starts the loops and the writer.
+  // Opens the store, binds the port, takes over SIGTERM and SIGINT, and
+  // starts the writer and the loops.
   Status start();
   // Serves until SIGTERM, SIGINT or SHUTDOWN; then shuts down cleanly.
   // Returns the process exit code.
@@ -100,6 +101,7 @@ class Server final : public commands::ServerApi {
  private:
   void stop_everything();
   Status setup_auth();
+  void open_control();
   static void on_signal(uv_signal_t* h, int signum);
 
   mutable std::mutex config_mu_;

@@ -64,6 +64,15 @@ def test_signal_shuts_down_cleanly_and_keeps_data(lmkv_factory, sig):
     c.close()
 
 
+def test_signal_the_moment_the_server_answers_is_a_clean_shutdown(lmkv_factory):
+    # The handlers must be in place before any loop accepts: CI once saw a SIGTERM sent right
+    # after the first PONG end the process by the default action (exit -15).
+    s = lmkv_factory(start=False)
+    for _ in range(20):
+        s.start()
+        assert s.stop() == 0
+
+
 def test_shutdown_command_stops_the_server(lmkv_factory):
     s = lmkv_factory()
     c = s.client()
