@@ -158,6 +158,8 @@ Status Engine::apply(const MemTable& frozen, uint64_t end_offset, WalPosition en
     }
   };
   std::vector<NewEntry> index;
+  // Keys written, for the key filters: added together after the pass.
+  std::vector<uint64_t> filter_hashes;
   // Entries written so far, told to the prefetch pool now and then so its
   // workers skip what the applier has passed (the same order: db, key).
   constexpr size_t kProgressEvery = 256;
@@ -192,11 +194,7 @@ Status Engine::apply(const MemTable& frozen, uint64_t end_offset, WalPosition en
       if (it.entry().kind == MemTable::Kind::kValue) {
         if (int rc = out.put_value(&k, it.entry().value, &had_deadline)) return fail(rc, "put");
         expires_in_db += (it.entry().value.deadline_ms != 0) - had_deadline;
-        if (filter_ || building_) {
-          const uint64_t h = KeyFilter::hash(db, key);
-          if (filter_) filter_->add(h);
-          if (building_) building_->add(h);
-        }
+        if (filter_ || building_) filter_hashes.push_back(KeyFilter::hash(db, key));
         if (it.entry().value.deadline_ms != 0)
           index.push_back({std::max<int64_t>(it.entry().value.deadline_ms, 1), db, it.key()});
       } else {
@@ -206,6 +204,8 @@ Status Engine::apply(const MemTable& frozen, uint64_t end_offset, WalPosition en
     }
     if (int rc = out.finish()) return fail(rc, "commit child");
   }
+  if (filter_) filter_->add(filter_hashes);
+  if (building_) building_->add(filter_hashes);
   ChunkedWriter expires(txn, env_->expires_dbi());
   for (const auto& raw : consumed) {
     MDB_val k{kDeadlineBytes, const_cast<char*>(raw.data())};

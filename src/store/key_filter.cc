@@ -4,6 +4,7 @@
 #include <bit>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace lmkv::store {
 namespace {
@@ -45,20 +46,37 @@ uint64_t* KeyFilter::block(uint64_t h) const {
 
 // Bits already set cost a load, not a locked read-modify-write: most keys
 // an apply writes over are already in.
-void KeyFilter::add(uint64_t h) {
+uint64_t KeyFilter::set_bits(uint64_t h) {
   uint64_t* b = block(h);
   uint64_t masks[kBlockWords] = {};
   uint64_t bits = remix(h);
   for (int i = 0; i < kProbes; ++i, bits >>= 9)
     masks[(bits >> 6) & 7] |= uint64_t{1} << (bits & 63);
+  uint64_t added = 0;
   for (size_t w = 0; w < kBlockWords; ++w) {
     const uint64_t m = masks[w];
     std::atomic_ref<uint64_t> word(b[w]);
     if (!m || (word.load(std::memory_order_relaxed) & m) == m) continue;
-    const uint64_t old = word.fetch_or(m, std::memory_order_relaxed);
-    if (const int added = std::popcount(m & ~old))
-      set_.fetch_add(static_cast<uint64_t>(added), std::memory_order_relaxed);
+    added += static_cast<uint64_t>(std::popcount(m & ~word.fetch_or(m, std::memory_order_relaxed)));
   }
+  return added;
+}
+
+void KeyFilter::add(uint64_t h) {
+  if (const uint64_t added = set_bits(h)) set_.fetch_add(added, std::memory_order_relaxed);
+}
+
+void KeyFilter::add(std::span<const uint64_t> hashes) {
+  // Far enough ahead to cover a miss to memory, near enough to stay cached.
+  constexpr size_t kAhead = 16;
+  for (size_t i = 0; i < std::min(kAhead, hashes.size()); ++i)
+    __builtin_prefetch(block(hashes[i]), 1);
+  uint64_t added = 0;
+  for (size_t i = 0; i < hashes.size(); ++i) {
+    if (i + kAhead < hashes.size()) __builtin_prefetch(block(hashes[i + kAhead]), 1);
+    added += set_bits(hashes[i]);
+  }
+  if (added) set_.fetch_add(added, std::memory_order_relaxed);
 }
 
 bool KeyFilter::may_contain(uint64_t h) const {
@@ -78,6 +96,7 @@ double KeyFilter::fill_ratio() const {
 
 Status KeyFilter::fill(const Env& env, const std::atomic<bool>& stop) {
   std::string last;  // the last key added, to go on after it in the next transaction
+  std::vector<uint64_t> hashes;  // one transaction's keys, added after it ends
   for (int db = 0; db < env.databases(); ++db) {
     bool started = false, done = false;
     while (!done) {
@@ -95,10 +114,10 @@ Status KeyFilter::fill(const Env& env, const std::atomic<bool>& stop) {
                        : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
       if (rc == 0 && started && std::string_view(static_cast<char*>(k.mv_data), k.mv_size) == last)
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-      size_t n = 0;
-      for (; rc == 0 && n < kKeysPerTxn; ++n) {
+      hashes.clear();
+      for (size_t n = 0; rc == 0 && n < kKeysPerTxn; ++n) {
         const std::string_view key(static_cast<char*>(k.mv_data), k.mv_size);
-        add(hash(db, key));
+        hashes.push_back(hash(db, key));
         if (n + 1 == kKeysPerTxn)
           last.assign(key);
         else
@@ -109,6 +128,7 @@ Status KeyFilter::fill(const Env& env, const std::atomic<bool>& stop) {
       mdb_cursor_close(cur);
       mdb_txn_abort(txn);
       if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_error(rc, "cursor_get");
+      add(hashes);
     }
   }
   return {};

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string_view>
 
 #include "base/error.h"
@@ -38,6 +39,10 @@ class KeyFilter {
   // `raw_key` is the key as LMDB stores it (store/value.h encode_key).
   static uint64_t hash(int db, std::string_view raw_key);
   void add(uint64_t h);
+  // The same for many keys, each block's load started well ahead: an
+  // apply's keys fall in random blocks, each a cache miss when added one at
+  // a time (the applier's largest cost under INCR -P 16 in perf).
+  void add(std::span<const uint64_t> hashes);
   bool may_contain(uint64_t h) const;
   // Starts loading the block may_contain(h) reads (one cache line).
   void prefetch(uint64_t h) const { __builtin_prefetch(block(h)); }
@@ -61,6 +66,8 @@ class KeyFilter {
   static constexpr size_t kBlockWords = 8;
   // The block's first word, read and written through std::atomic_ref.
   uint64_t* block(uint64_t h) const;
+  // Sets h's bits; returns how many were clear.
+  uint64_t set_bits(uint64_t h);
 
   uint64_t capacity_;
   uint64_t blocks_;

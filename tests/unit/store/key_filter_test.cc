@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "fixture.h"
 #include "store/value.h"
@@ -52,6 +53,27 @@ BOOST_AUTO_TEST_CASE(key_filter_has_no_false_negatives_and_few_false_positives) 
   for (int i = kKeys; i < 2 * kKeys; ++i) f.add(KeyFilter::hash(0, raw(key_of(i))));
   BOOST_TEST(f.full());
   BOOST_TEST(f.memory_bytes() <= kKeys * 10 / 8 + 64);
+}
+
+// The applier adds an apply's keys together (prefetched): the same bits and
+// the same count of bits set as adding them one at a time, for batches
+// shorter and longer than the prefetch distance, and an empty one.
+BOOST_AUTO_TEST_CASE(key_filter_adds_a_batch_as_one_at_a_time) {
+  constexpr int kKeys = 20000;
+  KeyFilter one(kKeys), batch(kKeys);
+  std::vector<uint64_t> hashes;
+  for (int i = 0; i < kKeys; ++i) hashes.push_back(KeyFilter::hash(i % 2, raw(key_of(i))));
+  for (uint64_t h : hashes) one.add(h);
+  batch.add(std::span<const uint64_t>());
+  batch.add(std::span(hashes).first(3));
+  batch.add(std::span(hashes).subspan(3));
+  BOOST_TEST(batch.fill_ratio() == one.fill_ratio());
+  BOOST_TEST(batch.fill_ratio() > 0.3);
+  for (int i = 0; i < 2 * kKeys; ++i) {
+    const uint64_t h = KeyFilter::hash(0, raw(key_of(i)));
+    BOOST_REQUIRE(batch.may_contain(h) == one.may_contain(h));
+  }
+  for (uint64_t h : hashes) BOOST_REQUIRE(batch.may_contain(h));
 }
 
 BOOST_FIXTURE_TEST_CASE(key_filter_fill_reads_every_key_of_every_database, EngineFixture) {
