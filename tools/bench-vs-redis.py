@@ -408,7 +408,8 @@ def main():
     sustained = []
     for mode, label, test in seen:
         figs = results.get((mode, label, test, "lmkv"), [])
-        if test in ("set", "mset", "incr") and figs and "applies" in figs[0]:
+        if (test in ("set", "mset", "incr") and "latency" not in label and figs
+                and "applies" in figs[0]):
             counts = sorted(f["applies"] for f in figs)
             sustained.append(f"{mode} {label} {figs[0]['name']} {counts[0]}-{counts[-1]}")
     if sustained:
