@@ -364,9 +364,10 @@ def main():
         out("- not pinned (fewer than 2 cores, taskset missing, or --no-pin); "
             f"lmkv --threads {LMKV_THREADS or os.cpu_count()}")
     out(f"- data dirs under {args.workdir} (filesystem: {fs_type(args.workdir)})")
-    writes = ", ".join(f"{t.upper()} {max(n, args.n1)}" for t, n in args.write_sizes.items())
+    writes = ", ".join(f"{t.upper()} {max(n, args.n1)}+" for t, n in args.write_sizes.items())
     out(f"- redis-benchmark -n {args.n16} (P>1) / {args.n1} (P=1) / {args.n_latency} (latency) "
-        f"/ {writes} (writes at c50 and c500, sustained: lmkv's write buffer, "
+        f"/ {writes} (writes at c50 and c500, at least --n16 when pipelined; sustained: "
+        f"lmkv's write buffer, "
         f"{buffer_bytes >> 20} MiB here, filled {SUSTAINED_BUFFERS}x) "
         f"-r {args.keyspace} -d {args.datasize}; {args.rounds} rounds, servers alternating, "
         f"median shown; a fresh server per (round, mode, scenario)")
@@ -408,8 +409,7 @@ def main():
     sustained = []
     for mode, label, test in seen:
         figs = results.get((mode, label, test, "lmkv"), [])
-        if (test in ("set", "mset", "incr") and "latency" not in label and figs
-                and "applies" in figs[0]):
+        if test in args.write_sizes and "latency" not in label and figs and "applies" in figs[0]:
             counts = sorted(f["applies"] for f in figs)
             sustained.append(f"{mode} {label} {figs[0]['name']} {counts[0]}-{counts[-1]}")
     if sustained:
