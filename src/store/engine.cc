@@ -366,8 +366,12 @@ std::shared_ptr<const Version> Engine::version() const {
 
 size_t Engine::unapplied_bytes() const {
   std::lock_guard lock(mu_);
-  size_t total = active_->bytes();
-  for (const auto& f : frozen_) total += f.table->bytes();
+  return unapplied_locked();
+}
+
+size_t Engine::unapplied_locked() const {
+  size_t total = active_->weight();
+  for (const auto& f : frozen_) total += f.table->weight();
   return total;
 }
 
@@ -577,8 +581,7 @@ Status Engine::commit(WriteTxn& group) {
   // Durable as the policy defines it: readers may now see the group.
   if (group.last_seq() != 0) durable_seq_.store(group.last_seq(), std::memory_order_release);
 
-  const size_t active_bytes = active_->bytes();
-  if (active_bytes >= options_.write_buffer_size) {
+  if (active_->weight() >= options_.write_buffer_size) {
     std::lock_guard lock(mu_);
     freeze_locked();
     publish_locked();
@@ -603,18 +606,13 @@ void Engine::throttle(size_t group_bytes) {
   const size_t bound = options_.max_unapplied;
   const size_t soft = soft_bound();
   std::unique_lock lock(mu_);
-  auto unapplied = [&] {
-    size_t total = active_->bytes();
-    for (const auto& f : frozen_) total += f.table->bytes();
-    return total;
-  };
-  const size_t now = unapplied();
+  const size_t now = unapplied_locked();
   if (now <= soft || !apply_error_.ok()) return;
   stats_.slowdowns.fetch_add(1, std::memory_order_relaxed);
   if (now > bound) {
     const int64_t wait_started = steady_us();
     progress_cv_.wait_for(lock, kMaxHardWait, [&] {
-      return stopping_ || !apply_error_.ok() || unapplied() <= bound;
+      return stopping_ || !apply_error_.ok() || unapplied_locked() <= bound;
     });
     stats_.throttle_waits.fetch_add(1, std::memory_order_relaxed);
     note_max(stats_.throttle_wait_max_us, stats_.throttle_wait_us, steady_us() - wait_started,

@@ -258,6 +258,8 @@ class Engine {
   uint64_t applied_offset() const { return applied_offset_.load(); }
   uint64_t durable_offset() const { return durable_offset_.load(); }
   uint64_t log_disk_bytes() const { return log_disk_bytes_.load(); }
+  // The weight (MemTable::weight) of the MemTables not yet in LMDB: what
+  // max_unapplied and the throttle bound.
   size_t unapplied_bytes() const;
   // The key filter readers use now, or null (INFO, tests).
   std::shared_ptr<const KeyFilter> key_filter() const;
@@ -310,6 +312,7 @@ class Engine {
   void freeze_locked();
   void freeze_locked(uint64_t end_offset, WalPosition end_position);
   void publish_locked();
+  size_t unapplied_locked() const;  // unapplied_bytes(), holding mu_
   // Writer thread, after each group: slows writers past max_unapplied.
   void throttle(size_t group_bytes);
   void applier_main();

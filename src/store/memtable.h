@@ -28,6 +28,7 @@
 // log_entry) that DBSIZE reads to count a layer incrementally.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstddef>
@@ -148,6 +149,17 @@ class MemTable {
   // insertion log's used slots, for the freeze threshold; the memory held is
   // at most one block and half the log more.
   size_t bytes() const { return used_bytes_.load(std::memory_order_relaxed); }
+  // What the write buffer's and max-unapplied-bytes' bounds count (the
+  // freeze threshold, the throttle, INFO's lmkv_unapplied_bytes): bytes(),
+  // or entries() at kMinEntryWeight each if that is more. Those bounds stand
+  // for a restart's replay, whose time is per entry as much as per byte: a
+  // 100-byte SET's entry takes 187 bytes, and the 100 ms restart target was
+  // measured with those. Entries of 10-byte values take ~110, and a backlog
+  // of them replayed ~1.7x slower per byte, 104 ms at 28.7 MB (BENCHMARKS.md
+  // stop 25); counted at 187 each, a full backlog replays no more entries
+  // than a 100-byte one.
+  static constexpr size_t kMinEntryWeight = 187;
+  size_t weight() const { return std::max(bytes(), entries() * kMinEntryWeight); }
   // Memory held by arena blocks.
   size_t memory_bytes() const { return block_bytes_.load(std::memory_order_relaxed); }
   size_t entries() const { return entries_.load(std::memory_order_relaxed); }

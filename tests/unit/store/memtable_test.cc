@@ -456,6 +456,26 @@ BOOST_AUTO_TEST_CASE(memtable_index_room_counts_new_keys_until_it_doubles) {
   BOOST_TEST(describe(mt.get(0, "k0", seq)) == "value@2 t0 d0 'newer'");
 }
 
+// weight() counts each entry at least kMinEntryWeight bytes, so a buffer of
+// small entries is bounded by their count; large ones weigh their bytes.
+BOOST_AUTO_TEST_CASE(memtable_weight_counts_small_entries_at_the_minimum) {
+  MemTable small;
+  BOOST_TEST(small.weight() == small.bytes());
+  uint64_t seq = 0;
+  for (int i = 0; i < 1000; ++i)
+    small.put(++seq, 0, "k" + std::to_string(i), ValueView{Type::kString, 0, "1"});
+  small.del(++seq, 0, "k0");
+  BOOST_TEST(small.bytes() < 1001 * MemTable::kMinEntryWeight);
+  BOOST_TEST(small.weight() == 1001 * MemTable::kMinEntryWeight);
+
+  MemTable large;
+  const std::string value(MemTable::kMinEntryWeight, 'v');
+  for (int i = 0; i < 1000; ++i)
+    large.put(++seq, 0, "k" + std::to_string(i), ValueView{Type::kString, 0, value});
+  BOOST_TEST(large.bytes() > 1000 * MemTable::kMinEntryWeight);
+  BOOST_TEST(large.weight() == large.bytes());
+}
+
 BOOST_AUTO_TEST_CASE(memtable_clear_markers) {
   MemTable mt;
   mt.put(1, 0, "k", ValueView{Type::kString, 0, "v1"});

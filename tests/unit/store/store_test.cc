@@ -217,8 +217,10 @@ BOOST_FIXTURE_TEST_CASE(reopen_keeps_data, EngineFixture) {
 BOOST_FIXTURE_TEST_CASE(a_replay_past_one_buffers_index_splits_at_a_frame, EngineFixture) {
   EngineOptions o = options();
   o.write_buffer_size = 4u << 20;  // an index of 64 Ki slots: 32 Ki keys
-  reopen(o);
-  constexpr int kGroups = 5'000, kPerGroup = 10;  // 50,000 keys, ~3 MB: never frozen
+  EngineOptions large = o;         // written into one buffer: never frozen
+  large.write_buffer_size = 64u << 20;
+  reopen(large);
+  constexpr int kGroups = 5'000, kPerGroup = 10;  // 50,000 keys
   auto key = [](int i) { return fmt::format("key:{:06}", i * 7 % (kGroups * kPerGroup)); };
   for (int g = 0; g < kGroups; ++g) {
     WriteTxn txn(*engine);
