@@ -38,7 +38,8 @@ LMKV_THREADS = 0  # --lmkv-threads (0: from the pinning)
 SUSTAINED_BUFFERS = 11
 # A write buffer's bytes per entry, measured (INFO lmkv_last_apply_bytes / _entries): a SET
 # of redis-benchmark's 16-byte keys takes the value plus ~87 bytes; an INCR's counter ~91.
-ENTRY_OVERHEAD, INCR_ENTRY_BYTES = 87, 91
+# The buffer counts each entry as at least MIN_ENTRY_WEIGHT (MemTable::kMinEntryWeight).
+ENTRY_OVERHEAD, INCR_ENTRY_BYTES, MIN_ENTRY_WEIGHT = 87, 91, 187
 
 
 def parse_args():
@@ -210,8 +211,8 @@ def probe_write_buffer(binary, cpus, workdir):
 def sustained_sizes(args, buffer_bytes):
     """-n per write test that fills the write buffer SUSTAINED_BUFFERS times (MSET: commands
     of 10 keys), rounded up to 10,000."""
-    entry = args.datasize + ENTRY_OVERHEAD
-    per_op = {"set": entry, "incr": INCR_ENTRY_BYTES, "mset": 10 * entry}
+    entry = max(args.datasize + ENTRY_OVERHEAD, MIN_ENTRY_WEIGHT)
+    per_op = {"set": entry, "incr": max(INCR_ENTRY_BYTES, MIN_ENTRY_WEIGHT), "mset": 10 * entry}
     return {t: -(-SUSTAINED_BUFFERS * buffer_bytes // b // 10000) * 10000
             for t, b in per_op.items()}
 
