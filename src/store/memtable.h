@@ -155,8 +155,8 @@ class MemTable {
   // for a restart's replay, whose time is per entry as much as per byte: a
   // 100-byte SET's entry takes 187 bytes, and the 100 ms restart target was
   // measured with those. Entries of 10-byte values take ~110, and a backlog
-  // of them replayed ~1.7x slower per byte, 104 ms at 28.7 MB (BENCHMARKS.md
-  // stop 25); counted at 187 each, a full backlog replays no more entries
+  // of them replayed ~1.7x slower per byte: 28.7 MB in 104 ms (BENCHMARKS.md,
+  // "Stop 25"). Counted at 187 each, a full backlog replays no more entries
   // than a 100-byte one.
   static constexpr size_t kMinEntryWeight = 187;
   size_t weight() const { return std::max(bytes(), entries() * kMinEntryWeight); }
