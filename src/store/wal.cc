@@ -279,7 +279,20 @@ Result<std::unique_ptr<Wal>> Wal::open(const WalOptions& options, uint64_t from,
   // A replayed frame's bytes may be viewed while the log takes appends.
   const bool fresh = replayed_from && *replayed_from + 1 == wal->segments_.size();
   if (wal->segments_.empty() || fresh) {
-    if (auto s = wal->open_segment_for_append(end, true); !s) return s.error();
+    auto s = wal->open_segment_for_append(end, true);
+    if (!s && (!fresh || wal->segments_.back().start == end)) return s.error();
+    if (!s) {
+      // No room for even an empty file (a full disk, no inode left): the
+      // replayed segment takes the appends after all, so the server still
+      // starts, serves what it holds, and takes writes while the segment
+      // has room. Buffered: a direct write rewrites the current block, whose
+      // bytes replayed entries view.
+      log::warning("{}; appending to {} instead", s.error().message, wal->segments_.back().path);
+      wal->viewed_tail_ = true;
+      wal->segment_size_ = last_size;
+      if (auto c = wal->open_segment_for_append(wal->segments_.back().start, false); !c)
+        return c.error();
+    }
   } else {
     wal->segment_size_ = last_size;
     if (auto s = wal->open_segment_for_append(wal->segments_.back().start, false); !s)
@@ -409,6 +422,10 @@ Status Wal::load_tail() {
 }
 
 Status Wal::set_direct(bool direct) {
+  if (viewed_tail_) {
+    direct_later_ = direct;  // the next segment starts with it
+    return {};
+  }
   if (direct == direct_ || fd_ < 0) return {};
   const int flags = ::fcntl(fd_, F_GETFL);
   if (flags < 0) return sys_error("fcntl", segments_.back().path);
@@ -438,6 +455,10 @@ Status Wal::open_segment_for_append(uint64_t start, bool create) {
   int flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0);
   int fd = ::open(path.c_str(), flags, 0644);
   if (fd < 0) return sys_error("open", path);
+  if (create && viewed_tail_) {
+    viewed_tail_ = false;
+    direct_ = direct_later_;
+  }
   if (create && direct_ && ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_DIRECT) != 0) {
     log::notice("log: {} refuses O_DIRECT ({}); writing through the page cache", options_.dir,
                 std::strerror(errno));

@@ -97,7 +97,8 @@ class Wal {
   // torn or corrupt tail is cut off at the last whole frame. If the log ends
   // before `from` (its tail was never synced), the log restarts at `from`.
   // Appends after a replay go to a new segment, so no replayed byte is ever
-  // written again (a direct write rewrites its partial block).
+  // written again (a direct write rewrites its partial block); when the
+  // disk has no room for that file, to the replayed one, buffered.
   static Result<std::unique_ptr<Wal>> open(const WalOptions& options, uint64_t from,
                                            WalPosition hint, const Replay& replay);
   ~Wal();
@@ -179,6 +180,11 @@ class Wal {
   // current partial block's segment_size_ % kBlock bytes.
   bool direct_ = false;
   bool padded_ = false;  // the file may hold padding past segment_size_
+  // The current segment holds replayed frames that MemTable entries view
+  // (a start that could not create a fresh segment): it takes appends
+  // buffered only; set_direct() is kept for the next segment.
+  bool viewed_tail_ = false;
+  bool direct_later_ = false;
   uint64_t zeroed_ = 0;   // direct writes: the current segment is zeros up to here
   char* buf_ = nullptr;
   size_t buf_size_ = 0;

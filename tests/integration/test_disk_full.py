@@ -30,19 +30,21 @@ DISK_FULL = "OOM command not allowed: the disk is full"
 
 @pytest.fixture
 def small_disk(request):
-    """make(size_mb) -> (workdir, data_dir): data_dir is a fresh tmpfs of size_mb MiB; the
+    """make(size_mb, inodes=None) -> (workdir, data_dir): data_dir is a fresh tmpfs of size_mb
+    MiB (and at most `inodes` files); the
     server log stays in workdir, off the tmpfs. Servers made with server() are killed by PID,
     then the tmpfs is unmounted and the workdir removed."""
     mounts, procs = [], []
     binary = request.config.getoption("--lmkv")
 
-    def make(size_mb):
+    def make(size_mb, inodes=None):
         workdir = tempfile.mkdtemp(prefix="lmkv-it-full-")
         data = os.path.join(workdir, "data")
         os.makedirs(data)
+        options = f"size={size_mb}m" + (f",nr_inodes={inodes}" if inodes else "")
         try:
-            done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs",
-                                   data], capture_output=True, timeout=30)
+            done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", data],
+                                  capture_output=True, timeout=30)
         except (OSError, subprocess.TimeoutExpired) as e:
             shutil.rmtree(workdir, ignore_errors=True)
             pytest.skip(f"cannot mount a tmpfs: {e}")
@@ -220,3 +222,85 @@ def test_a_data_file_that_cannot_grow_refuses_writes_and_resumes(small_disk):
     check_all(c, acked, proc)
 
     resume_and_restart(c, proc, data, filler, acked, len(acked) + 1, 16_000)
+
+
+def test_a_crash_on_a_full_disk_restarts_serving_reads(small_disk):
+    # kill -9 while the disk is full, then start again before any space is freed: the server
+    # must come up with everything acknowledged readable and writes refused, not fail to
+    # start for want of a new log segment; once space is freed, writes resume.
+    workdir, data = small_disk(64)
+    filler = os.path.join(data, "filler")
+    fill_file(filler, 40 * MiB)
+    proc = small_disk.server(workdir)
+    c = proc.client()
+    acked = {}
+    refusal = write_until_refused(c, acked, 0, 60_000, limit=1000)
+    assert refusal is not None and refusal.startswith(DISK_FULL), refusal
+    c.close()
+
+    for _ in range(2):  # and a second crash, before anything was written in between
+        proc.kill9()
+        fill_file(os.path.join(data, "filler2"), free_bytes(data))  # whatever the kill freed
+        proc.start()
+        c = proc.client()
+        check_all(c, acked, proc)
+        with pytest.raises(redis.ResponseError, match=DISK_FULL):
+            c.set("small", "x")
+        assert fields(c)["lmkv_disk_full"] == "1", fields(c)
+        c.close()
+
+    os.remove(os.path.join(data, "filler2"))
+    c = proc.client()
+    resume_and_restart(c, proc, data, filler, acked, len(acked) + 1, 60_000)
+
+
+def use_up_inodes(data):
+    """Creates empty files in data until no inode is left; returns their paths."""
+    made = []
+    while True:
+        path = os.path.join(data, f"inode{len(made)}")
+        try:
+            open(path, "wb").close()
+        except OSError:
+            return made
+        made.append(path)
+
+
+def test_a_crash_with_no_inode_left_restarts_serving_reads_and_writes(small_disk):
+    # A disk can be full of files rather than bytes. After kill -9 a start appends to a new
+    # log segment, which it cannot create here: it appends to the replayed one instead, and
+    # serves and takes writes as usual.
+    workdir, data = small_disk(64, inodes=16)
+    proc = small_disk.server(workdir)
+    c = proc.client()
+    acked = {}
+    for i in range(300):
+        assert c.set(f"k{i}", value_of(i, 1000)) is True
+        acked[f"k{i}"] = value_of(i, 1000)
+    c.close()
+    fillers = use_up_inodes(data)
+    assert fillers, "no inode was free to begin with"
+
+    first = 300
+    for _ in range(2):  # the second start replays the first one's appends too
+        proc.kill9()
+        proc.start()
+        c = proc.client()
+        assert int(info_fields(c, "persistence")["lmkv_replayed_frames"]) > 0
+        check_all(c, acked, proc)
+        for i in range(first, first + 100):
+            assert c.set(f"k{i}", value_of(i, 1000)) is True
+            acked[f"k{i}"] = value_of(i, 1000)
+        first += 100
+        check_all(c, acked, proc)
+        c.close()
+    assert "appending to" in proc.log_tail(), proc.log_tail()
+
+    for path in fillers:
+        os.remove(path)
+    proc.kill9()
+    proc.start()
+    c = proc.client()
+    check_all(c, acked, proc)
+    assert c.set("after", "1") is True
+    c.close()

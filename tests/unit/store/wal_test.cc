@@ -2,12 +2,17 @@
 // at the last whole frame, and what is replayed is exactly what was appended.
 #include "store/wal.h"
 
+#include <fcntl.h>
+#include <linux/fs.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -499,4 +504,62 @@ BOOST_AUTO_TEST_CASE(replayed_frames_stay_as_they_were_while_the_log_takes_appen
   const auto segments = std::distance(fs::directory_iterator(d.path), fs::directory_iterator());
   BOOST_TEST(replay_all(o, end).empty());
   BOOST_TEST(std::distance(fs::directory_iterator(d.path), fs::directory_iterator()) == segments);
+}
+
+// A start that cannot create its fresh segment (in life a disk with no
+// inode left; here an immutable log directory, which refuses new files even
+// to root) still opens: the replayed segment takes the appends, buffered,
+// its replayed bytes unchanged; direct writes asked for meanwhile begin with
+// the next segment.
+BOOST_AUTO_TEST_CASE(a_replay_that_cannot_create_a_segment_appends_to_the_replayed_one) {
+  TempDir d;
+  WalOptions o{d.path, 4096};  // small segments: the later appends roll
+  auto data = payloads(120);
+  const std::vector<std::string> first(data.begin(), data.begin() + 20);
+  write_log(o, first);
+  const int dir = ::open(d.path.c_str(), O_RDONLY | O_DIRECTORY);
+  BOOST_REQUIRE(dir >= 0);
+  auto set_immutable = [dir](bool on) {
+    int flags = 0;
+    if (::ioctl(dir, FS_IOC_GETFLAGS, &flags) != 0) return false;
+    flags = on ? flags | FS_IMMUTABLE_FL : flags & ~FS_IMMUTABLE_FL;
+    return ::ioctl(dir, FS_IOC_SETFLAGS, &flags) == 0;
+  };
+  BOOST_REQUIRE_MESSAGE(set_immutable(true),
+                        "cannot make " << d.path << " immutable (needs root): " << strerror(errno));
+  std::vector<std::string_view> views;
+  std::shared_ptr<const void> owner;
+  {
+    auto wal =
+        Wal::open(o, 0, {}, [&](uint64_t, WalPosition, std::string_view p, const auto& keep) {
+          views.push_back(p);
+          owner = keep;
+          return Status();
+        });
+    const bool restored = set_immutable(false);
+    ::close(dir);
+    BOOST_REQUIRE(restored);
+    BOOST_REQUIRE_MESSAGE(wal.ok(), (wal.ok() ? std::string() : wal.error().message));
+    BOOST_REQUIRE_EQUAL(views.size(), first.size());
+    BOOST_TEST(std::distance(fs::directory_iterator(d.path), fs::directory_iterator()) == 1);
+    BOOST_REQUIRE((*wal)->set_direct(true).ok());
+    BOOST_TEST(!(*wal)->direct());  // not into the replayed segment
+    for (size_t i = 20; i < data.size(); ++i) {
+      BOOST_REQUIRE((*wal)->reserve(Wal::kHeaderSize + data[i].size()).ok());
+      BOOST_REQUIRE((*wal)->append(data[i]).ok());
+      BOOST_REQUIRE((*wal)->sync().ok());
+    }
+    BOOST_TEST(std::distance(fs::directory_iterator(d.path), fs::directory_iterator()) > 1);
+    // The next segment took direct writes, where the file system allows them.
+    const std::string probe = d.path + "/probe";
+    const int fd = ::open(probe.c_str(), O_RDWR | O_CREAT | O_DIRECT, 0644);
+    if (fd >= 0) {
+      ::close(fd);
+      fs::remove(probe);
+      BOOST_TEST((*wal)->direct());
+    }
+  }
+  for (size_t i = 0; i < views.size(); ++i) BOOST_TEST(views[i] == first[i], "frame " << i);
+  owner.reset();
+  check_replay(o, data);
 }
