@@ -157,20 +157,26 @@ def resume_and_restart(c, proc, data, filler, acked, first, size):
     c.close()
 
 
-def test_a_full_log_refuses_writes_keeps_reads_and_resumes(small_disk):
-    # 24 MiB for the server; freeing the filler leaves room for what the log (one segment, not
-    # released until the next one starts) and data.mdb still need afterwards.
+def fill_the_log(small_disk):
+    """A server on a 64 MiB tmpfs written until its log cannot grow. 24 MiB for the server;
+    freeing the filler leaves room for what the log (one segment, not released until the next
+    one starts) and data.mdb still need afterwards. Returns (proc, client, data dir, filler,
+    acked)."""
     workdir, data = small_disk(64)
     filler = os.path.join(data, "filler")
     fill_file(filler, 40 * MiB)
     proc = small_disk.server(workdir)
     c = proc.client()
-
     acked = {}
     refusal = write_until_refused(c, acked, 0, 60_000, limit=1000)
     assert refusal is not None, "24 MiB filled without a refusal\n" + proc.log_tail()
     assert refusal.startswith(DISK_FULL), refusal
     assert len(acked) > 50  # the tmpfs had room for a good many before it filled
+    return proc, c, data, filler, acked
+
+
+def test_a_full_log_refuses_writes_keeps_reads_and_resumes(small_disk):
+    proc, c, data, filler, acked = fill_the_log(small_disk)
     f = fields(c)
     assert f["lmkv_disk_full"] == "1" and f["lmkv_log_space_full"] == "1", f
     assert int(f["lmkv_space_refusals"]) >= 1
@@ -228,14 +234,7 @@ def test_a_crash_on_a_full_disk_restarts_serving_reads(small_disk):
     # kill -9 while the disk is full, then start again before any space is freed: the server
     # must come up with everything acknowledged readable and writes refused, not fail to
     # start for want of a new log segment; once space is freed, writes resume.
-    workdir, data = small_disk(64)
-    filler = os.path.join(data, "filler")
-    fill_file(filler, 40 * MiB)
-    proc = small_disk.server(workdir)
-    c = proc.client()
-    acked = {}
-    refusal = write_until_refused(c, acked, 0, 60_000, limit=1000)
-    assert refusal is not None and refusal.startswith(DISK_FULL), refusal
+    proc, c, data, filler, acked = fill_the_log(small_disk)
     c.close()
 
     for _ in range(2):  # and a second crash, before anything was written in between

@@ -326,6 +326,28 @@ void check_replay(const WalOptions& o, const std::vector<std::string>& data) {
   BOOST_TEST(end == off);
 }
 
+// The payloads a replay handed over, kept as views with their owner (the
+// mapping), as the engine's replay keeps them.
+struct Viewed {
+  std::vector<std::string_view> views;
+  std::shared_ptr<const void> owner;
+};
+
+auto open_viewing(const WalOptions& o, Viewed* v) {
+  return Wal::open(o, 0, {}, [v](uint64_t, WalPosition, std::string_view p, const auto& keep) {
+    v->views.push_back(p);
+    v->owner = keep;
+    return Status();
+  });
+}
+
+// The views still read what was first written; then lets the mapping go.
+void check_views(Viewed& v, const std::vector<std::string>& first) {
+  BOOST_REQUIRE_EQUAL(v.views.size(), first.size());
+  for (size_t i = 0; i < v.views.size(); ++i) BOOST_TEST(v.views[i] == first[i], "frame " << i);
+  v.owner.reset();
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(direct_writes_replay_exactly_and_leave_exact_files) {
@@ -476,17 +498,11 @@ BOOST_AUTO_TEST_CASE(replayed_frames_stay_as_they_were_while_the_log_takes_appen
   auto data = payloads(40);
   const std::vector<std::string> first(data.begin(), data.begin() + 20);
   write_log(o, first);
-  std::vector<std::string_view> views;
-  std::shared_ptr<const void> owner;
+  Viewed viewed;
   {
-    auto wal =
-        Wal::open(o, 0, {}, [&](uint64_t, WalPosition, std::string_view p, const auto& keep) {
-          views.push_back(p);
-          owner = keep;
-          return Status();
-        });
+    auto wal = open_viewing(o, &viewed);
     BOOST_REQUIRE(wal.ok());
-    BOOST_REQUIRE(owner != nullptr);
+    BOOST_REQUIRE(viewed.owner != nullptr);
     BOOST_TEST(std::distance(fs::directory_iterator(d.path), fs::directory_iterator()) == 2);
     BOOST_REQUIRE((*wal)->set_direct(true).ok());  // or buffered, where O_DIRECT is refused
     for (size_t i = 20; i < data.size(); ++i) {
@@ -494,9 +510,7 @@ BOOST_AUTO_TEST_CASE(replayed_frames_stay_as_they_were_while_the_log_takes_appen
       BOOST_REQUIRE((*wal)->sync().ok());
     }
   }
-  BOOST_REQUIRE_EQUAL(views.size(), first.size());
-  for (size_t i = 0; i < views.size(); ++i) BOOST_TEST(views[i] == first[i], "frame " << i);
-  owner.reset();
+  check_views(viewed, first);
   check_replay(o, data);
   // Nothing to replay past the end: no new segment.
   uint64_t end = 0;
@@ -527,20 +541,14 @@ BOOST_AUTO_TEST_CASE(a_replay_that_cannot_create_a_segment_appends_to_the_replay
   };
   BOOST_REQUIRE_MESSAGE(set_immutable(true),
                         "cannot make " << d.path << " immutable (needs root): " << strerror(errno));
-  std::vector<std::string_view> views;
-  std::shared_ptr<const void> owner;
+  Viewed viewed;
   {
-    auto wal =
-        Wal::open(o, 0, {}, [&](uint64_t, WalPosition, std::string_view p, const auto& keep) {
-          views.push_back(p);
-          owner = keep;
-          return Status();
-        });
+    auto wal = open_viewing(o, &viewed);
     const bool restored = set_immutable(false);
     ::close(dir);
     BOOST_REQUIRE(restored);
     BOOST_REQUIRE_MESSAGE(wal.ok(), (wal.ok() ? std::string() : wal.error().message));
-    BOOST_REQUIRE_EQUAL(views.size(), first.size());
+    BOOST_REQUIRE_EQUAL(viewed.views.size(), first.size());
     BOOST_TEST(std::distance(fs::directory_iterator(d.path), fs::directory_iterator()) == 1);
     BOOST_REQUIRE((*wal)->set_direct(true).ok());
     BOOST_TEST(!(*wal)->direct());  // not into the replayed segment
@@ -559,7 +567,6 @@ BOOST_AUTO_TEST_CASE(a_replay_that_cannot_create_a_segment_appends_to_the_replay
       BOOST_TEST((*wal)->direct());
     }
   }
-  for (size_t i = 0; i < views.size(); ++i) BOOST_TEST(views[i] == first[i], "frame " << i);
-  owner.reset();
+  check_views(viewed, first);
   check_replay(o, data);
 }
