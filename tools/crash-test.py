@@ -34,6 +34,12 @@ Times are taken conservatively (send time before the bytes go out, ack time afte
 is read), so every ordering the check relies on really holds. With kill -9 (a process crash)
 every --fsync mode must lose nothing acknowledged, so the only pass is zero violations.
 
+With --full-disk MB (root: it mounts a tmpfs of that size as the data dir) each cycle first
+frees the disk, or fills it with a filler file to leave too little for the log (writes are
+refused, -OOM ... the disk is full, from the start) or a few MiB more (they fill it during
+the cycle), so kills land on a full disk too. A refused write must never show: the check
+counts it as never sent.
+
 Example: tools/crash-test.py --binary build/src/lmkv-server --cycles 50 --fsync always
 Prints one line per cycle and a final "N passed, N failed"; exits 1 on any violation.
 Loopback only; every loop is bounded; kills only the server it started.
@@ -44,6 +50,7 @@ import os
 import random
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -52,7 +59,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
-from helpers import (ErrorReply, LmkvProcess, RawConn, decode_reply,  # noqa: E402
+from helpers import (ErrorReply, LmkvProcess, RawConn, decode_reply, fill_file,  # noqa: E402
                      encode_command, info_fields)
 
 NEG_INF = float("-inf")
@@ -62,7 +69,7 @@ class Op:
     """One command a client sent: what it writes, when it was sent, when (if) it was acked.
     A MULTI op is a whole transaction: subs lists its commands as (command, key), the SETs
     write value; acked is when the EXEC reply arrived and reply is EXEC's array."""
-    __slots__ = ("kind", "keys", "value", "sent", "acked", "reply", "client", "subs")
+    __slots__ = ("kind", "keys", "value", "sent", "acked", "reply", "client", "subs", "refused")
 
     def __init__(self, kind, keys, value, client, subs=None):
         self.kind, self.keys, self.value, self.client = kind, keys, value, client
@@ -70,6 +77,7 @@ class Op:
         self.sent = None
         self.acked = None  # monotonic time the reply was read; None: in flight at the kill
         self.reply = None
+        self.refused = False  # answered -OOM (disk full): it must have changed nothing
 
     def string_writes(self):
         """{string key: value written (None: deleted)}."""
@@ -104,6 +112,9 @@ def parse_size(text):
 # ---------------------------------------------------------------------------------------------
 # Load
 # ---------------------------------------------------------------------------------------------
+
+DISK_FULL = "OOM command not allowed: the disk is full"
+
 
 class Client(threading.Thread):
     """One connection sending random writes until stopped or the connection dies."""
@@ -162,6 +173,9 @@ class Client(threading.Thread):
                 or (kind == "INCR" and isinstance(reply, int) and reply >= 1))
 
     def check_reply(self, op, reply):
+        if isinstance(reply, ErrorReply) and self.args.full_disk and DISK_FULL in reply:
+            op.refused = True
+            return
         if op.kind == "MULTI":
             ok = (isinstance(reply, list) and len(reply) == len(op.subs)
                   and all(self.reply_ok(c, r) for (c, _), r in zip(op.subs, reply)))
@@ -258,6 +272,8 @@ class Model:
 
     def check(self, ops, observed_strings, observed_counters, keyspace, dbsize):
         violations = []
+        # A refused write changed nothing: as if never sent, so its value must not show.
+        ops = [op for op in ops if not op.refused]
         by_key = {}
         writes_of = {}  # id(op) -> {key: value}
         for op in ops:
@@ -379,7 +395,38 @@ def read_state(server, model):
 # Main
 # ---------------------------------------------------------------------------------------------
 
+def set_disk(server, args, rng):
+    """--full-disk: frees the tmpfs, fills it to within 0-6 MiB of full (writes refused from
+    the start: the log wants 8 MiB to spare), or to within 9-14 MiB (they fill it during the
+    cycle). Returns which."""
+    if not args.full_disk:
+        return "-"
+    filler = os.path.join(server.data_dir, "filler")
+    if os.path.exists(filler):
+        os.remove(filler)
+    roll = rng.random()
+    if roll < 0.3:
+        return "free"
+    left = rng.randrange(0, 6 << 20) if roll < 0.6 else rng.randrange(9 << 20, 14 << 20)
+    st = os.statvfs(server.data_dir)
+    try:
+        fill_file(filler, st.f_bavail * st.f_frsize - left)
+    except OSError:
+        pass  # the disk filled a little early: full all the same
+    return "full" if left < 8 << 20 else "filling"
+
+
+def mount_tmpfs(path, size_mb):
+    os.makedirs(path, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", path],
+                          capture_output=True, timeout=30)
+    if done.returncode != 0:
+        sys.exit("--full-disk needs root to mount a tmpfs: "
+                 + done.stderr.decode(errors="replace").strip())
+
+
 def run_cycle(cycle, server, model, args, rng, deadline):
+    disk = set_disk(server, args, rng)
     stop = threading.Event()
     clients = [Client(i, cycle, args, server.host, server.port, stop, rng.getrandbits(64))
                for i in range(args.clients)]
@@ -394,16 +441,17 @@ def run_cycle(cycle, server, model, args, rng, deadline):
         c.join(30)
     hung = [c.idx for c in clients if c.is_alive()]
     ops = [op for c in clients for op in c.ops]
+    refused = sum(1 for op in ops if op.refused)
     violations = [e for c in clients for e in c.errors]
     if died_early:
         violations.append(f"server exited by itself with {server.proc.returncode}")
     if hung:
         violations.append(f"client threads {hung} still waiting 30 s after the kill")
-    acked = sum(1 for op in ops if op.acked is not None)
+    acked = sum(1 for op in ops if op.acked is not None and not op.refused)
     multis = [op for op in ops if op.kind == "MULTI"]
-    multis_acked = sum(1 for op in multis if op.acked is not None)
-    if acked == 0:
-        violations.append("no write acknowledged before the kill (server hung?)")
+    multis_acked = sum(1 for op in multis if op.acked is not None and not op.refused)
+    if acked == 0 and refused == 0:
+        violations.append("no write answered before the kill (server hung?)")
 
     t0 = time.monotonic()
     server.start()
@@ -417,7 +465,8 @@ def run_cycle(cycle, server, model, args, rng, deadline):
     print(f"cycle {cycle}: fsync={args.fsync} kill={moment}"
           f" applies={fields.get('lmkv_bulk_applies', '?')}"
           f" unapplied={fields.get('lmkv_unapplied_bytes', '?')}: {len(ops)} ops, {acked} acked,"
-          f" {len(ops) - acked} in flight ({len(multis)} MULTI/EXEC, {multis_acked} acked);"
+          f" {len(ops) - acked - refused} in flight"
+          f" ({len(multis)} MULTI/EXEC, {multis_acked} acked), {refused} refused (disk {disk});"
           f" restart {started_ms:.0f} ms,"
           f" recovery {after.get('lmkv_recovery_ms', '?')} ms,"
           f" replayed {after.get('lmkv_replayed_frames', '?')} frames: {status}", flush=True)
@@ -441,6 +490,8 @@ def main():
     p.add_argument("--write-buffer-size", default="256kb")
     p.add_argument("--threads", type=int, default=2, help="the server's --threads")
     p.add_argument("--keep", action="store_true", help="keep the data dir even on success")
+    p.add_argument("--full-disk", type=int, default=0, metavar="MB",
+                   help="data dir on a tmpfs of MB MiB, filled before most cycles (root)")
     args = p.parse_args()
     # SIGTERM (a test's timeout) unwinds through the finally below, which kills the server.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(2))
@@ -452,6 +503,8 @@ def main():
           flush=True)
 
     workdir = tempfile.mkdtemp(prefix="lmkv-crash-")
+    if args.full_disk:
+        mount_tmpfs(os.path.join(workdir, "data"), args.full_disk)
     server = LmkvProcess(args.binary, workdir,
                          ["--fsync", args.fsync, "--write-buffer-size", args.write_buffer_size],
                          threads=args.threads)
@@ -481,8 +534,11 @@ def main():
             server.kill9()
     print(f"{passed} passed, {failed} failed")
     if failed or args.keep:
-        print(f"data dir kept: {workdir} (seed {args.seed})")
+        print(f"data dir kept: {workdir} (seed {args.seed})"
+              + (" on its tmpfs: umount it when done" if args.full_disk else ""))
     else:
+        if args.full_disk:
+            subprocess.run(["umount", server.data_dir], capture_output=True, timeout=30)
         shutil.rmtree(workdir, ignore_errors=True)
     return 1 if failed or passed == 0 else 0
 

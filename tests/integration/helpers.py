@@ -253,6 +253,16 @@ def wait_for(predicate, timeout=10.0, interval=0.02):
 
 
 # ---------------------------------------------------------------------------------------------
+def fill_file(path, size):
+    """Writes a file of `size` bytes of zeros: a filler whose deletion frees the space (disk
+    full tests, tools/crash-test.py --full-disk)."""
+    chunk = b"\0" * (1 << 20)
+    with open(path, "wb") as f:
+        while size > 0:
+            f.write(chunk[:min(size, len(chunk))])
+            size -= len(chunk)
+
+
 # Reply decoding and INFO fields (crash and write-path tests, tools/crash-test.py)
 # ---------------------------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ import tempfile
 import pytest
 import redis
 
-from helpers import LmkvProcess, info_fields, wait_for
+from helpers import LmkvProcess, fill_file, info_fields, wait_for
 
 pytestmark = pytest.mark.lmkv_only
 
@@ -69,15 +69,6 @@ def small_disk(request):
         subprocess.run(["umount", data], capture_output=True, timeout=30)
         if not getattr(request.node, "_lmkv_failed", False):
             shutil.rmtree(workdir, ignore_errors=True)
-
-
-def fill_file(path, size):
-    """Writes a file of `size` bytes (the filler whose deletion frees space)."""
-    chunk = b"\0" * MiB
-    with open(path, "wb") as f:
-        while size > 0:
-            f.write(chunk[:min(size, len(chunk))])
-            size -= len(chunk)
 
 
 def free_bytes(path):

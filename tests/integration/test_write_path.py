@@ -99,6 +99,14 @@ def test_crash_tool_model_flags_violations():
     assert check({}, incrs, counter=1) == [] and check({}, incrs, counter=2) == []
     assert "counter" in check({}, incrs, counter=3)[0]
     assert "counter" in check({}, incrs, counter=0)[0]
+    # A refused write (-OOM, disk full) counts as never sent.
+    r = op("SET", ["s:0"], b"1.4.1|", 6.0, 6.5, ct.ErrorReply(ct.DISK_FULL))
+    r.refused = True
+    assert "never written" in check({"s:0": b"1.4.1|"}, [r])[0]
+    assert check({}, [r]) == []
+    refused_incr = op("INCR", ["c:0"], None, 6.0, 6.5, ct.ErrorReply(ct.DISK_FULL))
+    refused_incr.refused = True
+    assert "counter" in check({}, [refused_incr], counter=1)[0]
 
 
 def run_crash_tool(binary, *args, timeout):
@@ -118,6 +126,15 @@ def run_crash_tool(binary, *args, timeout):
 def test_crash_cycles_fsync_always(request):
     run_crash_tool(request.config.getoption("--lmkv"), "--cycles", "5", "--fsync", "always",
                    "--seconds", "40", timeout=150)
+
+
+def test_crash_cycles_on_a_full_disk(request):
+    # Cycles that start with the disk full, fill it as they go, or have room, on a tmpfs the
+    # tool mounts (root only).
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    run_crash_tool(request.config.getoption("--lmkv"), "--cycles", "6", "--fsync", "always",
+                   "--full-disk", "64", "--seconds", "45", timeout=150)
 
 
 def test_crash_cycles_fsync_everysec(request):
