@@ -4,6 +4,9 @@
 // database plus "meta" and the expiry index "expires" (MDB_DUPSORT:
 // 8-byte big-endian deadline -> physical db byte + user key; see expiry.h). All named databases are opened at start, so any
 // thread may use the handles afterwards.
+// MDB_WRITEMAP would also make LMDB ftruncate data.mdb to the whole map, a
+// sparse file whose holes, written through the map on a full disk, raise
+// SIGBUS instead of an error (and it measured slower: BENCHMARKS.md).
 // Knows nothing of RESP or commands. No MDB_* code leaves store/: LMDB
 // failures become Errors here.
 #pragma once
