@@ -31,9 +31,9 @@ DISK_FULL = "OOM command not allowed: the disk is full"
 @pytest.fixture
 def small_disk(request):
     """make(size_mb, inodes=None) -> (workdir, data_dir): data_dir is a fresh tmpfs of size_mb
-    MiB (and at most `inodes` files); the
-    server log stays in workdir, off the tmpfs. Servers made with server() are killed by PID,
-    then the tmpfs is unmounted and the workdir removed."""
+    MiB (and at most `inodes` files); the server log stays in workdir, off the tmpfs. Servers
+    made with server() are killed by PID, then the tmpfs is unmounted and the workdir
+    removed."""
     mounts, procs = [], []
     binary = request.config.getoption("--lmkv")
 
