@@ -100,6 +100,7 @@ class MappedTail {
       return e;
     }
     const auto size = static_cast<uint64_t>(st.st_size);
+    m.file_size_ = size;
     if (size > from) {
       const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
       const uint64_t at = from / page * page;
@@ -121,16 +122,21 @@ class MappedTail {
   }
   MappedTail() = default;
   MappedTail(MappedTail&& o) noexcept
-      : base_(std::exchange(o.base_, nullptr)), len_(o.len_), skip_(o.skip_) {}
+      : base_(std::exchange(o.base_, nullptr)),
+        len_(o.len_),
+        skip_(o.skip_),
+        file_size_(o.file_size_) {}
   MappedTail& operator=(MappedTail&& o) noexcept {
     std::swap(base_, o.base_);
     std::swap(len_, o.len_);
     std::swap(skip_, o.skip_);
+    std::swap(file_size_, o.file_size_);
     return *this;
   }
   ~MappedTail() {
     if (base_ != nullptr) ::munmap(base_, len_);
   }
+  uint64_t file_size() const { return file_size_; }
   std::string_view data() const {
     return base_ != nullptr ? std::string_view(base_ + skip_, len_ - skip_) : std::string_view();
   }
@@ -139,6 +145,7 @@ class MappedTail {
   char* base_ = nullptr;
   size_t len_ = 0;
   size_t skip_ = 0;
+  uint64_t file_size_ = 0;
 };
 
 // Whether data[pos..] is zeros: direct writes' padding, or space written
@@ -209,7 +216,9 @@ Result<std::unique_ptr<Wal>> Wal::open(const WalOptions& options, uint64_t from,
     if (i == first && hint.segment == seg.start && hint.byte > 0) {
       auto tail = MappedTail::open(seg.path, hint.byte);
       if (!tail) return tail.error();
-      if (tail->data().empty() || frame_at(tail->data(), 0, from)) {
+      // Empty: the log ends exactly there. A file shorter than that lost
+      // its tail (it is read from its start, and found to end early).
+      if (tail->file_size() == hint.byte || frame_at(tail->data(), 0, from)) {
         base = hint.byte;
         end = from;
         mapped = std::make_shared<const MappedTail>(std::move(*tail));

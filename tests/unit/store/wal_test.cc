@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -62,6 +63,13 @@ std::vector<std::string> payloads(size_t n) {
                   std::to_string(i % 7 + 1) + "\r\n" + std::string(i % 7 + 1, 'a' + i % 26) +
                   "\r\n");
   return out;
+}
+
+// The segment file whose first frame starts at `start`.
+std::string segment_file(const std::string& dir, uint64_t start) {
+  char name[32];
+  std::snprintf(name, sizeof name, "/%020llu.log", static_cast<unsigned long long>(start));
+  return dir + name;
 }
 
 std::string only_segment(const std::string& dir) {
@@ -243,6 +251,37 @@ BOOST_AUTO_TEST_CASE(a_log_behind_the_store_restarts_at_the_store_offset) {
   got = replay_all(o, 1000, &end);
   BOOST_REQUIRE_EQUAL(got.size(), 1u);
   BOOST_TEST(end == 1003u);
+}
+
+// The same when the log lost frames the store recorded a position after:
+// the segment is read from its start, not continued past its end (which
+// left a hole of zeros that a read from the start took for the log's end).
+BOOST_AUTO_TEST_CASE(a_log_cut_short_of_the_stored_position_restarts_at_the_store_offset) {
+  TempDir d;
+  WalOptions o{d.path};
+  auto data = payloads(20);
+  write_log(o, data);
+  uint64_t from = 0;
+  auto all = replay_all(o, 0, &from);
+  const WalPosition hint{0, all.back().at.byte + Wal::kHeaderSize + all.back().payload.size()};
+  fs::remove(segment_file(d.path, from));  // the replay's fresh segment
+  fs::resize_file(segment_file(d.path, 0), all[10].at.byte);
+  {
+    auto wal = Wal::open(o, from, hint, [](uint64_t, WalPosition, std::string_view, const auto&) {
+      BOOST_ERROR("nothing is at or after the store's offset");
+      return Status();
+    });
+    BOOST_REQUIRE(wal.ok());
+    BOOST_TEST((*wal)->end_offset() == from);
+    auto s = (*wal)->append("xyz");
+    BOOST_REQUIRE(s.ok());
+    BOOST_TEST(*s == from);
+  }
+  BOOST_TEST(fs::file_size(segment_file(d.path, 0)) == all[10].at.byte);
+  BOOST_TEST(fs::exists(segment_file(d.path, from)));
+  auto got = replay_all(o, from);
+  BOOST_REQUIRE_EQUAL(got.size(), 1u);
+  BOOST_TEST(got[0].payload == "xyz");
 }
 
 BOOST_AUTO_TEST_CASE(a_position_hint_skips_straight_to_the_unapplied_tail) {
