@@ -308,6 +308,11 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options) {
   e->wal_ = std::move(*wal);
   if (auto s = e->wal_->set_direct(options.log_direct && options.fsync == Fsync::kAlways); !s)
     return s.error();
+  // A start with no room for the log (a full disk, or no inode for its
+  // segment file) serves reads and refuses writes from the first one on.
+  if (auto s = e->note_log_space(e->wal_->reserve(options.log_headroom));
+      !s && s.error().code != Code::kOom)
+    return s.error();
   e->durable_seq_ = e->last_seq_;
   e->applied_offset_ = applied->offset;
   e->log_end_ = e->wal_->end_offset();

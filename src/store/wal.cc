@@ -177,10 +177,15 @@ Result<std::unique_ptr<Wal>> Wal::open(const WalOptions& options, uint64_t from,
   std::unique_ptr<Wal> wal(new Wal());
   wal->options_ = options;
   std::error_code ec;
+  // A disk with no inode left cannot take the directory: then there is no
+  // log yet, and the first segment makes it (start_segment).
   std::filesystem::create_directories(options.dir, ec);
-  if (ec) return err(fmt::format("log dir {}: {}", options.dir, ec.message()));
-
-  for (const auto& entry : std::filesystem::directory_iterator(options.dir, ec)) {
+  if (ec && ec != std::errc::no_space_on_device)
+    return err(fmt::format("log dir {}: {}", options.dir, ec.message()));
+  const bool listable = !ec;
+  ec.clear();
+  for (const auto& entry : listable ? std::filesystem::directory_iterator(options.dir, ec)
+                                    : std::filesystem::directory_iterator()) {
     const std::string name = entry.path().filename().string();
     if (name.size() != 24 || !name.ends_with(".log")) continue;
     uint64_t start = 0;
@@ -274,22 +279,29 @@ Result<std::unique_ptr<Wal>> Wal::open(const WalOptions& options, uint64_t from,
     std::filesystem::remove(wal->segments_.back().path, ec);
     wal->segments_.pop_back();
   }
-  if (!wal->segments_.empty() && end < from) {
-    // LMDB holds more than the log (an unsynced tail lost with --fsync no):
-    // continue the log from LMDB's offset in a fresh segment.
+  // LMDB holds more than the log (an unsynced tail lost with --fsync no):
+  // the log continues from LMDB's offset in a fresh segment.
+  const bool behind = !wal->segments_.empty() && end < from;
+  if (behind) {
     log::warning("log: ends at {} but the store has applied up to {}; restarting the log there",
                  end, from);
     end = from;
-    wal->end_ = end;
-    if (auto s = wal->open_segment_for_append(end, true); !s) return s.error();
-    return wal;
   }
   wal->end_ = end;
+  wal->current_start_ = end;
   // A replayed frame's bytes may be viewed while the log takes appends.
   const bool fresh = replayed_from && *replayed_from + 1 == wal->segments_.size();
-  if (wal->segments_.empty() || fresh) {
+  if (wal->segments_.empty() || behind) {
+    // Nothing to append to (no log, or one that ends before the store): a
+    // disk with no room for the new file still starts and serves what the
+    // store holds; writes are refused until reserve() can create it.
+    if (auto s = wal->start_segment(); !s) {
+      if (s.error().code != Code::kOom) return s.error();
+      log::warning("{}; writes wait for space", s.error().message);
+    }
+  } else if (fresh) {
     auto s = wal->open_segment_for_append(end, true);
-    if (!s && (!fresh || wal->segments_.back().start == end)) return s.error();
+    if (!s && wal->segments_.back().start == end) return s.error();
     if (!s) {
       // No room for even an empty file (a full disk, no inode left): the
       // replayed segment takes the appends after all, so the server still
@@ -435,7 +447,11 @@ Status Wal::set_direct(bool direct) {
     direct_later_ = direct;  // the next segment starts with it
     return {};
   }
-  if (direct == direct_ || fd_ < 0) return {};
+  if (fd_ < 0) {
+    direct_ = direct;  // the segment start_segment() creates starts with it
+    return {};
+  }
+  if (direct == direct_) return {};
   const int flags = ::fcntl(fd_, F_GETFL);
   if (flags < 0) return sys_error("fcntl", segments_.back().path);
   if (!direct) {
@@ -494,6 +510,22 @@ Status Wal::open_segment_for_append(uint64_t start, bool create) {
   return {};
 }
 
+Status Wal::start_segment() {
+  std::error_code ec;
+  if (std::filesystem::create_directories(options_.dir, ec)) {
+    // The directory's own name must survive a crash too.
+    const auto parent = std::filesystem::path(options_.dir).parent_path().string();
+    if (auto s = fsync_dir(parent.empty() ? "." : parent); !s) return s;
+  } else if (ec) {
+    return Error{Code::kOom, fmt::format("log dir {}: {}", options_.dir, ec.message())};
+  }
+  if (auto s = open_segment_for_append(end_, true); !s) {
+    if (!segments_.empty() && segments_.back().start == end_) return s;  // its name not synced
+    return Error{Code::kOom, s.error().message};
+  }
+  return {};
+}
+
 // Closes the full segment durably before the next one takes frames. Only a
 // failed sync is fatal: when the next file cannot be created, the full one
 // stays current and the next reserve() tries again.
@@ -508,11 +540,7 @@ Status Wal::roll() {
                       static_cast<off_t>(segment_size_),
                       static_cast<off_t>(allocated_ - segment_size_));
   allocated_ = segment_size_;
-  if (auto s = open_segment_for_append(end_, true); !s) {
-    if (segments_.back().start == end_) return s;  // created, but its name was not synced
-    return Error{Code::kOom, s.error().message};
-  }
-  return {};
+  return start_segment();
 }
 
 // Direct writes go into blocks written with zeros: a frame's write into an
@@ -560,6 +588,9 @@ void Wal::zero_ahead() {
 }
 
 Status Wal::reserve(uint64_t bytes) {
+  if (fd_ < 0) {
+    if (auto s = start_segment(); !s) return s;
+  }
   if (segment_size_ >= options_.segment_bytes) {
     if (auto s = roll(); !s) return s;
   }

@@ -96,6 +96,8 @@ class Wal {
   // there must start at `from`, else the segment is read from its start). A
   // torn or corrupt tail is cut off at the last whole frame. If the log ends
   // before `from` (its tail was never synced), the log restarts at `from`.
+  // Where that fresh segment (or a first one) cannot be created, the log
+  // opens without one, and reserve() refuses (kOom) until it can.
   // Appends after a replay go to a new segment, so no replayed byte is ever
   // written again (a direct write rewrites its partial block); when the
   // disk has no room for that file, to the replayed one, buffered.
@@ -153,6 +155,10 @@ class Wal {
   };
   Wal() = default;
   Status open_segment_for_append(uint64_t start, bool create);
+  // Creates the segment that starts at end_ and makes it current. When the
+  // file cannot be created (a full disk), a kOom error: nothing changed, and
+  // the next reserve() tries again.
+  Status start_segment();
   // Closes the full segment durably and starts the next one at end_.
   Status roll();
   std::string segment_path(uint64_t start) const;

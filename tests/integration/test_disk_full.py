@@ -294,3 +294,79 @@ def test_a_crash_with_no_inode_left_restarts_serving_reads_and_writes(small_disk
     check_all(c, acked, proc)
     assert c.set("after", "1") is True
     c.close()
+
+
+def reads_then_writes_once_inodes_free(proc, acked, fillers):
+    """A server just started with no inode for its log file: everything acknowledged reads back
+    and writes are refused as on a full disk; once the inodes are freed, writes resume without
+    a restart, and survive kill -9."""
+    c = proc.client()
+    check_all(c, acked, proc)
+    with pytest.raises(redis.ResponseError, match=DISK_FULL):
+        c.set("small", "x")
+    assert fields(c)["lmkv_disk_full"] == "1", fields(c)
+    assert "writes wait for space" in proc.log_tail(), proc.log_tail()
+
+    for path in fillers:
+        os.remove(path)
+    assert writes_resume(c), "writes did not resume after inodes were freed\n" + proc.log_tail()
+    acked["probe"] = b"after"
+    for i in range(1000, 1100):
+        assert c.set(f"k{i}", value_of(i, 1000)) is True
+        acked[f"k{i}"] = value_of(i, 1000)
+    check_all(c, acked, proc)
+    c.close()
+    proc.kill9()
+    proc.start()
+    c = proc.client()
+    check_all(c, acked, proc)
+    c.close()
+
+
+def test_a_snapshot_restored_with_no_inode_left_serves_reads_and_then_writes(small_disk):
+    # A snapshot has no log: a server started on a copy of one creates the log's directory and
+    # first segment. With no inode for them it still starts, at the snapshot's offset.
+    workdir, data = small_disk(64)
+    source = small_disk.server(workdir)
+    c = source.client()
+    acked = {}
+    for i in range(200):
+        assert c.set(f"k{i}", value_of(i, 1000)) is True
+        acked[f"k{i}"] = value_of(i, 1000)
+    assert c.save() is True
+    offset = info_fields(c, "persistence")["lmkv_last_snapshot_offset"]
+    c.close()
+
+    workdir2, data2 = small_disk(64, inodes=16)
+    shutil.copy(os.path.join(data, "snapshot", "data.mdb"), data2)
+    fillers = use_up_inodes(data2)
+    os.remove(fillers.pop())  # an inode for LMDB's lock.mdb, none for the log
+    proc = small_disk.server(workdir2)
+    assert info_fields(proc.client(), "persistence")["lmkv_applied_offset"] == offset
+    assert not os.path.exists(os.path.join(data2, "log")), os.listdir(data2)
+    reads_then_writes_once_inodes_free(proc, acked, fillers)
+
+
+def test_a_log_that_lost_its_tail_with_no_inode_left_serves_reads_and_then_writes(small_disk):
+    # With --fsync no an OS crash may lose the log's unsynced tail after the store applied it:
+    # the log then continues at the store's offset, in a new segment. With no inode for that
+    # file the server still starts, serving what the store holds.
+    workdir, data = small_disk(64, inodes=16)
+    proc = small_disk.server(workdir, ["--fsync", "no"])
+    c = proc.client()
+    acked = {}
+    for i in range(300):
+        assert c.set(f"k{i}", value_of(i, 1000)) is True
+        acked[f"k{i}"] = value_of(i, 1000)
+    assert wait_for(lambda: info_fields(c, "persistence")["lmkv_unapplied_bytes"] == "0",
+                    timeout=10.0), info_fields(c, "persistence")
+    c.close()
+    proc.kill9()
+    log_dir = os.path.join(data, "log")
+    last = sorted(os.listdir(log_dir))[-1]
+    os.truncate(os.path.join(log_dir, last), 0)  # what the OS crash did not write
+    fillers = use_up_inodes(data)
+    assert fillers, "no inode was free to begin with"
+    proc.start()
+    assert "restarting the log there" in proc.log_tail(), proc.log_tail()
+    reads_then_writes_once_inodes_free(proc, acked, fillers)

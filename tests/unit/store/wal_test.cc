@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -63,6 +64,10 @@ std::vector<std::string> payloads(size_t n) {
                   std::to_string(i % 7 + 1) + "\r\n" + std::string(i % 7 + 1, 'a' + i % 26) +
                   "\r\n");
   return out;
+}
+
+size_t files_in(const std::string& dir) {
+  return static_cast<size_t>(std::distance(fs::directory_iterator(dir), fs::directory_iterator()));
 }
 
 // The segment file whose first frame starts at `start`.
@@ -219,7 +224,7 @@ BOOST_AUTO_TEST_CASE(segments_rotate_and_are_released) {
       if (i == 20) mid = *s;
     }
     BOOST_REQUIRE((*wal)->sync().ok());
-    BOOST_TEST(std::distance(fs::directory_iterator(d.path), fs::directory_iterator()) > 3);
+    BOOST_TEST(files_in(d.path) > 3u);
     (*wal)->release_before(mid);
   }
   // Frames from `mid` on are all still there after the release.
@@ -542,7 +547,7 @@ BOOST_AUTO_TEST_CASE(replayed_frames_stay_as_they_were_while_the_log_takes_appen
     auto wal = open_viewing(o, &viewed);
     BOOST_REQUIRE(wal.ok());
     BOOST_REQUIRE(viewed.owner != nullptr);
-    BOOST_TEST(std::distance(fs::directory_iterator(d.path), fs::directory_iterator()) == 2);
+    BOOST_TEST(files_in(d.path) == 2u);
     BOOST_REQUIRE((*wal)->set_direct(true).ok());  // or buffered, where O_DIRECT is refused
     for (size_t i = 20; i < data.size(); ++i) {
       BOOST_REQUIRE((*wal)->append(data[i]).ok());
@@ -554,41 +559,60 @@ BOOST_AUTO_TEST_CASE(replayed_frames_stay_as_they_were_while_the_log_takes_appen
   // Nothing to replay past the end: no new segment.
   uint64_t end = 0;
   replay_all(o, 0, &end);
-  const auto segments = std::distance(fs::directory_iterator(d.path), fs::directory_iterator());
+  const auto segments = files_in(d.path);
   BOOST_TEST(replay_all(o, end).empty());
-  BOOST_TEST(std::distance(fs::directory_iterator(d.path), fs::directory_iterator()) == segments);
+  BOOST_TEST(files_in(d.path) == segments);
 }
 
-// A start that cannot create its fresh segment (in life a disk with no
-// inode left; here an immutable log directory, which refuses new files even
-// to root) still opens: the replayed segment takes the appends, buffered,
-// its replayed bytes unchanged; direct writes asked for meanwhile begin with
-// the next segment.
+// A directory that refuses new files while it lives, even to root (in life
+// a disk with no inode left). Setting the flag needs root.
+class Immutable {
+ public:
+  explicit Immutable(const std::string& path)
+      : path_(path), fd_(::open(path.c_str(), O_RDONLY | O_DIRECTORY)) {
+    BOOST_REQUIRE_MESSAGE(fd_ >= 0 && set(true),
+                          "cannot make " << path << " immutable (needs root): " << strerror(errno));
+  }
+  ~Immutable() { lift(); }
+  Immutable(const Immutable&) = delete;
+  Immutable& operator=(const Immutable&) = delete;
+  // Takes new files again.
+  void lift() {
+    if (fd_ < 0) return;
+    const bool lifted = set(false);
+    ::close(fd_);
+    fd_ = -1;
+    BOOST_REQUIRE_MESSAGE(lifted, "cannot lift " << path_ << "'s immutable flag");
+  }
+
+ private:
+  bool set(bool on) {
+    int flags = 0;
+    if (::ioctl(fd_, FS_IOC_GETFLAGS, &flags) != 0) return false;
+    flags = on ? flags | FS_IMMUTABLE_FL : flags & ~FS_IMMUTABLE_FL;
+    return ::ioctl(fd_, FS_IOC_SETFLAGS, &flags) == 0;
+  }
+  std::string path_;
+  int fd_;
+};
+
+// A start that cannot create its fresh segment still opens: the replayed
+// segment takes the appends, buffered, its replayed bytes unchanged; direct
+// writes asked for meanwhile begin with the next segment.
 BOOST_AUTO_TEST_CASE(a_replay_that_cannot_create_a_segment_appends_to_the_replayed_one) {
   TempDir d;
   WalOptions o{d.path, 4096};  // small segments: the later appends roll
   auto data = payloads(120);
   const std::vector<std::string> first(data.begin(), data.begin() + 20);
   write_log(o, first);
-  const int dir = ::open(d.path.c_str(), O_RDONLY | O_DIRECTORY);
-  BOOST_REQUIRE(dir >= 0);
-  auto set_immutable = [dir](bool on) {
-    int flags = 0;
-    if (::ioctl(dir, FS_IOC_GETFLAGS, &flags) != 0) return false;
-    flags = on ? flags | FS_IMMUTABLE_FL : flags & ~FS_IMMUTABLE_FL;
-    return ::ioctl(dir, FS_IOC_SETFLAGS, &flags) == 0;
-  };
-  BOOST_REQUIRE_MESSAGE(set_immutable(true),
-                        "cannot make " << d.path << " immutable (needs root): " << strerror(errno));
+  Immutable frozen(d.path);
   Viewed viewed;
   {
     auto wal = open_viewing(o, &viewed);
-    const bool restored = set_immutable(false);
-    ::close(dir);
-    BOOST_REQUIRE(restored);
+    frozen.lift();
     BOOST_REQUIRE_MESSAGE(wal.ok(), (wal.ok() ? std::string() : wal.error().message));
     BOOST_REQUIRE_EQUAL(viewed.views.size(), first.size());
-    BOOST_TEST(std::distance(fs::directory_iterator(d.path), fs::directory_iterator()) == 1);
+    BOOST_TEST(files_in(d.path) == 1u);
     BOOST_REQUIRE((*wal)->set_direct(true).ok());
     BOOST_TEST(!(*wal)->direct());  // not into the replayed segment
     for (size_t i = 20; i < data.size(); ++i) {
@@ -596,7 +620,7 @@ BOOST_AUTO_TEST_CASE(a_replay_that_cannot_create_a_segment_appends_to_the_replay
       BOOST_REQUIRE((*wal)->append(data[i]).ok());
       BOOST_REQUIRE((*wal)->sync().ok());
     }
-    BOOST_TEST(std::distance(fs::directory_iterator(d.path), fs::directory_iterator()) > 1);
+    BOOST_TEST(files_in(d.path) > 1u);
     // The next segment took direct writes, where the file system allows them.
     const std::string probe = d.path + "/probe";
     const int fd = ::open(probe.c_str(), O_RDWR | O_CREAT | O_DIRECT, 0644);
@@ -608,4 +632,72 @@ BOOST_AUTO_TEST_CASE(a_replay_that_cannot_create_a_segment_appends_to_the_replay
   }
   check_views(viewed, first);
   check_replay(o, data);
+}
+
+// A start with no segment to append to (an empty log, as a restored
+// snapshot has; or a log that ends before the store, its tail lost with
+// --fsync no, even at the position the store recorded) that cannot create
+// one still opens at the store's offset: appends are refused as on a full
+// disk (kOom, nothing written) until the file can be created, then go on
+// from that offset.
+BOOST_AUTO_TEST_CASE(a_start_that_cannot_create_its_only_segment_refuses_appends_until_it_can) {
+  for (const bool behind : {false, true}) {
+    BOOST_TEST_CONTEXT((behind ? "a log behind the store" : "an empty log")) {
+      TempDir d;
+      WalOptions o{d.path};
+      auto data = payloads(30);
+      uint64_t from = 5000;
+      WalPosition hint;
+      if (behind) {
+        write_log(o, std::vector<std::string>(data.begin(), data.begin() + 20));
+        auto all = replay_all(o, 0, &from);  // the store applied all 20
+        hint = {all.back().at.segment,
+                all.back().at.byte + Wal::kHeaderSize + all.back().payload.size()};
+        // The crash kept 10 (the replay's new, empty segment went too).
+        fs::remove(segment_file(d.path, from));
+        fs::resize_file(segment_file(d.path, 0), all[10].at.byte);
+      }
+      const size_t files = files_in(d.path);
+      std::vector<uint64_t> starts;
+      {
+        std::optional<Immutable> frozen(d.path);
+        auto wal =
+            Wal::open(o, from, hint, [](uint64_t, WalPosition, std::string_view, const auto&) {
+              BOOST_ERROR("nothing is at or after the store's offset");
+              return Status();
+            });
+        BOOST_REQUIRE_MESSAGE(wal.ok(), (wal.ok() ? std::string() : wal.error().message));
+        BOOST_TEST((*wal)->end_offset() == from);
+        BOOST_REQUIRE((*wal)->set_direct(true).ok());
+        for (int i = 0; i < 3; ++i) {
+          auto refused = (*wal)->reserve(Wal::kHeaderSize + data[20].size());
+          BOOST_REQUIRE(!refused.ok());
+          BOOST_TEST((refused.error().code == lmkv::Code::kOom));
+          auto start = (*wal)->append(data[20]);
+          BOOST_REQUIRE(!start.ok());
+          BOOST_TEST((start.error().code == lmkv::Code::kOom));
+          BOOST_TEST((*wal)->sync().ok());
+        }
+        BOOST_TEST((*wal)->end_offset() == from);
+        BOOST_TEST(files_in(d.path) == files);
+        frozen.reset();  // space comes back
+        for (size_t i = 20; i < data.size(); ++i) {
+          auto start = (*wal)->append(data[i]);
+          BOOST_REQUIRE(start.ok());
+          starts.push_back(*start);
+          BOOST_REQUIRE((*wal)->sync().ok());
+        }
+        BOOST_TEST(files_in(d.path) == files + 1);
+      }
+      auto got = replay_all(o, from);
+      BOOST_REQUIRE_EQUAL(got.size(), data.size() - 20);
+      uint64_t at = from;
+      for (size_t i = 0; i < got.size(); ++i) {
+        BOOST_TEST(got[i].payload == data[i + 20]);
+        BOOST_TEST(got[i].start == at);
+        BOOST_TEST(starts[i] == at);
+        at += data[i + 20].size();
+      }
+    }
+  }
 }
