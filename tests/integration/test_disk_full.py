@@ -94,6 +94,13 @@ def write_until_refused(c, acked, first, size, limit):
     return None
 
 
+def set_acked(c, acked, numbers, size):
+    """SETs k<i> for each i in numbers, each acknowledged, and records it in acked."""
+    for i in numbers:
+        assert c.set(f"k{i}", value_of(i, size)) is True
+        acked[f"k{i}"] = value_of(i, size)
+
+
 def check_all(c, acked, proc):
     """Every acknowledged write reads back, one by one and by MGET; DBSIZE and SCAN agree."""
     for k, v in acked.items():
@@ -125,15 +132,15 @@ def writes_resume(c):
     return wait_for(ok, timeout=8.0, interval=0.05)
 
 
-def resume_and_restart(c, proc, data, filler, acked, first, size):
-    """Frees the filler's space, checks that writes resume without a restart and that nothing
-    was lost, then kill -9, restarts on the same directory and checks again."""
-    os.remove(filler)
+def resume_and_restart(c, proc, data, fillers, acked, first, size):
+    """Removes the filler files (freeing space or inodes), checks that writes resume without a
+    restart and that nothing was lost, then kill -9, restarts on the same directory and checks
+    again."""
+    for path in fillers:
+        os.remove(path)
     assert writes_resume(c), "writes did not resume after space was freed\n" + proc.log_tail()
     acked["probe"] = b"after"
-    for i in range(first, first + 20):
-        assert c.set(f"k{i}", value_of(i, size)) is True
-        acked[f"k{i}"] = value_of(i, size)
+    set_acked(c, acked, range(first, first + 20), size)
     assert wait_for(lambda: fields(c)["lmkv_disk_full"] == "0", timeout=8.0), fields(c)
     assert fields(c)["lmkv_apply_failing"] == "0"
     check_all(c, acked, proc)
@@ -190,7 +197,7 @@ def test_a_full_log_refuses_writes_keeps_reads_and_resumes(small_disk):
     check_all(c, acked, proc)
     assert c.get("in-multi") is None and c.get("small") is None
 
-    resume_and_restart(c, proc, data, filler, acked, len(acked) + 1, 60_000)
+    resume_and_restart(c, proc, data, [filler], acked, len(acked) + 1, 60_000)
 
 
 def test_a_data_file_that_cannot_grow_refuses_writes_and_resumes(small_disk):
@@ -218,7 +225,7 @@ def test_a_data_file_that_cannot_grow_refuses_writes_and_resumes(small_disk):
         c.set("small", "x")
     check_all(c, acked, proc)
 
-    resume_and_restart(c, proc, data, filler, acked, len(acked) + 1, 16_000)
+    resume_and_restart(c, proc, data, [filler], acked, len(acked) + 1, 16_000)
 
 
 def test_a_crash_on_a_full_disk_restarts_serving_reads(small_disk):
@@ -241,7 +248,7 @@ def test_a_crash_on_a_full_disk_restarts_serving_reads(small_disk):
 
     os.remove(os.path.join(data, "filler2"))
     c = proc.client()
-    resume_and_restart(c, proc, data, filler, acked, len(acked) + 1, 60_000)
+    resume_and_restart(c, proc, data, [filler], acked, len(acked) + 1, 60_000)
 
 
 def use_up_inodes(data):
@@ -264,9 +271,7 @@ def test_a_crash_with_no_inode_left_restarts_serving_reads_and_writes(small_disk
     proc = small_disk.server(workdir)
     c = proc.client()
     acked = {}
-    for i in range(300):
-        assert c.set(f"k{i}", value_of(i, 1000)) is True
-        acked[f"k{i}"] = value_of(i, 1000)
+    set_acked(c, acked, range(300), 1000)
     c.close()
     fillers = use_up_inodes(data)
     assert fillers, "no inode was free to begin with"
@@ -278,9 +283,7 @@ def test_a_crash_with_no_inode_left_restarts_serving_reads_and_writes(small_disk
         c = proc.client()
         assert int(info_fields(c, "persistence")["lmkv_replayed_frames"]) > 0
         check_all(c, acked, proc)
-        for i in range(first, first + 100):
-            assert c.set(f"k{i}", value_of(i, 1000)) is True
-            acked[f"k{i}"] = value_of(i, 1000)
+        set_acked(c, acked, range(first, first + 100), 1000)
         first += 100
         check_all(c, acked, proc)
         c.close()
@@ -296,31 +299,17 @@ def test_a_crash_with_no_inode_left_restarts_serving_reads_and_writes(small_disk
     c.close()
 
 
-def reads_then_writes_once_inodes_free(proc, acked, fillers):
+def reads_then_writes_once_inodes_free(proc, data, acked, fillers):
     """A server just started with no inode for its log file: everything acknowledged reads back
-    and writes are refused as on a full disk; once the inodes are freed, writes resume without
-    a restart, and survive kill -9."""
+    and writes are refused as on a full disk, from the first one; once the inodes are freed,
+    writes resume without a restart, and survive kill -9."""
     c = proc.client()
+    assert fields(c)["lmkv_disk_full"] == "1", fields(c)
     check_all(c, acked, proc)
     with pytest.raises(redis.ResponseError, match=DISK_FULL):
         c.set("small", "x")
-    assert fields(c)["lmkv_disk_full"] == "1", fields(c)
     assert "writes wait for space" in proc.log_tail(), proc.log_tail()
-
-    for path in fillers:
-        os.remove(path)
-    assert writes_resume(c), "writes did not resume after inodes were freed\n" + proc.log_tail()
-    acked["probe"] = b"after"
-    for i in range(1000, 1100):
-        assert c.set(f"k{i}", value_of(i, 1000)) is True
-        acked[f"k{i}"] = value_of(i, 1000)
-    check_all(c, acked, proc)
-    c.close()
-    proc.kill9()
-    proc.start()
-    c = proc.client()
-    check_all(c, acked, proc)
-    c.close()
+    resume_and_restart(c, proc, data, fillers, acked, 1000, 1000)
 
 
 def test_a_snapshot_restored_with_no_inode_left_serves_reads_and_then_writes(small_disk):
@@ -330,9 +319,7 @@ def test_a_snapshot_restored_with_no_inode_left_serves_reads_and_then_writes(sma
     source = small_disk.server(workdir)
     c = source.client()
     acked = {}
-    for i in range(200):
-        assert c.set(f"k{i}", value_of(i, 1000)) is True
-        acked[f"k{i}"] = value_of(i, 1000)
+    set_acked(c, acked, range(200), 1000)
     assert c.save() is True
     offset = info_fields(c, "persistence")["lmkv_last_snapshot_offset"]
     c.close()
@@ -344,7 +331,7 @@ def test_a_snapshot_restored_with_no_inode_left_serves_reads_and_then_writes(sma
     proc = small_disk.server(workdir2)
     assert info_fields(proc.client(), "persistence")["lmkv_applied_offset"] == offset
     assert not os.path.exists(os.path.join(data2, "log")), os.listdir(data2)
-    reads_then_writes_once_inodes_free(proc, acked, fillers)
+    reads_then_writes_once_inodes_free(proc, data2, acked, fillers)
 
 
 def test_a_log_that_lost_its_tail_with_no_inode_left_serves_reads_and_then_writes(small_disk):
@@ -355,9 +342,7 @@ def test_a_log_that_lost_its_tail_with_no_inode_left_serves_reads_and_then_write
     proc = small_disk.server(workdir, ["--fsync", "no"])
     c = proc.client()
     acked = {}
-    for i in range(300):
-        assert c.set(f"k{i}", value_of(i, 1000)) is True
-        acked[f"k{i}"] = value_of(i, 1000)
+    set_acked(c, acked, range(300), 1000)
     assert wait_for(lambda: info_fields(c, "persistence")["lmkv_unapplied_bytes"] == "0",
                     timeout=10.0), info_fields(c, "persistence")
     c.close()
@@ -369,4 +354,4 @@ def test_a_log_that_lost_its_tail_with_no_inode_left_serves_reads_and_then_write
     assert fillers, "no inode was free to begin with"
     proc.start()
     assert "restarting the log there" in proc.log_tail(), proc.log_tail()
-    reads_then_writes_once_inodes_free(proc, acked, fillers)
+    reads_then_writes_once_inodes_free(proc, data, acked, fillers)
