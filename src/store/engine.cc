@@ -1,10 +1,8 @@
 // store/engine.cc: recovery, group commit, freezing, and the applier.
 #include "store/engine.h"
 
-#include <pthread.h>
-#include <sys/resource.h>
+#include <fmt/format.h>
 #include <sys/statvfs.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -15,11 +13,10 @@
 #include <utility>
 #include <vector>
 
-#include <fmt/format.h>
-
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/numbers.h"
+#include "base/thread.h"
 #include "store/effects.h"
 #include "store/write_txn.h"
 
@@ -453,8 +450,7 @@ void Engine::maybe_build_filter() {
 // The build: a scan of LMDB at the lowest priority, then the filter goes
 // to readers with the next Version.
 void Engine::filter_main(std::shared_ptr<KeyFilter> filter) {
-  setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 19);
-  pthread_setname_np(pthread_self(), "lmkv-filter");
+  become_background_thread("lmkv-filter");
   const int64_t started = steady_us();
   const Status s = filter->fill(*env_, filter_stop_);
   std::lock_guard flock(filter_mu_);
@@ -730,8 +726,7 @@ void Engine::applier_main() {
   // Foreground work first: on a busy core the loops preempt bulk applies,
   // which only need to keep pace on average (writers are slowed past
   // max-unapplied-bytes if they do not).
-  setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
-  pthread_setname_np(pthread_self(), "lmkv-applier");
+  become_background_thread("lmkv-applier");
   std::string last_apply_error;
   uint64_t failures = 0;
   int64_t backoff_ms = 50;

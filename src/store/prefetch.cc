@@ -1,7 +1,6 @@
 // store/prefetch.cc: the prefetch pool's jobs and workers (see prefetch.h).
 #include "store/prefetch.h"
 
-#include <pthread.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -12,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/thread.h"
 #include "store/value.h"
 
 namespace lmkv::store {
@@ -44,7 +44,7 @@ Prefetcher::Prefetcher(Env& env, int databases, int threads, size_t lookahead, s
   // before its replay: a thread of its own starts them instead. A job
   // enqueued meanwhile waits for the first.
   starter_ = std::thread([this] {
-    setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);  // the workers inherit it
+    become_background_thread("lmkv-prefetch");  // the workers inherit its priority
     workers_.reserve(static_cast<size_t>(threads_));
     for (int i = 0; i < threads_ && !stop_flag_.load(std::memory_order_relaxed); ++i)
       workers_.emplace_back([this] { worker_main(); });
@@ -113,7 +113,6 @@ void Prefetcher::worker_main() {
   // Like the applier it serves, background work (niced by its starter):
   // mostly asleep in page faults, it must not take CPU from the loops when
   // its pages are cached.
-  pthread_setname_np(pthread_self(), "lmkv-prefetch");
   MDB_txn* txn = nullptr;  // reset between blocks, renewed per block
   for (;;) {
     std::shared_ptr<Job> job;

@@ -168,7 +168,7 @@ Status ReadView::begin() {
     if (applied <= version_->applied_offset) break;
     // The applier committed but has not published yet. Waiting for it
     // here spun the loop, and at nice 0 on a shared core it starved the
-    // applier (nice 10) out of that window: GETs stalled ~100 ms after a
+    // background applier out of that window: GETs stalled ~100 ms after a
     // write burst. The snapshot is what the next Version will pair with.
     if (auto next = version_->after_apply(applied)) {
       version_ = std::move(next);

@@ -340,3 +340,34 @@ def test_config_flag_reads_a_file(lmkv_factory, tmp_path):
     c = s.client(decode_responses=True)
     assert c.config_get("maxclients") == {"maxclients": "55"}
     assert c.config_get("loglevel") == {"loglevel": "verbose"}
+
+
+def thread_nices(pid):
+    """[(thread name, nice)] for the threads of pid, the main thread first."""
+    rows = []
+    for tid in sorted(os.listdir(f"/proc/{pid}/task"), key=lambda t: int(t) != pid):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue  # a thread that just ended
+        rows.append((stat[stat.index("(") + 1:stat.rindex(")")],
+                     int(stat[stat.rindex(")") + 2:].split()[16])))
+    return rows
+
+
+def test_background_threads_yield_to_the_loops(lmkv_factory):
+    # Bulk applies and their read-ahead run at nice 19; the loops and the writer keep the
+    # server's own priority: a loop sharing a core with an apply is not kept waiting behind it
+    # (src/base/thread.h).
+    server = lmkv_factory(extra_args=["--prefetch-threads", "4"])
+    c = server.client()
+    for i in range(100):
+        c.set(f"k{i}", "v")
+    rows = thread_nices(server.proc.pid)
+    background = {"lmkv-applier", "lmkv-prefetch", "lmkv-filter"}
+    assert {name for name, _ in rows} >= {"lmkv-applier", "lmkv-prefetch"}, rows
+    main_nice = rows[0][1]
+    for name, nice in rows:
+        assert nice == (19 if name in background else main_nice), rows
+    c.close()
