@@ -221,8 +221,9 @@ Result<std::unique_ptr<Wal>> Wal::open(const WalOptions& options, uint64_t from,
     if (i == first && hint.segment == seg.start && hint.byte > 0) {
       auto tail = MappedTail::open(seg.path, hint.byte);
       if (!tail) return tail.error();
-      // Empty: the log ends exactly there. A file shorter than that lost
-      // its tail (it is read from its start, and found to end early).
+      // The file ends exactly there (nothing to replay), or a frame starts
+      // there. A file shorter than that lost its tail: it is read from its
+      // start, and found to end early.
       if (tail->file_size() == hint.byte || frame_at(tail->data(), 0, from)) {
         base = hint.byte;
         end = from;
