@@ -16,7 +16,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -570,22 +569,28 @@ class Immutable {
  public:
   explicit Immutable(const std::string& path)
       : path_(path), fd_(::open(path.c_str(), O_RDONLY | O_DIRECTORY)) {
-    BOOST_REQUIRE_MESSAGE(fd_ >= 0 && set(true),
-                          "cannot make " << path << " immutable (needs root): " << strerror(errno));
+    const bool made = fd_ >= 0 && set(true);
+    const std::string why = made ? "" : strerror(errno);
+    if (!made) release();
+    BOOST_REQUIRE_MESSAGE(made, "cannot make " << path << " immutable (needs root): " << why);
   }
-  ~Immutable() { lift(); }
+  // Best effort, and never a throwing check: a failed test's unwinding
+  // passes through here.
+  ~Immutable() { release(); }
   Immutable(const Immutable&) = delete;
   Immutable& operator=(const Immutable&) = delete;
   // Takes new files again.
-  void lift() {
-    if (fd_ < 0) return;
+  void lift() { BOOST_REQUIRE_MESSAGE(release(), "cannot lift " << path_ << "'s immutable flag"); }
+
+ private:
+  // Lifts the flag (if still set) and closes the directory; whether it was lifted.
+  bool release() {
+    if (fd_ < 0) return true;
     const bool lifted = set(false);
     ::close(fd_);
     fd_ = -1;
-    BOOST_REQUIRE_MESSAGE(lifted, "cannot lift " << path_ << "'s immutable flag");
+    return lifted;
   }
-
- private:
   bool set(bool on) {
     int flags = 0;
     if (::ioctl(fd_, FS_IOC_GETFLAGS, &flags) != 0) return false;
@@ -660,7 +665,7 @@ BOOST_AUTO_TEST_CASE(a_start_that_cannot_create_its_only_segment_refuses_appends
       const size_t files = files_in(d.path);
       std::vector<uint64_t> starts;
       {
-        std::optional<Immutable> frozen(d.path);
+        Immutable frozen(d.path);
         auto wal =
             Wal::open(o, from, hint, [](uint64_t, WalPosition, std::string_view, const auto&) {
               BOOST_ERROR("nothing is at or after the store's offset");
@@ -680,7 +685,7 @@ BOOST_AUTO_TEST_CASE(a_start_that_cannot_create_its_only_segment_refuses_appends
         }
         BOOST_TEST((*wal)->end_offset() == from);
         BOOST_TEST(files_in(d.path) == files);
-        frozen.reset();  // space comes back
+        frozen.lift();  // space comes back
         for (size_t i = 20; i < data.size(); ++i) {
           auto start = (*wal)->append(data[i]);
           BOOST_REQUIRE(start.ok());
