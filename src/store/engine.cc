@@ -305,6 +305,7 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options) {
   e->wal_ = std::move(*wal);
   if (auto s = e->wal_->set_direct(options.log_direct && options.fsync == Fsync::kAlways); !s)
     return s.error();
+  e->wal_->set_sync_on_roll(options.fsync == Fsync::kAlways);
   // A start with no room for the log (a full disk, or no inode for its
   // segment file) serves reads and refuses writes from the first one on.
   if (auto s = e->note_log_space(e->wal_->reserve(options.log_headroom));
@@ -333,6 +334,7 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options) {
   }
   e->maybe_build_filter();
   e->applier_ = std::thread([raw = e.get()] { raw->applier_main(); });
+  e->syncer_ = std::thread([raw = e.get()] { raw->syncer_main(); });
   if (options.count_ahead_ms > 0)
     e->counter_ = std::make_unique<Counter>(*e, std::chrono::milliseconds(options.count_ahead_ms));
   e->stats_.recovery_us = static_cast<uint64_t>(unix_us() - started);
@@ -351,6 +353,7 @@ Engine::~Engine() {
   filter_stop_ = true;
   if (filter_thread_.joinable()) filter_thread_.join();
   prefetch_.reset();
+  stop_syncer();
   if (wal_) (void)wal_->sync();
 }
 
@@ -632,13 +635,9 @@ void Engine::throttle(size_t group_bytes) {
 
 Status Engine::tick() {
   std::unique_lock wal_lock(wal_mu_);
-  if (log_unsynced_ && fsync_.load() == Fsync::kEverysec && mono_ms() - last_sync_ms_ >= 1000) {
-    if (auto s = wal_->sync(); !s) return s;
-    stats_.syncs.fetch_add(1, std::memory_order_relaxed);
-    durable_offset_.store(wal_->end_offset());
-    last_sync_ms_ = mono_ms();
-    log_unsynced_ = false;
-  }
+  // The log syncer's failure ends the process here, as a sync of the
+  // writer's own would.
+  if (!sync_error_.ok()) return sync_error_;
   wal_->release_before(applied_offset_.load(std::memory_order_acquire));
   // INFO's log size costs a stat per segment: not after every group (a
   // one-request group's worth of time), a few times a second.
@@ -665,20 +664,6 @@ Status Engine::tick() {
     freeze_locked();
     publish_locked();
   }
-  return {};
-}
-
-Status Engine::set_fsync(Fsync policy) {
-  std::lock_guard wal_lock(wal_mu_);
-  // Leaving a lax policy makes what it wrote durable first.
-  if (policy == Fsync::kAlways) {
-    if (auto s = wal_->sync(); !s) return s;
-    durable_offset_.store(wal_->end_offset());
-    log_unsynced_ = false;
-  }
-  // Direct log writes only where each group waits for its sync anyway.
-  if (auto s = wal_->set_direct(options_.log_direct && policy == Fsync::kAlways); !s) return s;
-  fsync_.store(policy);
   return {};
 }
 

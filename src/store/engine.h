@@ -45,8 +45,8 @@
 // once the operator frees some. Readers are never affected.
 //
 // Thread roles: the writer thread calls the group API (WriteTxn, commit,
-// tick); readers on any thread call version()/durable_seq(); the applier is
-// the engine's own thread.
+// tick); readers on any thread call version()/durable_seq(); the applier and
+// the log syncer (everysec's and full segments' syncs) are the engine's own.
 #pragma once
 
 #include <algorithm>
@@ -218,10 +218,11 @@ class Engine {
   // partial frame: the caller must exit and recover. (A frame that outgrew
   // what admit() reserved waits up to a minute for space first.)
   Status commit(WriteTxn& group);
-  // Writer thread, when idle: the once-a-second sync of --fsync everysec,
-  // and freezing an old MemTable.
+  // Writer thread, when idle: releasing applied log segments, freezing an
+  // old MemTable; an error if the log syncer failed (fatal).
   Status tick();
-  // Switches the log's fsync policy (CONFIG SET fsync). Any thread.
+  // Switches the log's fsync policy (CONFIG SET fsync; store/log_sync.cc).
+  // Any thread.
   Status set_fsync(Fsync policy);
   Fsync fsync() const { return fsync_.load(); }
 
@@ -316,6 +317,10 @@ class Engine {
   // Writer thread, after each group: slows writers past max_unapplied.
   void throttle(size_t group_bytes);
   void applier_main();
+  // The log syncer (store/log_sync.cc): syncs what the log closed unsynced,
+  // and under everysec the current segment once a second.
+  void syncer_main();
+  void stop_syncer();
   // The key filter's upkeep: starts a build when none is usable (open, the
   // applier after an apply), and the build's thread.
   void maybe_build_filter();
@@ -340,11 +345,21 @@ class Engine {
   std::mutex wal_mu_;
   std::atomic<Fsync> fsync_{Fsync::kAlways};
 
+  // Guarded by wal_mu_: everysec's state (the writer sets log_unsynced_,
+  // the syncer clears it), and the syncer's failure.
+  int64_t last_sync_ms_ = 0;
+  bool log_unsynced_ = false;
+  Status sync_error_;
+  // Held by the syncer while a sync runs (set_fsync waits it out); lock
+  // order: sync_mu_, wal_mu_.
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  bool sync_stop_ = false;  // guarded by sync_mu_
+  std::thread syncer_;
+
   // Writer-thread state.
   uint64_t last_seq_ = 0;
   int64_t active_since_ms_ = 0;
-  int64_t last_sync_ms_ = 0;
-  bool log_unsynced_ = false;
   int64_t last_space_try_ms_ = 0;
   int64_t last_disk_bytes_ms_ = 0;  // when tick() last refreshed log_disk_bytes_
   // Set by admit() (writer) and the applier, read by INFO on any thread.

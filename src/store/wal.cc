@@ -399,11 +399,9 @@ Result<WalScan> Wal::scan(const std::string& dir, uint64_t from) {
 }
 
 Wal::~Wal() {
-  if (fd_ >= 0) {
-    trim();
-    if (dirty_) ::fdatasync(fd_);
-    ::close(fd_);
-  }
+  if (fd_ >= 0) trim();
+  (void)sync();
+  if (fd_ >= 0) ::close(fd_);
   std::free(buf_);
   std::free(zeros_);
 }
@@ -506,7 +504,11 @@ Status Wal::open_segment_for_append(uint64_t start, bool create) {
     segment_size_ = 0;
     allocated_ = 0;
     // The new file's name must survive a crash before its first sync.
-    if (auto s = fsync_dir(options_.dir); !s) return s;
+    if (!sync_on_roll_) {
+      dir_unsynced_ = true;
+    } else if (auto s = fsync_dir(options_.dir); !s) {
+      return s;
+    }
   }
   return {};
 }
@@ -527,12 +529,20 @@ Status Wal::start_segment() {
   return {};
 }
 
-// Closes the full segment durably before the next one takes frames. Only a
-// failed sync is fatal: when the next file cannot be created, the full one
-// stays current and the next reserve() tries again.
+// Closes the full segment durably before the next one takes frames, or
+// (sync_on_roll_ false) hands its sync to take_sync(): the next sync of the
+// log syncs it before any later frame, so what survives a crash is still a
+// prefix of the log. Only a failed sync is fatal: when the next file cannot
+// be created, the full one stays current and the next reserve() tries again.
 Status Wal::roll() {
   trim();
-  if (dirty_ && ::fdatasync(fd_) != 0) return sys_error("fdatasync", segments_.back().path);
+  if (dirty_ && sync_on_roll_ && ::fdatasync(fd_) != 0)
+    return sys_error("fdatasync", segments_.back().path);
+  if (dirty_ && !sync_on_roll_) {
+    const int fd = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) return sys_error("dup", segments_.back().path);
+    closed_.push_back({fd, segments_.back().path});
+  }
   dirty_ = false;
   // Give back the space allocated past the segment's last frame (trim()
   // did for space written with zeros).
@@ -724,9 +734,76 @@ Status Wal::write_direct(const char* header, std::string_view payload) {
 }
 
 Status Wal::sync() {
+  if (!closed_.empty() || dir_unsynced_) {
+    auto pending = take_sync(false);
+    if (!pending) return pending.error();
+    if (auto s = pending->run(); !s) return s;
+  }
   if (!dirty_) return {};
   if (::fdatasync(fd_) != 0) return sys_error("fdatasync", segments_.back().path);
   dirty_ = false;
+  return {};
+}
+
+Result<Wal::PendingSync> Wal::take_sync(bool current) {
+  PendingSync p;
+  p.files_ = std::move(closed_);
+  closed_.clear();
+  if (dir_unsynced_) p.dir_ = options_.dir;
+  dir_unsynced_ = false;
+  if (current && dirty_ && fd_ >= 0) {
+    const int fd = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) return sys_error("dup", segments_.back().path);
+    p.files_.push_back({fd, segments_.back().path});
+    p.current_ = true;
+    dirty_ = false;
+  }
+  if (current) p.end_ = end_;
+  return p;
+}
+
+Wal::PendingSync::PendingSync(PendingSync&& o) noexcept
+    : files_(std::move(o.files_)), current_(o.current_), dir_(std::move(o.dir_)), end_(o.end_) {
+  o.files_.clear();
+}
+
+Wal::PendingSync& Wal::PendingSync::operator=(PendingSync&& o) noexcept {
+  if (this != &o) {
+    close_all();
+    files_ = std::move(o.files_);
+    o.files_.clear();
+    current_ = o.current_;
+    dir_ = std::move(o.dir_);
+    end_ = o.end_;
+  }
+  return *this;
+}
+
+Wal::PendingSync::~PendingSync() { close_all(); }
+
+void Wal::PendingSync::close_all() {
+  for (const auto& f : files_) ::close(f.fd);
+  files_.clear();
+  current_ = false;
+}
+
+// The directory after the closed segments (a crash may keep a new file's
+// name only once it is synced), and before the current segment's frames.
+Status Wal::PendingSync::run() {
+  auto sync_file = [](const File& f) {
+    return ::fdatasync(f.fd) == 0 ? Status{} : Status(sys_error("fdatasync", f.path));
+  };
+  for (size_t i = 0; i < closed_segments(); ++i) {
+    if (auto s = sync_file(files_[i]); !s) return s;
+  }
+  if (!dir_.empty()) {
+    if (auto s = fsync_dir(dir_); !s) return s;
+  }
+  if (current_) {
+    if (auto s = sync_file(files_.back()); !s) return s;
+  }
+  close_all();
+  dir_.clear();
   return {};
 }
 

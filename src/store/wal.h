@@ -31,6 +31,11 @@
 // writing zeros (see write_zeros). Zeros after the last frame are a clean
 // end, cut quietly by open().
 //
+// Syncs off the write path (set_sync_on_roll(false), --fsync everysec and
+// no): a full segment is closed without waiting for its fdatasync, and a new
+// segment's name without the directory's; take_sync() hands what is unsynced
+// to a thread of the caller's, which syncs it without the log's lock.
+//
 // Knows nothing of RESP or LMDB. One writer thread appends and syncs;
 // open() runs before any thread starts.
 #pragma once
@@ -78,6 +83,39 @@ struct WalScan {
 
 class Wal {
  public:
+  // What the log holds unsynced, taken under the caller's lock and synced
+  // without it: descriptors of its own, so the log may roll and release
+  // segments meanwhile. Closes them when it goes.
+  class PendingSync {
+   public:
+    PendingSync() = default;
+    PendingSync(PendingSync&& o) noexcept;
+    PendingSync& operator=(PendingSync&& o) noexcept;
+    ~PendingSync();
+    bool empty() const { return files_.empty() && dir_.empty(); }
+    // Full segments closed unsynced, oldest first (tests).
+    size_t closed_segments() const { return files_.size() - (current_ ? 1 : 0); }
+    // fdatasync(2) of each closed segment, oldest first, fsync(2) of the
+    // directory if segments were created since its last sync, then
+    // fdatasync(2) of the current segment if taken. Once it succeeds,
+    // every frame before end() is durable.
+    Status run();
+    // With the current segment taken, the log's end then; else 0.
+    uint64_t end() const { return end_; }
+
+   private:
+    friend class Wal;
+    struct File {
+      int fd;
+      std::string path;
+    };
+    void close_all();
+    std::vector<File> files_;  // oldest first; the current segment's last
+    bool current_ = false;     // files_ ends with the current segment
+    std::string dir_;          // the directory to sync, or ""
+    uint64_t end_ = 0;
+  };
+
   // Reads the log in `dir` as open() would replay it from `from`, checking
   // every frame's magic, offset and CRC, without changing any file.
   static Result<WalScan> scan(const std::string& dir, uint64_t from);
@@ -119,8 +157,18 @@ class Wal {
   // unchanged; any other error is fatal to the caller (the frame may be
   // partly written).
   Result<uint64_t> append(std::string_view payload);
-  // Makes every appended frame durable (fdatasync).
+  // Makes every appended frame durable (fdatasync), segments closed
+  // unsynced first.
   Status sync();
+  // Whether closing a full segment (and creating the next) waits for its
+  // syncs (the default; --fsync always, whose groups were synced already),
+  // or leaves them to take_sync().
+  void set_sync_on_roll(bool on) { sync_on_roll_ = on; }
+  // Everything not yet synced, for the caller to run() without its lock:
+  // the segments closed unsynced, the directory, and, if `current`, the
+  // current segment's frames. What it takes counts as synced from now on.
+  // An error (no descriptor left) is fatal to the caller, as a failed sync.
+  Result<PendingSync> take_sync(bool current);
   // Writes frames with O_DIRECT from now on (or buffered again). Falls back
   // to buffered writes where the file system refuses O_DIRECT.
   Status set_direct(bool direct);
@@ -180,6 +228,11 @@ class Wal {
   uint64_t segment_size_ = 0; // bytes in the current segment file
   uint64_t current_start_ = 0;  // the current segment's first offset (segments_.back())
   bool dirty_ = false;        // appended since the last sync
+  bool sync_on_roll_ = true;  // see set_sync_on_roll
+  // Full segments closed unsynced and whether a segment was created since
+  // the directory's last sync (sync_on_roll_ false), for take_sync().
+  std::vector<PendingSync::File> closed_;
+  bool dir_unsynced_ = false;
   uint64_t allocated_ = 0;    // bytes of the current segment known to be allocated
   bool can_allocate_ = true;  // false once the file system refused fallocate as unsupported
   // Direct writes: buf_ (kBlock-aligned, buf_size_ bytes) starts with the

@@ -182,3 +182,75 @@ def test_checker_catches_replies_before_sync_under_everysec(lmkv_factory, tmp_pa
     violations = check_order(events, values_by_fd)
     total = sum(len(v) for v in values_by_fd.values())
     assert len(violations) > total // 2, f"only {len(violations)} of {total} flagged"
+
+
+# "1234 fdatasync(9</tmp/.../log/00000000000000000000.log>) = 0" (strace -y); an unfinished
+# call prints its path too.
+SYNC_LINE = re.compile(r"^(\d+)\s+(fdatasync|fsync)\(\d+<([^>]*)>")
+
+
+def thread_names(pid):
+    names = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/comm") as f:
+            names[tid] = f.read().strip()
+    return names
+
+
+@pytest.mark.parametrize("fsync", ["everysec", "no"])
+def test_lax_policies_sync_the_log_off_the_write_path(lmkv_factory, tmp_path, fsync):
+    # Under everysec and no no reply waits for a log sync, so no writer or loop may either:
+    # closing a full 64 MiB segment and everysec's once-a-second sync belong to the log
+    # syncer's thread (store/log_sync.cc). The log's syncs, traced, must all be that thread's,
+    # and must still cover the closed segments (and under everysec the current one).
+    server = lmkv_factory(extra_args=["--fsync", fsync])
+    pid = server.proc.pid
+    log_dir = os.path.realpath(os.path.join(server.data_dir, "log"))
+    trace_path = tmp_path / "syncs.txt"
+    strace = subprocess.Popen(
+        ["strace", "-f", "-qq", "-y", "-e", "signal=none",
+         "-e", "trace=read,fdatasync,fsync", "-o", str(trace_path), "-p", str(pid)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    c = server.client()
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            c.ping()
+            if trace_path.exists() and "PING" in trace_path.read_text(errors="replace"):
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("strace did not attach")
+        # 150 MB of log: two full segments closed, the third current.
+        value = b"v" * 100_000
+        for batch in range(15):
+            p = c.pipeline(transaction=False)
+            for i in range(100):
+                p.set(f"key-{batch}-{i}", value)
+            p.execute()
+        if fsync == "everysec":
+            time.sleep(2.5)  # its once-a-second sync of the current segment
+        else:
+            time.sleep(0.5)  # the syncer looks for closed segments every 100 ms
+    finally:
+        strace.send_signal(signal.SIGINT)
+        strace.wait(30)
+    names = thread_names(pid)
+    syncs = []  # (thread name, path)
+    with open(trace_path, errors="replace") as f:
+        for line in f:
+            m = SYNC_LINE.match(line)
+            if m and os.path.realpath(m.group(3)).startswith(log_dir):
+                syncs.append((names.get(m.group(1), m.group(1)), os.path.realpath(m.group(3))))
+    off_thread = [s for s in syncs if s[0] != "lmkv-logsync"]
+    assert not off_thread, f"log syncs on other threads: {off_thread[:5]}"
+    segments = sorted({path for _, path in syncs if path.endswith(".log")})
+    assert len(segments) >= (3 if fsync == "everysec" else 2), syncs
+    assert log_dir in {path for _, path in syncs}, "the new segments' names were not synced"
+    # What the syncer held is all there after a crash.
+    server.kill9()
+    server.start()
+    c = server.client()
+    assert c.dbsize() == 1500
+    assert c.get("key-14-99") == value
+    c.close()

@@ -232,6 +232,60 @@ BOOST_AUTO_TEST_CASE(segments_rotate_and_are_released) {
   BOOST_TEST(got.front().start == mid);
 }
 
+// Off the write path (--fsync everysec, no): full segments are closed
+// without a sync and handed over oldest first, with the directory; the
+// current segment only when asked. A handover outlives the segments'
+// release, and the log replays whole.
+BOOST_AUTO_TEST_CASE(segments_closed_unsynced_are_handed_over_for_a_sync_elsewhere) {
+  TempDir d;
+  WalOptions o{d.path, 256};
+  auto data = payloads(40);
+  uint64_t mid = 0;
+  {
+    auto wal = Wal::open(
+        o, 0, {}, [](uint64_t, WalPosition, std::string_view, const auto&) { return Status(); });
+    (*wal)->set_sync_on_roll(false);
+    for (size_t i = 0; i < data.size(); ++i) {
+      auto s = (*wal)->append(data[i]);
+      BOOST_REQUIRE(s.ok());
+      if (i == 20) mid = *s;
+    }
+    const size_t closed = files_in(d.path) - 1;
+    BOOST_REQUIRE(closed >= 3u);
+    auto pending = (*wal)->take_sync(false);
+    BOOST_REQUIRE(pending.ok());
+    BOOST_TEST(pending->closed_segments() == closed);
+    BOOST_TEST(!pending->empty());
+    // Released before the sync runs: its descriptors still sync.
+    (*wal)->release_before(mid);
+    BOOST_TEST(pending->run().ok());
+    auto again = (*wal)->take_sync(false);
+    BOOST_REQUIRE(again.ok());
+    BOOST_TEST(again->empty());
+    // The current segment, with the log's end.
+    auto current = (*wal)->take_sync(true);
+    BOOST_REQUIRE(current.ok());
+    BOOST_TEST(current->closed_segments() == 0u);
+    BOOST_TEST(!current->empty());
+    BOOST_TEST(current->end() == (*wal)->end_offset());
+    BOOST_TEST(current->run().ok());
+    // Nothing appended since: nothing to sync, the same end.
+    auto none = (*wal)->take_sync(true);
+    BOOST_REQUIRE(none.ok());
+    BOOST_TEST(none->empty());
+    BOOST_TEST(none->end() == (*wal)->end_offset());
+    // More closed unsynced: sync() takes them too.
+    for (const auto& p : data) BOOST_REQUIRE((*wal)->append(p).ok());
+    BOOST_REQUIRE((*wal)->sync().ok());
+    auto after = (*wal)->take_sync(true);
+    BOOST_REQUIRE(after.ok());
+    BOOST_TEST(after->empty());
+  }
+  auto got = replay_all(o, mid);
+  BOOST_TEST(got.size() == 2 * data.size() - 20);
+  BOOST_TEST(got.front().start == mid);
+}
+
 BOOST_AUTO_TEST_CASE(a_log_behind_the_store_restarts_at_the_store_offset) {
   TempDir d;
   WalOptions o{d.path};
