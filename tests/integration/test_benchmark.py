@@ -1,9 +1,11 @@
 """redis-benchmark runs unchanged against the server: it completes, reports a rate for every
 test and shows no error or warning (it asks CONFIG GET save/appendonly at start-up)."""
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -60,3 +62,25 @@ def test_redis_benchmark_csv_and_resp3(target, r):
     assert rows[0].startswith('"test","rps"')
     assert [row.split(",")[0] for row in rows[1:]] == ['"SET"', '"GET"']
     assert "ERR" not in out
+
+
+@pytest.mark.lmkv_only
+def test_write_stalls_tool_reports_every_server(request, tmp_path):
+    # CI's short run of tools/write-stalls.py (probes beside a SET -P 16 load): it starts its
+    # own servers, and its report has a row per trial with figures from load and probes alike.
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = tmp_path / "stalls.md"
+    p = subprocess.run(
+        [sys.executable, os.path.join(repo, "tools", "write-stalls.py"),
+         "--binary", request.config.getoption("--lmkv"), "--modes", "everysec,no",
+         "--trials", "1", "--writes", "30000", "--workdir", str(tmp_path), "--out", str(out)],
+        capture_output=True, text=True, timeout=240)
+    assert p.returncode == 0, p.stderr[-3000:]
+    rows = [l for l in out.read_text().splitlines() if l.startswith(("| everysec |", "| no |"))]
+    trials = [r for r in rows if r.count("|") == 8]
+    assert len(trials) == 2, rows
+    for row in trials:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert float(cells[3].replace(",", "")) > 0, row  # SET ops/s
+        ping_p99, ping_max = (float(x) for x in cells[5].split(" / "))
+        assert 0 < ping_max and 0 <= ping_p99 <= ping_max, row  # the probes were answered
