@@ -235,9 +235,14 @@ def test_a_crash_on_a_full_disk_restarts_serving_reads(small_disk):
     proc, c, data, filler, acked = fill_the_log(small_disk)
     c.close()
 
-    for _ in range(2):  # and a second crash, before anything was written in between
+    fillers = []
+    for n in range(2):  # and a second crash, before anything was written in between
         proc.kill9()
-        fill_file(os.path.join(data, "filler2"), free_bytes(data))  # whatever the kill freed
+        # Whatever the kill freed, in a file of its own: writing over the first crash's
+        # filler would free its bytes (a 4 KiB page that, with the log space the first
+        # restart had allocated, let the second restart's writes in: 1 run in 10 under ASan).
+        fillers.append(os.path.join(data, f"filler-after-kill{n}"))
+        fill_file(fillers[-1], free_bytes(data))
         proc.start()
         c = proc.client()
         check_all(c, acked, proc)
@@ -246,9 +251,8 @@ def test_a_crash_on_a_full_disk_restarts_serving_reads(small_disk):
         assert fields(c)["lmkv_disk_full"] == "1", fields(c)
         c.close()
 
-    os.remove(os.path.join(data, "filler2"))
     c = proc.client()
-    resume_and_restart(c, proc, data, [filler], acked, len(acked) + 1, 60_000)
+    resume_and_restart(c, proc, data, [filler] + fillers, acked, len(acked) + 1, 60_000)
 
 
 def use_up_inodes(data):
