@@ -106,6 +106,18 @@ def check_order(events, values_by_fd):
     return violations
 
 
+def wait_attached(client, trace_path):
+    """strace prints nothing once attached: waits until a PING shows in its trace (which
+    must trace read)."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        client.ping()
+        if trace_path.exists() and "PING" in trace_path.read_text(errors="replace"):
+            return
+        time.sleep(0.1)
+    pytest.fail("strace did not attach")
+
+
 def traced_run(lmkv_factory, tmp_path, fsync):
     server = lmkv_factory(extra_args=["--fsync", fsync], threads=2)
     tids = os.listdir(f"/proc/{server.proc.pid}/task")
@@ -120,16 +132,7 @@ def traced_run(lmkv_factory, tmp_path, fsync):
          "-o", str(trace_path), *attach],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        # strace prints nothing once attached: wait until a PING shows in the trace.
-        probe = server.client()
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            probe.ping()
-            if trace_path.exists() and "PING" in trace_path.read_text(errors="replace"):
-                break
-            time.sleep(0.1)
-        else:
-            pytest.fail("strace did not attach")
+        wait_attached(server.client(), trace_path)
 
         values = {}
         errors = []
@@ -213,14 +216,7 @@ def test_lax_policies_sync_the_log_off_the_write_path(lmkv_factory, tmp_path, fs
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     c = server.client()
     try:
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            c.ping()
-            if trace_path.exists() and "PING" in trace_path.read_text(errors="replace"):
-                break
-            time.sleep(0.1)
-        else:
-            pytest.fail("strace did not attach")
+        wait_attached(c, trace_path)
         # 150 MB of log: two full segments closed, the third current.
         value = b"v" * 100_000
         for batch in range(15):

@@ -65,6 +65,17 @@ std::vector<std::string> payloads(size_t n) {
   return out;
 }
 
+// Appends every payload; returns the start offset of payload `mark`.
+uint64_t append_all(Wal& wal, const std::vector<std::string>& data, size_t mark) {
+  uint64_t at = 0;
+  for (size_t i = 0; i < data.size(); ++i) {
+    auto s = wal.append(data[i]);
+    BOOST_REQUIRE(s.ok());
+    if (i == mark) at = *s;
+  }
+  return at;
+}
+
 size_t files_in(const std::string& dir) {
   return static_cast<size_t>(std::distance(fs::directory_iterator(dir), fs::directory_iterator()));
 }
@@ -217,11 +228,7 @@ BOOST_AUTO_TEST_CASE(segments_rotate_and_are_released) {
   {
     auto wal = Wal::open(
         o, 0, {}, [](uint64_t, WalPosition, std::string_view, const auto&) { return Status(); });
-    for (size_t i = 0; i < data.size(); ++i) {
-      auto s = (*wal)->append(data[i]);
-      BOOST_REQUIRE(s.ok());
-      if (i == 20) mid = *s;
-    }
+    mid = append_all(**wal, data, 20);
     BOOST_REQUIRE((*wal)->sync().ok());
     BOOST_TEST(files_in(d.path) > 3u);
     (*wal)->release_before(mid);
@@ -245,11 +252,7 @@ BOOST_AUTO_TEST_CASE(segments_closed_unsynced_are_handed_over_for_a_sync_elsewhe
     auto wal = Wal::open(
         o, 0, {}, [](uint64_t, WalPosition, std::string_view, const auto&) { return Status(); });
     (*wal)->set_sync_on_roll(false);
-    for (size_t i = 0; i < data.size(); ++i) {
-      auto s = (*wal)->append(data[i]);
-      BOOST_REQUIRE(s.ok());
-      if (i == 20) mid = *s;
-    }
+    mid = append_all(**wal, data, 20);
     const size_t closed = files_in(d.path) - 1;
     BOOST_REQUIRE(closed >= 3u);
     auto pending = (*wal)->take_sync(false);
@@ -275,7 +278,7 @@ BOOST_AUTO_TEST_CASE(segments_closed_unsynced_are_handed_over_for_a_sync_elsewhe
     BOOST_TEST(none->empty());
     BOOST_TEST(none->end() == (*wal)->end_offset());
     // More closed unsynced: sync() takes them too.
-    for (const auto& p : data) BOOST_REQUIRE((*wal)->append(p).ok());
+    append_all(**wal, data, 0);
     BOOST_REQUIRE((*wal)->sync().ok());
     auto after = (*wal)->take_sync(true);
     BOOST_REQUIRE(after.ok());
