@@ -47,6 +47,14 @@ uint32_t frame_crc(const char* header, std::string_view payload) {
 // system call to reserve theirs.
 constexpr uint64_t kAllocationStep = 1ull << 20;
 
+// A descriptor of a segment for a sync elsewhere (Wal::PendingSync): the
+// file opened again, read-only (fdatasync syncs the file, whichever
+// descriptor). Not dup(): ThreadSanitizer takes a dup()'s number, reused
+// from a socket a loop closed inside libuv, for a race with that socket.
+int sync_descriptor(const std::string& path) {
+  return ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+}
+
 Status fsync_dir(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return sys_error("open dir", dir);
@@ -539,8 +547,8 @@ Status Wal::roll() {
   if (dirty_ && sync_on_roll_ && ::fdatasync(fd_) != 0)
     return sys_error("fdatasync", segments_.back().path);
   if (dirty_ && !sync_on_roll_) {
-    const int fd = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
-    if (fd < 0) return sys_error("dup", segments_.back().path);
+    const int fd = sync_descriptor(segments_.back().path);
+    if (fd < 0) return sys_error("open", segments_.back().path);
     closed_.push_back({fd, segments_.back().path});
   }
   dirty_ = false;
@@ -752,8 +760,8 @@ Result<Wal::PendingSync> Wal::take_sync(bool current) {
   if (dir_unsynced_) p.dir_ = options_.dir;
   dir_unsynced_ = false;
   if (current && dirty_ && fd_ >= 0) {
-    const int fd = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
-    if (fd < 0) return sys_error("dup", segments_.back().path);
+    const int fd = sync_descriptor(segments_.back().path);
+    if (fd < 0) return sys_error("open", segments_.back().path);
     p.files_.push_back({fd, segments_.back().path});
     p.current_ = true;
     dirty_ = false;
