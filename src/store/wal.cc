@@ -544,12 +544,14 @@ Status Wal::start_segment() {
 // be created, the full one stays current and the next reserve() tries again.
 Status Wal::roll() {
   trim();
-  if (dirty_ && sync_on_roll_ && ::fdatasync(fd_) != 0)
-    return sys_error("fdatasync", segments_.back().path);
-  if (dirty_ && !sync_on_roll_) {
-    const int fd = sync_descriptor(segments_.back().path);
-    if (fd < 0) return sys_error("open", segments_.back().path);
-    closed_.push_back({fd, segments_.back().path});
+  if (dirty_) {
+    // With no descriptor to spare (EMFILE), synced here as under always.
+    const int fd = sync_on_roll_ ? -1 : sync_descriptor(segments_.back().path);
+    if (fd >= 0) {
+      closed_.push_back({fd, segments_.back().path});
+    } else if (::fdatasync(fd_) != 0) {
+      return sys_error("fdatasync", segments_.back().path);
+    }
   }
   dirty_ = false;
   // Give back the space allocated past the segment's last frame (trim()
@@ -760,10 +762,14 @@ Result<Wal::PendingSync> Wal::take_sync(bool current) {
   if (dir_unsynced_) p.dir_ = options_.dir;
   dir_unsynced_ = false;
   if (current && dirty_ && fd_ >= 0) {
+    // With no descriptor to spare (EMFILE), synced here, under the lock.
     const int fd = sync_descriptor(segments_.back().path);
-    if (fd < 0) return sys_error("open", segments_.back().path);
-    p.files_.push_back({fd, segments_.back().path});
-    p.current_ = true;
+    if (fd >= 0) {
+      p.files_.push_back({fd, segments_.back().path});
+      p.current_ = true;
+    } else if (::fdatasync(fd_) != 0) {
+      return sys_error("fdatasync", segments_.back().path);
+    }
     dirty_ = false;
   }
   if (current) p.end_ = end_;

@@ -167,7 +167,8 @@ class Wal {
   // Everything not yet synced, for the caller to run() without its lock:
   // the segments closed unsynced, the directory, and, if `current`, the
   // current segment's frames. What it takes counts as synced from now on.
-  // An error (no descriptor left) is fatal to the caller, as a failed sync.
+  // Where no descriptor is left to take, it syncs here instead; an error
+  // (that sync failed) is fatal to the caller.
   Result<PendingSync> take_sync(bool current);
   // Writes frames with O_DIRECT from now on (or buffered again). Falls back
   // to buffered writes where the file system refuses O_DIRECT.

@@ -6,6 +6,7 @@
 #include <linux/fs.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -287,6 +288,54 @@ BOOST_AUTO_TEST_CASE(segments_closed_unsynced_are_handed_over_for_a_sync_elsewhe
   auto got = replay_all(o, mid);
   BOOST_TEST(got.size() == 2 * data.size() - 20);
   BOOST_TEST(got.front().start == mid);
+}
+
+// With no descriptor to spare (EMFILE), a segment closed unsynced and a
+// sync of the current one are done in place instead of handed over; the
+// segment after a full one waits for a descriptor (kOom), and nothing is
+// lost.
+BOOST_AUTO_TEST_CASE(with_no_descriptor_to_spare_segments_are_synced_in_place) {
+  TempDir d;
+  WalOptions o{d.path, 256};
+  auto data = payloads(10);
+  size_t appended = 0;
+  {
+    auto wal = Wal::open(
+        o, 0, {}, [](uint64_t, WalPosition, std::string_view, const auto&) { return Status(); });
+    (*wal)->set_sync_on_roll(false);
+    BOOST_REQUIRE((*wal)->append(data[0]).ok());
+    ++appended;
+    const uint64_t first_end = (*wal)->end_offset();
+    rlimit saved{};
+    BOOST_REQUIRE(getrlimit(RLIMIT_NOFILE, &saved) == 0);
+    const int lowest_free = ::dup(0);
+    BOOST_REQUIRE(lowest_free >= 0);
+    ::close(lowest_free);
+    rlimit none = saved;
+    none.rlim_cur = static_cast<rlim_t>(lowest_free);  // no new descriptor
+    BOOST_REQUIRE(setrlimit(RLIMIT_NOFILE, &none) == 0);
+    auto current = (*wal)->take_sync(true);
+    lmkv::Status refused;
+    for (size_t i = 0; i < 100 && refused.ok(); ++i) {
+      auto s = (*wal)->append(data[i % data.size()]);
+      if (s.ok()) ++appended;
+      else refused = s.error();
+    }
+    BOOST_REQUIRE(setrlimit(RLIMIT_NOFILE, &saved) == 0);
+    BOOST_REQUIRE(current.ok());
+    BOOST_TEST(current->empty());  // synced in place
+    BOOST_TEST(current->end() == first_end);
+    BOOST_TEST(!refused.ok());
+    BOOST_TEST((refused.error().code == lmkv::Code::kOom));
+    // A descriptor again: the next segment starts; the full one was synced
+    // in place, not handed over.
+    BOOST_REQUIRE((*wal)->append(data[1]).ok());
+    ++appended;
+    auto pending = (*wal)->take_sync(false);
+    BOOST_REQUIRE(pending.ok());
+    BOOST_TEST(pending->closed_segments() == 0u);
+  }
+  BOOST_TEST(replay_all(o, 0).size() == appended);
 }
 
 BOOST_AUTO_TEST_CASE(a_log_behind_the_store_restarts_at_the_store_offset) {
