@@ -318,8 +318,10 @@ BOOST_AUTO_TEST_CASE(with_no_descriptor_to_spare_segments_are_synced_in_place) {
     lmkv::Status refused;
     for (size_t i = 0; i < 100 && refused.ok(); ++i) {
       auto s = (*wal)->append(data[i % data.size()]);
-      if (s.ok()) ++appended;
-      else refused = s.error();
+      if (s.ok())
+        ++appended;
+      else
+        refused = s.error();
     }
     BOOST_REQUIRE(setrlimit(RLIMIT_NOFILE, &saved) == 0);
     BOOST_REQUIRE(current.ok());
