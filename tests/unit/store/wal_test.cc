@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -64,6 +65,15 @@ std::vector<std::string> payloads(size_t n) {
                   std::to_string(i % 7 + 1) + "\r\n" + std::string(i % 7 + 1, 'a' + i % 26) +
                   "\r\n");
   return out;
+}
+
+// A log opened with nothing to replay from `from` (the frames before are
+// skipped, any after are not expected).
+std::unique_ptr<Wal> open_log(const WalOptions& o, uint64_t from = 0) {
+  auto wal = Wal::open(
+      o, from, {}, [](uint64_t, WalPosition, std::string_view, const auto&) { return Status(); });
+  BOOST_REQUIRE(wal.ok());
+  return std::move(*wal);
 }
 
 // Appends every payload; returns the start offset of payload `mark`.
@@ -227,12 +237,11 @@ BOOST_AUTO_TEST_CASE(segments_rotate_and_are_released) {
   auto data = payloads(40);
   uint64_t mid = 0;
   {
-    auto wal = Wal::open(
-        o, 0, {}, [](uint64_t, WalPosition, std::string_view, const auto&) { return Status(); });
-    mid = append_all(**wal, data, 20);
-    BOOST_REQUIRE((*wal)->sync().ok());
+    auto wal = open_log(o);
+    mid = append_all(*wal, data, 20);
+    BOOST_REQUIRE(wal->sync().ok());
     BOOST_TEST(files_in(d.path) > 3u);
-    (*wal)->release_before(mid);
+    wal->release_before(mid);
   }
   // Frames from `mid` on are all still there after the release.
   auto got = replay_all(o, mid);
@@ -250,38 +259,37 @@ BOOST_AUTO_TEST_CASE(segments_closed_unsynced_are_handed_over_for_a_sync_elsewhe
   auto data = payloads(40);
   uint64_t mid = 0;
   {
-    auto wal = Wal::open(
-        o, 0, {}, [](uint64_t, WalPosition, std::string_view, const auto&) { return Status(); });
-    (*wal)->set_sync_on_roll(false);
-    mid = append_all(**wal, data, 20);
+    auto wal = open_log(o);
+    wal->set_sync_on_roll(false);
+    mid = append_all(*wal, data, 20);
     const size_t closed = files_in(d.path) - 1;
     BOOST_REQUIRE(closed >= 3u);
-    auto pending = (*wal)->take_sync(false);
+    auto pending = wal->take_sync(false);
     BOOST_REQUIRE(pending.ok());
     BOOST_TEST(pending->closed_segments() == closed);
     BOOST_TEST(!pending->empty());
     // Released before the sync runs: its descriptors still sync.
-    (*wal)->release_before(mid);
+    wal->release_before(mid);
     BOOST_TEST(pending->run().ok());
-    auto again = (*wal)->take_sync(false);
+    auto again = wal->take_sync(false);
     BOOST_REQUIRE(again.ok());
     BOOST_TEST(again->empty());
     // The current segment, with the log's end.
-    auto current = (*wal)->take_sync(true);
+    auto current = wal->take_sync(true);
     BOOST_REQUIRE(current.ok());
     BOOST_TEST(current->closed_segments() == 0u);
     BOOST_TEST(!current->empty());
-    BOOST_TEST(current->end() == (*wal)->end_offset());
+    BOOST_TEST(current->end() == wal->end_offset());
     BOOST_TEST(current->run().ok());
     // Nothing appended since: nothing to sync, the same end.
-    auto none = (*wal)->take_sync(true);
+    auto none = wal->take_sync(true);
     BOOST_REQUIRE(none.ok());
     BOOST_TEST(none->empty());
-    BOOST_TEST(none->end() == (*wal)->end_offset());
+    BOOST_TEST(none->end() == wal->end_offset());
     // More closed unsynced: sync() takes them too.
-    append_all(**wal, data, 0);
-    BOOST_REQUIRE((*wal)->sync().ok());
-    auto after = (*wal)->take_sync(true);
+    append_all(*wal, data, 0);
+    BOOST_REQUIRE(wal->sync().ok());
+    auto after = wal->take_sync(true);
     BOOST_REQUIRE(after.ok());
     BOOST_TEST(after->empty());
   }
@@ -300,12 +308,11 @@ BOOST_AUTO_TEST_CASE(with_no_descriptor_to_spare_segments_are_synced_in_place) {
   auto data = payloads(10);
   size_t appended = 0;
   {
-    auto wal = Wal::open(
-        o, 0, {}, [](uint64_t, WalPosition, std::string_view, const auto&) { return Status(); });
-    (*wal)->set_sync_on_roll(false);
-    BOOST_REQUIRE((*wal)->append(data[0]).ok());
+    auto wal = open_log(o);
+    wal->set_sync_on_roll(false);
+    BOOST_REQUIRE(wal->append(data[0]).ok());
     ++appended;
-    const uint64_t first_end = (*wal)->end_offset();
+    const uint64_t first_end = wal->end_offset();
     rlimit saved{};
     BOOST_REQUIRE(getrlimit(RLIMIT_NOFILE, &saved) == 0);
     const int lowest_free = ::dup(0);
@@ -314,10 +321,10 @@ BOOST_AUTO_TEST_CASE(with_no_descriptor_to_spare_segments_are_synced_in_place) {
     rlimit none = saved;
     none.rlim_cur = static_cast<rlim_t>(lowest_free);  // no new descriptor
     BOOST_REQUIRE(setrlimit(RLIMIT_NOFILE, &none) == 0);
-    auto current = (*wal)->take_sync(true);
+    auto current = wal->take_sync(true);
     lmkv::Status refused;
     for (size_t i = 0; i < 100 && refused.ok(); ++i) {
-      auto s = (*wal)->append(data[i % data.size()]);
+      auto s = wal->append(data[i % data.size()]);
       if (s.ok())
         ++appended;
       else
@@ -331,9 +338,9 @@ BOOST_AUTO_TEST_CASE(with_no_descriptor_to_spare_segments_are_synced_in_place) {
     BOOST_TEST((refused.error().code == lmkv::Code::kOom));
     // A descriptor again: the next segment starts; the full one was synced
     // in place, not handed over.
-    BOOST_REQUIRE((*wal)->append(data[1]).ok());
+    BOOST_REQUIRE(wal->append(data[1]).ok());
     ++appended;
-    auto pending = (*wal)->take_sync(false);
+    auto pending = wal->take_sync(false);
     BOOST_REQUIRE(pending.ok());
     BOOST_TEST(pending->closed_segments() == 0u);
   }
