@@ -1,5 +1,7 @@
 #include "server/shard.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "base/clock.h"
@@ -89,20 +91,21 @@ void Shard::finish_drain() {
 
 void Shard::on_open(net::Connection& c) {
   server_.stats().connections_received.fetch_add(1, std::memory_order_relaxed);
+  // Answered and closed at once, as Redis does: a flood of refused
+  // connections holds no descriptors until the loop's turn ends.
+  auto refuse = [&c](std::string_view reply) {
+    c.out() += reply;
+    c.close_after_flush();
+    c.flush();
+  };
   auto refuse_full = [&] {
     server_.stats().rejected_connections.fetch_add(1, std::memory_order_relaxed);
-    c.out() += "-ERR max number of clients reached\r\n";
-    c.close_after_flush();
+    refuse("-ERR max number of clients reached\r\n");
   };
   if (draining_) return refuse_full();
   if (commands::protected_mode_denies(server_.protected_mode(), server_.acl()->default_nopass(),
-                                      c.peer())) {
-    c.out() += "-DENIED ";
-    c.out() += commands::kProtectedModeDenied;
-    c.out() += "\r\n";
-    c.close_after_flush();
-    return;
-  }
+                                      c.peer()))
+    return refuse(fmt::format("-DENIED {}\r\n", commands::kProtectedModeDenied));
   auto& clients = server_.clients();
   auto client = std::make_unique<Client>();
   auto& s = client->session;
