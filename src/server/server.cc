@@ -4,11 +4,13 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <latch>
 #include <random>
 
 #include "base/clock.h"
+#include "base/files.h"
 #include "base/log.h"
 #include "base/memory.h"
 #include "net/listener.h"
@@ -24,6 +26,12 @@ std::string random_hex40() {
   for (int i = 0; i < 40; ++i) out += "0123456789abcdef"[rd() % 16];
   return out;
 }
+
+// Descriptors kept back from clients: the data and log files (closed
+// segments wait for the log syncer), a snapshot copy's, /proc and config
+// reads, and each loop's own (epoll, eventfd, signal pipe, its listener,
+// libuv's EMFILE spare). Redis keeps 32 (CONFIG_MIN_RESERVED_FDS).
+int64_t reserved_descriptors(int loops) { return 32 + 8 * int64_t{loops}; }
 
 }  // namespace
 
@@ -55,6 +63,38 @@ net::OutputLimit Server::output_limit(OutputClass cls) const {
           .soft_seconds = output_limits_[cls][2].load(std::memory_order_relaxed)};
 }
 
+// Redis's adjustOpenFilesLimit: the descriptor limit is raised to hold
+// maxclients clients plus the server's own; where it cannot be, maxclients
+// shrinks to fit, so a flood of clients meets "max number of clients
+// reached" instead of taking the descriptors the log needs to roll.
+Status Server::fit_maxclients_to_files() {
+  const int64_t reserved = reserved_descriptors(config_.threads);
+  const auto want = static_cast<uint64_t>(config_.maxclients + reserved);
+  const FilesLimit limit = raise_files_limit(want);
+  if (limit.now >= want) {
+    if (limit.now > limit.before)
+      log::notice("Increased maximum number of open files to {} (it was originally set to {}).",
+                  limit.now, limit.before);
+    return {};
+  }
+  if (limit.now <= static_cast<uint64_t>(reserved))
+    return err(
+        fmt::format("Your current 'ulimit -n' of {} is not enough for the server to start. "
+                    "Please increase your open file limit to at least {}.",
+                    limit.now, want));
+  log::warning("You requested maxclients of {} requiring at least {} max file descriptors.",
+               config_.maxclients, want);
+  log::warning("Server can't set maximum open files to {} because of OS error: {}.", want,
+               std::strerror(limit.error));
+  config_.maxclients = static_cast<int64_t>(limit.now) - reserved;
+  maxclients_ = config_.maxclients;
+  log::warning(
+      "Current maximum open files is {}. maxclients has been reduced to {} to compensate "
+      "for low ulimit. If you need higher maxclients increase 'ulimit -n'.",
+      limit.now, config_.maxclients);
+  return {};
+}
+
 Server::~Server() {
   if (listen_fd_ >= 0) ::close(listen_fd_);
 }
@@ -63,6 +103,7 @@ Status Server::start() {
   started_ms_ = mono_ms();
   int threads = config_.threads > 0 ? config_.threads : static_cast<int>(uv_available_parallelism());
   config_.threads = threads;
+  if (auto s = fit_maxclients_to_files(); !s) return s;
   if (config_.write_buffer_size == 0) {
     config_.write_buffer_size =
         default_write_buffer_size(memory_limit(), config_.max_unapplied_bytes);
@@ -329,6 +370,16 @@ Status Server::config_set_many(
         return err(fmt::format("CONFIG SET failed (possibly related to argument '{}') - {}", name,
                                m));
       }
+    }
+    // More clients need more descriptors: checked before anything is set.
+    if (next.maxclients > config_.maxclients) {
+      const int64_t reserved = reserved_descriptors(config_.threads);
+      const FilesLimit limit = raise_files_limit(static_cast<uint64_t>(next.maxclients + reserved));
+      if (limit.now < static_cast<uint64_t>(next.maxclients + reserved))
+        return err(fmt::format(
+            "CONFIG SET failed (possibly related to argument 'maxclients') - The operating system "
+            "is not able to handle the specified number of clients, try with {}",
+            std::max<int64_t>(static_cast<int64_t>(limit.now) - reserved, 1)));
     }
   }
   for (const auto& [name, value] : pairs)

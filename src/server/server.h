@@ -101,6 +101,7 @@ class Server final : public commands::ServerApi {
  private:
   void stop_everything();
   Status setup_auth();
+  Status fit_maxclients_to_files();
   void open_control();
   static void on_signal(uv_signal_t* h, int signum);
 

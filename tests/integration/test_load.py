@@ -3,6 +3,7 @@ upload, a client that never reads, SIGTERM during writes. Each test starts its o
 (lmkv_factory, --threads 2, loopback only) and runs for a bounded time; the figures (p99,
 per-client ops, RSS) are printed (pytest -s shows them)."""
 
+import ctypes
 import os
 import resource
 import selectors
@@ -12,6 +13,7 @@ import threading
 import time
 
 import pytest
+import redis
 
 from helpers import RawConn, encode_command, wait_for
 
@@ -182,6 +184,116 @@ def test_flood_beyond_maxclients_is_refused_cleanly(lmkv_factory):
     again = [s.client() for _ in range(50)]
     assert all(c.ping() for c in again)
     assert int(keeper.info("stats")["rejected_connections"]) >= 201
+
+
+# --- the descriptor limit ----------------------------------------------------------------------
+
+PR_CAPBSET_DROP, CAP_SYS_RESOURCE = 24, 24
+
+
+def descriptor_limit(soft, hard, privileged=True):
+    """A preexec_fn: the server starts with RLIMIT_NOFILE (soft, hard); unless privileged, also
+    without CAP_SYS_RESOURCE, with which root may raise its hard limit again (dropped from the
+    bounding set, exec leaves it out of root's capabilities; a non-root runner has none)."""
+    def apply():
+        if not privileged:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_CAPBSET_DROP, CAP_SYS_RESOURCE, 0, 0, 0)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    return apply
+
+
+def server_nofile(pid):
+    """The server's (soft, hard) open-files limit, from /proc/PID/limits."""
+    with open(f"/proc/{pid}/limits") as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                soft, hard = line.split()[3:5]
+                return int(soft), int(hard)
+    raise AssertionError("no 'Max open files' line")
+
+
+def test_a_low_descriptor_limit_shrinks_maxclients_and_the_log_still_rolls(lmkv_factory):
+    # Redis's adjustOpenFilesLimit: the limit cannot be raised, so maxclients shrinks to what
+    # it leaves after the server's own descriptors. Before, a flood of clients took every
+    # descriptor and the log could not open its next segment: writes were refused as "disk full".
+    s = lmkv_factory(start=False)
+    s.preexec_fn = descriptor_limit(128, 128, privileged=False)
+    s.start()
+    assert server_nofile(s.proc.pid) == (128, 128)
+    keeper = s.client()
+    maxclients = int(keeper.config_get("maxclients")["maxclients"])
+    assert 0 < maxclients < 128
+    assert int(keeper.info("clients")["maxclients"]) == maxclients
+    log = open(s.log_path).read()
+    assert "You requested maxclients of 10000 requiring at least" in log
+    assert f"maxclients has been reduced to {maxclients} to compensate for low ulimit" in log
+    # More clients than the limit: each is served or told why, none takes a log descriptor.
+    wait_for(lambda: keeper.info("clients")["connected_clients"] == 1, timeout=5)
+    socks = open_many(s.host, s.port, 200)
+    served = refused = 0
+    for sock in socks:
+        sock.settimeout(5)
+        sock.sendall(encode_command("PING"))
+    for sock in socks:
+        data = b""
+        while not data.endswith(b"\r\n"):
+            chunk = sock.recv(100)
+            assert chunk, f"closed without a reply after {data!r}"
+            data += chunk
+        if data == b"-ERR max number of clients reached\r\n":
+            refused += 1
+        else:
+            assert data == b"+PONG\r\n", data
+            served += 1
+    report("descriptor limit", nofile=128, maxclients=maxclients, served=served, refused=refused)
+    assert served == maxclients - 1 and refused == 200 - served  # the keeper holds one slot
+    # With the served clients still connected, 80 MB of writes roll the log past a 64 MiB
+    # segment: the next segment's descriptor was kept back from the clients.
+    value = b"v" * 1_000_000
+    for batch in range(8):
+        p = keeper.pipeline(transaction=False)
+        for i in range(10):
+            p.set(f"big-{batch}-{i}", value)
+        assert p.execute() == [True] * 10
+    assert len(os.listdir(os.path.join(s.data_dir, "log"))) >= 2
+    assert keeper.get("big-7-9") == value
+    # More clients than the descriptors allow are refused, with the number that fits.
+    with pytest.raises(redis.ResponseError, match=(
+            "The operating system is not able to handle the specified number of clients, "
+            f"try with {maxclients}$")):
+        keeper.config_set("maxclients", maxclients + 100)
+    assert int(keeper.config_get("maxclients")["maxclients"]) == maxclients
+    assert keeper.config_set("maxclients", maxclients - 10) is True
+    for sock in socks:
+        sock.close()
+
+
+def test_the_descriptor_limit_is_raised_for_maxclients(lmkv_factory):
+    # Up to the hard limit no privilege is needed (root's CAP_SYS_RESOURCE is not always held
+    # in a container), so the test stays under it.
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard < 15_100:
+        pytest.skip(f"a hard open-files limit of {hard}: the test raises the soft one to 15,000+")
+    s = lmkv_factory(start=False)
+    s.preexec_fn = descriptor_limit(256, hard)
+    s.start()
+    raised, _ = server_nofile(s.proc.pid)
+    assert 10_000 < raised < 10_200  # maxclients 10000 and the server's own
+    assert (f"Increased maximum number of open files to {raised} (it was originally set to 256)"
+            in open(s.log_path).read())
+    c = s.client()
+    assert c.config_get("maxclients") == {"maxclients": "10000"}
+    assert c.config_set("maxclients", 15_000) is True
+    assert server_nofile(s.proc.pid) == (raised + 5_000, hard)
+
+
+def test_too_low_a_descriptor_limit_refuses_to_start(lmkv_factory):
+    s = lmkv_factory(start=False)
+    s.preexec_fn = descriptor_limit(40, 40, privileged=False)
+    with pytest.raises(RuntimeError, match="exited with 1"):
+        s.start(timeout=5)
+    assert ("Your current 'ulimit -n' of 40 is not enough for the server to start. "
+            "Please increase your open file limit to at least 10") in open(s.log_path).read()
 
 
 # --- slowloris -------------------------------------------------------------------------------
