@@ -59,6 +59,31 @@ def open_many(host, port, n):
     return socks
 
 
+def ping_each(socks):
+    """Sends PING on every socket, then reads each reply: (served, refused), refused being
+    -ERR max number of clients reached and then the close."""
+    served = refused = 0
+    for sock in socks:
+        sock.settimeout(5)
+        sock.sendall(encode_command("PING"))
+    for sock in socks:
+        data = b""
+        while not data.endswith(b"\r\n"):
+            chunk = sock.recv(100)
+            assert chunk, f"closed without a reply after {data!r}"
+            data += chunk
+        if data == b"-ERR max number of clients reached\r\n":
+            try:  # and closed: a FIN, or a reset when our PING was still unread
+                assert sock.recv(100) == b""
+            except ConnectionResetError:
+                pass
+            refused += 1
+        else:
+            assert data == b"+PONG\r\n", data
+            served += 1
+    return served, refused
+
+
 class Prober(threading.Thread):
     """A well-behaved client doing GETs in a loop, recording each latency."""
 
@@ -155,26 +180,7 @@ def test_flood_beyond_maxclients_is_refused_cleanly(lmkv_factory):
     keeper.set("k", "v")
     wait_for(lambda: keeper.info("clients")["connected_clients"] == 1, timeout=5)
     socks = open_many(s.host, s.port, 300)
-    refused, served = 0, 0
-    for sock in socks:
-        sock.settimeout(5)
-        sock.sendall(encode_command("PING"))
-    for sock in socks:
-        data = b""
-        while not data.endswith(b"\r\n"):
-            chunk = sock.recv(100)
-            if not chunk:
-                break
-            data += chunk
-        if data == b"-ERR max number of clients reached\r\n":
-            try:  # and closed: a FIN, or a reset when our PING was still unread
-                assert sock.recv(100) == b""
-            except ConnectionResetError:
-                pass
-            refused += 1
-        else:
-            assert data == b"+PONG\r\n", data
-            served += 1
+    served, refused = ping_each(socks)
     report("flood", opened=300, maxclients=100, served=served, refused=refused)
     assert served == 99 and refused == 201  # the keeper holds one slot
     assert keeper.get("k") == b"v"
@@ -230,21 +236,7 @@ def test_a_low_descriptor_limit_shrinks_maxclients_and_the_log_still_rolls(lmkv_
     # More clients than the limit: each is served or told why, none takes a log descriptor.
     wait_for(lambda: keeper.info("clients")["connected_clients"] == 1, timeout=5)
     socks = open_many(s.host, s.port, 200)
-    served = refused = 0
-    for sock in socks:
-        sock.settimeout(5)
-        sock.sendall(encode_command("PING"))
-    for sock in socks:
-        data = b""
-        while not data.endswith(b"\r\n"):
-            chunk = sock.recv(100)
-            assert chunk, f"closed without a reply after {data!r}"
-            data += chunk
-        if data == b"-ERR max number of clients reached\r\n":
-            refused += 1
-        else:
-            assert data == b"+PONG\r\n", data
-            served += 1
+    served, refused = ping_each(socks)
     report("descriptor limit", nofile=128, maxclients=maxclients, served=served, refused=refused)
     assert served == maxclients - 1 and refused == 200 - served  # the keeper holds one slot
     # With the served clients still connected, 80 MB of writes roll the log past a 64 MiB
