@@ -188,9 +188,12 @@ void Writer::run() {
       busy_ = true;
     }
     if (!group.empty()) {
-      execute(group);
+      const size_t logged = execute(group);
       deliver(group);
       group.clear();
+      // Paced after the replies left, so a slowed group's clients wait for
+      // one pause, not for the one after their own group too.
+      if (logged > 0) engine_.throttle(logged);
     }
     // After the group: a task sees every group before it committed.
     for (auto& task : tasks) task();
@@ -238,7 +241,7 @@ void Writer::die(const Error& e) {
 // Runs one group: every command against the latest state, then one log
 // frame. Replies are filled in as the handlers run, and leave only after
 // commit() returned, i.e. once the group is durable.
-void Writer::execute(std::vector<WriteRequest>& group) {
+size_t Writer::execute(std::vector<WriteRequest>& group) {
   const int64_t now = unix_ms();
   std::vector<std::string_view> args;
   // The group's log frame is reserved before anything runs; if the disk is
@@ -282,6 +285,7 @@ void Writer::execute(std::vector<WriteRequest>& group) {
     commands::Dispatcher::execute_write(*req.spec, args, req.db, req.protocol, reply, server_,
                                         txn, now, collect);
   }
+  const size_t logged = txn.payload().size();
   if (auto s = txn.commit(); !s) die(s.error());
   if (!events.empty()) pubsub->publish_events(events);
   for (auto& req : group)
@@ -289,6 +293,7 @@ void Writer::execute(std::vector<WriteRequest>& group) {
   stats_.groups.fetch_add(1, std::memory_order_relaxed);
   stats_.commands.fetch_add(group.size(), std::memory_order_relaxed);
   stats_.last_group_size.store(group.size(), std::memory_order_relaxed);
+  return logged;
 }
 
 void WriteRequest::drop_lent() {

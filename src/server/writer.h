@@ -101,7 +101,8 @@ class Writer {
 
  private:
   void run();
-  void execute(std::vector<WriteRequest>& group);
+  // Returns the bytes the group logged.
+  size_t execute(std::vector<WriteRequest>& group);
   void deliver(std::vector<WriteRequest>& group);
   [[noreturn]] static void die(const Error& e);
 

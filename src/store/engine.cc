@@ -590,7 +590,7 @@ Status Engine::commit(WriteTxn& group) {
     freeze_locked();
     publish_locked();
   }
-  if (!group.empty()) throttle(group.payload().size());
+  // The writer paces itself (throttle()) once the group's replies are out.
   // Applied segments are released by the applier (applier_main), whose
   // unlinks then cost the writer nothing.
   return {};
@@ -603,7 +603,9 @@ Status Engine::commit(WriteTxn& group) {
 // every group waits about as long as the applier needs for its bytes (the
 // last apply's rate), longer the closer to the bound, at most kMaxPause:
 // writers slow down smoothly. Past the bound a group waits for an apply to
-// finish (bounded too), so neither grows past it by more than a group.
+// finish (bounded too), so neither grows past it by more than a group. The
+// wait comes after the group's replies (server/writer.cc): it delays the
+// next group, not the acknowledgement of this one.
 void Engine::throttle(size_t group_bytes) {
   constexpr auto kMaxPause = std::chrono::milliseconds(50);
   constexpr auto kMaxHardWait = std::chrono::seconds(1);

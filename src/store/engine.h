@@ -191,7 +191,7 @@ class Engine {
   // Whether admit() refused the last group for lack of space, or applies are
   // failing past the bound: active expiry skips its cycle then. Writer thread.
   bool writes_refused() const;
-  // Unapplied bytes past which commit() slows writer groups (throttle()):
+  // Unapplied bytes past which the writer slows its groups (throttle()):
   // one buffer in its apply and the next half full (the applier is falling
   // behind), kept within half and three quarters of max_unapplied. With the
   // default write buffer at half the bound, half alone meant every apply
@@ -218,6 +218,11 @@ class Engine {
   // partial frame: the caller must exit and recover. (A frame that outgrew
   // what admit() reserved waits up to a minute for space first.)
   Status commit(WriteTxn& group);
+  // Writer thread, after a committed group of `group_bytes` of log has been
+  // answered: past soft_bound() waits about as long as the applier needs for
+  // those bytes (at most 50 ms), past max_unapplied until an apply ends (at
+  // most a second). Never on a loop (run_here does not run groups then).
+  void throttle(size_t group_bytes);
   // Writer thread, when idle: releasing applied log segments, freezing an
   // old MemTable; an error if the log syncer failed (fatal).
   Status tick();
@@ -314,8 +319,6 @@ class Engine {
   void freeze_locked(uint64_t end_offset, WalPosition end_position);
   void publish_locked();
   size_t unapplied_locked() const;  // unapplied_bytes(), holding mu_
-  // Writer thread, after each group: slows writers past max_unapplied.
-  void throttle(size_t group_bytes);
   void applier_main();
   // The log syncer (store/log_sync.cc): syncs what the log closed unsynced,
   // and under everysec the current segment once a second.

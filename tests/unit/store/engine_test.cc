@@ -201,6 +201,51 @@ BOOST_FIXTURE_TEST_CASE(the_throttle_starts_at_one_and_a_half_buffers_within_its
   }
 }
 
+// The writer paces itself after a group's replies (server/writer.cc): commit()
+// never waits for the applier, even past max_unapplied; throttle() does, until
+// an apply ends.
+BOOST_FIXTURE_TEST_CASE(commit_never_waits_for_the_applier_and_the_throttle_does, EngineFixture) {
+  EngineOptions o = options();
+  o.write_buffer_size = 64 << 10;
+  o.max_unapplied = 256 << 10;
+  reopen(o);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool released = false;
+  // Holds the applier after its first apply, before it publishes: nothing
+  // leaves the unapplied count until `released`.
+  engine->set_applied_hook([&] {
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, std::chrono::seconds(10), [&] { return released; });
+  });
+  const std::string value(4000, 'x');
+  size_t logged = 0;
+  for (int i = 0; i < 1000 && engine->unapplied_bytes() <= o.max_unapplied; ++i) {
+    WriteTxn txn(*engine);
+    BOOST_REQUIRE(txn.put(0, "k" + std::to_string(i), {Type::kString, 0, value}).ok());
+    logged = txn.payload().size();
+    BOOST_REQUIRE(txn.commit().ok());
+  }
+  BOOST_REQUIRE(engine->unapplied_bytes() > o.max_unapplied);
+  BOOST_TEST(engine->stats().slowdowns.load() == 0u);
+  BOOST_TEST(engine->stats().throttle_waits.load() == 0u);
+
+  const auto started = std::chrono::steady_clock::now();
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::lock_guard lock(mu);
+    released = true;
+    cv.notify_all();
+  });
+  engine->throttle(logged);  // past the bound: waits for an apply to end
+  const auto waited = std::chrono::steady_clock::now() - started;
+  releaser.join();
+  engine->set_applied_hook(nullptr);
+  BOOST_TEST(engine->stats().throttle_waits.load() == 1u);
+  BOOST_TEST(waited >= std::chrono::milliseconds(100));
+  flush();
+}
+
 BOOST_FIXTURE_TEST_CASE(a_group_is_visible_only_once_committed, EngineFixture) {
   put(0, "old", "lmdb");
   put(0, "gone", "lmdb");
@@ -698,9 +743,11 @@ BOOST_FIXTURE_TEST_CASE(readers_never_see_torn_or_lost_groups, EngineFixture) {
       // Other keys, so MemTables fill up and differ in content.
       if (!txn.put(1, "filler" + std::to_string(i % 5000), {Type::kString, 0, pad}).ok())
         return stress.fail("put failed");
+      const size_t logged = txn.payload().size();
       if (!txn.commit().ok()) return stress.fail("commit failed");
       acked = i;
       ++groups;
+      engine->throttle(logged);  // as the server's writer does, after the reply
     }
   });
   auto reader = [&](int id) {
