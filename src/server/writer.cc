@@ -188,12 +188,12 @@ void Writer::run() {
       busy_ = true;
     }
     if (!group.empty()) {
-      const size_t logged = execute(group);
+      const size_t added = execute(group);
       deliver(group);
       group.clear();
       // Paced after the replies left, so a slowed group's clients wait for
       // one pause, not for the one after their own group too.
-      if (logged > 0) engine_.throttle(logged);
+      if (added > 0) engine_.throttle(added);
     }
     // After the group: a task sees every group before it committed.
     for (auto& task : tasks) task();
@@ -285,7 +285,7 @@ size_t Writer::execute(std::vector<WriteRequest>& group) {
     commands::Dispatcher::execute_write(*req.spec, args, req.db, req.protocol, reply, server_,
                                         txn, now, collect);
   }
-  const size_t logged = txn.payload().size();
+  const size_t added = txn.weight();
   if (auto s = txn.commit(); !s) die(s.error());
   if (!events.empty()) pubsub->publish_events(events);
   for (auto& req : group)
@@ -293,7 +293,7 @@ size_t Writer::execute(std::vector<WriteRequest>& group) {
   stats_.groups.fetch_add(1, std::memory_order_relaxed);
   stats_.commands.fetch_add(group.size(), std::memory_order_relaxed);
   stats_.last_group_size.store(group.size(), std::memory_order_relaxed);
-  return logged;
+  return added;
 }
 
 void WriteRequest::drop_lent() {

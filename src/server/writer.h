@@ -101,7 +101,7 @@ class Writer {
 
  private:
   void run();
-  // Returns the bytes the group logged.
+  // Returns the weight the group added to the unapplied count.
   size_t execute(std::vector<WriteRequest>& group);
   void deliver(std::vector<WriteRequest>& group);
   [[noreturn]] static void die(const Error& e);

@@ -600,13 +600,13 @@ Status Engine::commit(WriteTxn& group) {
 // for 32 MiB here) and the memory the frozen MemTables hold (beyond RAM an
 // apply can take a second; a wait of 50 ms per freeze let a 256 MiB-capped
 // server grow them past the cap and be OOM-killed). So past soft_bound()
-// every group waits about as long as the applier needs for its bytes (the
+// every group waits about as long as the applier needs for its weight (the
 // last apply's rate), longer the closer to the bound, at most kMaxPause:
 // writers slow down smoothly. Past the bound a group waits for an apply to
 // finish (bounded too), so neither grows past it by more than a group. The
 // wait comes after the group's replies (server/writer.cc): it delays the
 // next group, not the acknowledgement of this one.
-void Engine::throttle(size_t group_bytes) {
+void Engine::throttle(size_t group_weight) {
   constexpr auto kMaxPause = std::chrono::milliseconds(50);
   constexpr auto kMaxHardWait = std::chrono::seconds(1);
   const size_t bound = options_.max_unapplied;
@@ -625,10 +625,14 @@ void Engine::throttle(size_t group_bytes) {
              nullptr);
     return;
   }
+  // In the bound's unit, weight: paced by log bytes (an INCR logs ~45, but
+  // weighs 187), small entries outran the applier and met the hard wait.
   const double apply_us = static_cast<double>(stats_.last_apply_us.load());
-  const double apply_bytes = static_cast<double>(stats_.last_apply_bytes.load());
-  double wait_us = apply_bytes > 0 ? static_cast<double>(group_bytes) * apply_us / apply_bytes
-                                   : 1000.0;
+  const double apply_weight = static_cast<double>(
+      std::max<uint64_t>(stats_.last_apply_bytes.load(),
+                         stats_.last_apply_entries.load() * MemTable::kMinEntryWeight));
+  double wait_us =
+      apply_weight > 0 ? static_cast<double>(group_weight) * apply_us / apply_weight : 1000.0;
   wait_us *= 1.0 + 4.0 * static_cast<double>(now - soft) / static_cast<double>(bound - soft);
   wait_us = std::min(wait_us, static_cast<double>(
                                   std::chrono::microseconds(kMaxPause).count()));

@@ -218,11 +218,12 @@ class Engine {
   // partial frame: the caller must exit and recover. (A frame that outgrew
   // what admit() reserved waits up to a minute for space first.)
   Status commit(WriteTxn& group);
-  // Writer thread, after a committed group of `group_bytes` of log has been
-  // answered: past soft_bound() waits about as long as the applier needs for
-  // those bytes (at most 50 ms), past max_unapplied until an apply ends (at
-  // most a second). Never on a loop (run_here does not run groups then).
-  void throttle(size_t group_bytes);
+  // Writer thread, after a committed group that added `group_weight`
+  // (WriteTxn::weight) has been answered: past soft_bound() waits about as
+  // long as the applier needs for that weight (at most 50 ms), past
+  // max_unapplied until an apply ends (at most a second). Never on a loop
+  // (run_here does not run groups then).
+  void throttle(size_t group_weight);
   // Writer thread, when idle: releasing applied log segments, freezing an
   // old MemTable; an error if the log syncer failed (fatal).
   Status tick();

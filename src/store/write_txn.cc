@@ -10,6 +10,14 @@
 
 namespace lmkv::store {
 
+WriteTxn::WriteTxn(Engine& engine) : engine_(engine), view_(engine, true) {
+  start_weight_ = engine_.active().weight();
+}
+
+// The active MemTable freezes only in Engine::commit, so it is the one the
+// group wrote to.
+size_t WriteTxn::weight() const { return engine_.active().weight() - start_weight_; }
+
 Result<std::optional<ValueView>> WriteTxn::get(int db, std::string_view key, int64_t now_ms) {
   return view_.get(db, key, now_ms);
 }

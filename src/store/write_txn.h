@@ -45,7 +45,7 @@ class DeadlineObserver {
 
 class WriteTxn {
  public:
-  explicit WriteTxn(Engine& engine) : engine_(engine), view_(engine, true) {}
+  explicit WriteTxn(Engine& engine);
   WriteTxn(const WriteTxn&) = delete;
   WriteTxn& operator=(const WriteTxn&) = delete;
 
@@ -81,6 +81,9 @@ class WriteTxn {
   ReadView& view() { return view_; }
 
   const std::string& payload() const { return payload_; }
+  // What the group has added to the unapplied count (MemTable::weight), the
+  // unit of max_unapplied, for the throttle's pacing. Before commit().
+  size_t weight() const;
   uint64_t last_seq() const { return last_seq_; }
   bool empty() const { return payload_.empty(); }
 
@@ -92,6 +95,7 @@ class WriteTxn {
   std::string payload_;
   int selected_ = -1;  // the db the payload's last SELECT named
   uint64_t last_seq_ = 0;
+  size_t start_weight_ = 0;  // the active MemTable's weight at the start
   TouchObserver* observer_ = nullptr;
   DeadlineObserver* deadlines_ = nullptr;
 };

@@ -497,10 +497,10 @@ BOOST_FIXTURE_TEST_CASE(dbsize_is_exact_under_a_concurrent_writer, EngineFixture
       }
       sizes[g][0].store(model[0].size());
       sizes[g][1].store(model[1].size());
-      const size_t logged = txn.payload().size();
+      const size_t added = txn.weight();
       if (!txn.commit().ok()) return stress.fail("commit");
       acked.store(g);
-      engine->throttle(logged);  // as the server's writer does, after the reply
+      engine->throttle(added);  // as the server's writer does, after the reply
     }
   });
 

@@ -219,11 +219,11 @@ BOOST_FIXTURE_TEST_CASE(commit_never_waits_for_the_applier_and_the_throttle_does
     cv.wait_for(lock, std::chrono::seconds(10), [&] { return released; });
   });
   const std::string value(4000, 'x');
-  size_t logged = 0;
+  size_t added = 0;
   for (int i = 0; i < 1000 && engine->unapplied_bytes() <= o.max_unapplied; ++i) {
     WriteTxn txn(*engine);
     BOOST_REQUIRE(txn.put(0, "k" + std::to_string(i), {Type::kString, 0, value}).ok());
-    logged = txn.payload().size();
+    added = txn.weight();
     BOOST_REQUIRE(txn.commit().ok());
   }
   BOOST_REQUIRE(engine->unapplied_bytes() > o.max_unapplied);
@@ -237,7 +237,7 @@ BOOST_FIXTURE_TEST_CASE(commit_never_waits_for_the_applier_and_the_throttle_does
     released = true;
     cv.notify_all();
   });
-  engine->throttle(logged);  // past the bound: waits for an apply to end
+  engine->throttle(added);  // past the bound: waits for an apply to end
   const auto waited = std::chrono::steady_clock::now() - started;
   releaser.join();
   engine->set_applied_hook(nullptr);
@@ -743,11 +743,11 @@ BOOST_FIXTURE_TEST_CASE(readers_never_see_torn_or_lost_groups, EngineFixture) {
       // Other keys, so MemTables fill up and differ in content.
       if (!txn.put(1, "filler" + std::to_string(i % 5000), {Type::kString, 0, pad}).ok())
         return stress.fail("put failed");
-      const size_t logged = txn.payload().size();
+      const size_t added = txn.weight();
       if (!txn.commit().ok()) return stress.fail("commit failed");
       acked = i;
       ++groups;
-      engine->throttle(logged);  // as the server's writer does, after the reply
+      engine->throttle(added);  // as the server's writer does, after the reply
     }
   });
   auto reader = [&](int id) {
