@@ -34,6 +34,9 @@ inline constexpr std::string_view kKeyTooLong = "key too long (lmkv keys are at 
 // the EXEC that held such writes (-EXECABORT, Redis's execCommandAbort form).
 inline constexpr std::string_view kDiskFull =
     "command not allowed: the disk is full (lmkv cannot grow its log or data file)";
+// ... because no descriptor is left to open the log's next segment.
+inline constexpr std::string_view kNoDescriptors =
+    "command not allowed: lmkv is out of file descriptors (it cannot open its next log file)";
 inline constexpr std::string_view kExecAbortBecause = "Transaction discarded because of: ";
 inline constexpr std::string_view kInvalidExpire = "invalid expire time in '{}' command";
 // Keyspace commands (EXPIRE options, RENAME, COPY, MOVE, OBJECT).

@@ -173,15 +173,17 @@ void section_persistence(Server& s, const Config& c, std::string& out) {
       st.slow_log_syncs.load(), st.throttle_waits.load(), st.throttle_wait_us.load() / 1000.0,
       st.throttle_wait_max_us.load() / 1000.0);
   // Disk full (man lmkv-server(1)): writes are refused while the log cannot
-  // reserve space or failing bulk applies leave too much unapplied.
+  // reserve space (or open its next segment: out of descriptors) or failing
+  // bulk applies leave too much unapplied.
   out += fmt::format(
       "lmkv_disk_full:{}\r\n"
       "lmkv_log_space_full:{}\r\n"
+      "lmkv_log_out_of_descriptors:{}\r\n"
       "lmkv_apply_failing:{}\r\n"
       "lmkv_apply_errors:{}\r\n"
       "lmkv_space_refusals:{}\r\n",
-      e.disk_full() ? 1 : 0, e.log_full() ? 1 : 0, e.apply_failing() ? 1 : 0,
-      st.apply_errors.load(), st.space_refusals.load());
+      e.disk_full() ? 1 : 0, e.log_full() ? 1 : 0, e.log_out_of_descriptors() ? 1 : 0,
+      e.apply_failing() ? 1 : 0, st.apply_errors.load(), st.space_refusals.load());
 }
 
 void section_stats(Server& s, std::string& out) {

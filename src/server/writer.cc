@@ -82,18 +82,18 @@ uint64_t frame_estimate(const WriteRequest& req) {
   return bytes;
 }
 
-// Answers a request of a refused group without running it: -OOM for a
-// write, -EXECABORT for an EXEC holding writes (which also ends its
+// Answers a request of a refused group without running it: -OOM `why` for
+// a write, -EXECABORT for an EXEC holding writes (which also ends its
 // WATCHes, as EXEC does). Whether it was refused; the others run.
-bool refuse_write(WriteRequest& req, commands::WatchTable& watches) {
+bool refuse_write(WriteRequest& req, commands::WatchTable& watches, std::string_view why) {
   if (!writes_log(req)) return false;
   resp::ReplyWriter reply(&req.reply, req.protocol);
   if (req.spec->flags & commands::kWrite) {
-    reply.error(Error{Code::kOom, std::string(resp::msg::kDiskFull)});
+    reply.error(Error{Code::kOom, std::string(why)});
   } else {
     watches.unwatch(req.session->id);
-    reply.error(Error{Code::kExecAbort,
-                      fmt::format("{}OOM {}", resp::msg::kExecAbortBecause, resp::msg::kDiskFull)});
+    reply.error(
+        Error{Code::kExecAbort, fmt::format("{}OOM {}", resp::msg::kExecAbortBecause, why)});
   }
   return true;
 }
@@ -254,6 +254,8 @@ size_t Writer::execute(std::vector<WriteRequest>& group) {
     if (!s && s.error().code != Code::kOom) die(s.error());
     admitted = s.ok();
   }
+  const std::string_view refusal =
+      engine_.log_out_of_descriptors() ? resp::msg::kNoDescriptors : resp::msg::kDiskFull;
   store::WriteTxn txn(engine_);
   txn.set_deadline_observer(&expiry_);
   // Keyspace events are collected only while notify-keyspace-events selects
@@ -271,7 +273,7 @@ size_t Writer::execute(std::vector<WriteRequest>& group) {
       watches_.unwatch(req.unwatch_client);
       continue;
     }
-    if (!admitted && refuse_write(req, watches_)) continue;
+    if (!admitted && refuse_write(req, watches_, refusal)) continue;
     args.clear();
     for (auto [off, len] : req.spans) args.emplace_back(req.base() + off, len);
     resp::ReplyWriter reply(&req.reply, req.protocol);

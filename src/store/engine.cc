@@ -308,7 +308,8 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options) {
   e->wal_->set_sync_on_roll(options.fsync == Fsync::kAlways);
   // A start with no room for the log (a full disk, or no inode for its
   // segment file) serves reads and refuses writes from the first one on.
-  if (auto s = e->note_log_space(e->wal_->reserve(options.log_headroom));
+  Status reserved = e->wal_->reserve(options.log_headroom);
+  if (auto s = e->note_log_space(std::move(reserved), e->wal_->out_of_descriptors());
       !s && s.error().code != Code::kOom)
     return s.error();
   e->durable_seq_ = e->last_seq_;
@@ -504,15 +505,21 @@ void Engine::drop_expiry_entries(std::vector<std::string>&& raw) {
   }
 }
 
-Status Engine::note_log_space(Status reserved) {
+Status Engine::note_log_space(Status reserved, bool no_descriptor) {
   if (!reserved && reserved.error().code != Code::kOom) return reserved;  // fatal
   const bool full = !reserved.ok();
-  if (full != log_full_.exchange(full, std::memory_order_relaxed)) {
-    if (full) {
+  const bool no_fd = full && no_descriptor;
+  const bool was_no_fd = log_no_fd_.exchange(no_fd, std::memory_order_relaxed);
+  if (full != log_full_.exchange(full, std::memory_order_relaxed) || no_fd != was_no_fd) {
+    if (no_fd) {
+      log::warning("out of file descriptors: {}; writes are refused until one is free",
+                   reserved.error().message);
+    } else if (full) {
       log::warning("disk full: {}; writes are refused until space is freed",
                    reserved.error().message);
     } else {
-      log::notice("disk space is available again for the log; writes are accepted");
+      log::notice("{} is available again for the log; writes are accepted",
+                  was_no_fd ? "a file descriptor" : "disk space");
     }
   }
   return reserved;
@@ -531,13 +538,15 @@ Status Engine::admit(uint64_t bytes) {
       unapplied_bytes() > options_.max_unapplied)
     return refuse("bulk applies are failing and max-unapplied-bytes is reached");
   Status reserved;
+  bool no_descriptor = false;
   {
     std::lock_guard wal_lock(wal_mu_);
     reserved = wal_->reserve(bytes + options_.log_headroom);
+    no_descriptor = wal_->out_of_descriptors();
   }
   if (!reserved && reserved.error().code == Code::kOom)
     stats_.space_refusals.fetch_add(1, std::memory_order_relaxed);
-  return note_log_space(std::move(reserved));
+  return note_log_space(std::move(reserved), no_descriptor);
 }
 
 bool Engine::writes_refused() const {
@@ -659,7 +668,8 @@ Status Engine::tick() {
     // freed lifts the state.
     constexpr uint64_t kMargin = 1ull << 20;
     const uint64_t want = std::max<uint64_t>(wal_->reserved_bytes(), options_.log_headroom);
-    if (auto s = note_log_space(wal_->reserve(want + kMargin));
+    Status reserved = wal_->reserve(want + kMargin);
+    if (auto s = note_log_space(std::move(reserved), wal_->out_of_descriptors());
         !s && s.error().code != Code::kOom)
       return s;
   }

@@ -209,8 +209,14 @@ class Engine {
   // INFO: the log could not reserve space, bulk applies are failing, and
   // whether it is for lack of space (ENOSPC, MDB_MAP_FULL).
   bool log_full() const { return log_full_.load(std::memory_order_relaxed); }
+  // The log is full for want of a descriptor for its next segment, not of
+  // space (Wal::out_of_descriptors).
+  bool log_out_of_descriptors() const { return log_no_fd_.load(std::memory_order_relaxed); }
   bool apply_failing() const { return apply_failing_.load(std::memory_order_relaxed); }
-  bool disk_full() const { return log_full() || apply_space_full_.load(std::memory_order_relaxed); }
+  bool disk_full() const {
+    return (log_full() && !log_out_of_descriptors()) ||
+           apply_space_full_.load(std::memory_order_relaxed);
+  }
 
   // Writer thread (or a loop running a group for it: server/writer.h
   // run_here): makes the group's effects durable per the fsync policy,
@@ -367,7 +373,8 @@ class Engine {
   int64_t last_space_try_ms_ = 0;
   int64_t last_disk_bytes_ms_ = 0;  // when tick() last refreshed log_disk_bytes_
   // Set by admit() (writer) and the applier, read by INFO on any thread.
-  std::atomic<bool> log_full_{false}, apply_failing_{false}, apply_space_full_{false};
+  std::atomic<bool> log_full_{false}, log_no_fd_{false}, apply_failing_{false},
+      apply_space_full_{false};
   std::vector<uint8_t> writer_map_;        // logical -> physical, latest
   std::vector<std::string> active_drops_;  // consumed index entries, go with active_
 
@@ -405,9 +412,9 @@ class Engine {
   // ~Engine stops it first.
   std::unique_ptr<Counter> counter_;
   std::atomic<int64_t> counts_wanted_ms_{0};
-  // Writer thread: records whether the log could reserve space, logging
-  // each change of state once.
-  Status note_log_space(Status reserved);
+  // Writer thread: records whether the log could reserve space (and if not,
+  // whether for want of a descriptor), logging each change of state once.
+  Status note_log_space(Status reserved, bool no_descriptor);
   bool disk_nearly_full(uint64_t bytes) const;
 
   EngineStats stats_;

@@ -486,6 +486,7 @@ Status Wal::open_segment_for_append(uint64_t start, bool create) {
   // Read and write: direct writes read the partial block back (load_tail).
   int flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0);
   int fd = ::open(path.c_str(), flags, 0644);
+  no_descriptor_ = fd < 0 && (errno == EMFILE || errno == ENFILE);
   if (fd < 0) return sys_error("open", path);
   if (create && viewed_tail_) {
     viewed_tail_ = false;
@@ -609,6 +610,7 @@ void Wal::zero_ahead() {
 }
 
 Status Wal::reserve(uint64_t bytes) {
+  no_descriptor_ = false;
   if (fd_ < 0) {
     if (auto s = start_segment(); !s) return s;
   }

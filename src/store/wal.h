@@ -151,6 +151,10 @@ class Wal {
   // no space could be allocated (retry later; the log is unchanged); any
   // other error (closing a full segment failed to sync) is fatal.
   Status reserve(uint64_t bytes);
+  // Whether the last reserve() failed for want of a descriptor for the next
+  // segment (EMFILE, ENFILE: too many files open in the process or the
+  // system), not of space.
+  bool out_of_descriptors() const { return no_descriptor_; }
   // Appends one frame holding `payload` with a single write; returns the
   // frame's start offset. Not durable until sync(). It reserves the frame's
   // space first: a kOom error means nothing was written and the log is
@@ -236,6 +240,7 @@ class Wal {
   bool dir_unsynced_ = false;
   uint64_t allocated_ = 0;    // bytes of the current segment known to be allocated
   bool can_allocate_ = true;  // false once the file system refused fallocate as unsupported
+  bool no_descriptor_ = false;  // see out_of_descriptors()
   // Direct writes: buf_ (kBlock-aligned, buf_size_ bytes) starts with the
   // current partial block's segment_size_ % kBlock bytes.
   bool direct_ = false;

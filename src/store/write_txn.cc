@@ -16,7 +16,12 @@ WriteTxn::WriteTxn(Engine& engine) : engine_(engine), view_(engine, true) {
 
 // The active MemTable freezes only in Engine::commit, so it is the one the
 // group wrote to.
-size_t WriteTxn::weight() const { return engine_.active().weight() - start_weight_; }
+size_t WriteTxn::weight() const {
+  // The active MemTable freezes only between groups, so it cannot be a
+  // fresh, lighter one here; if that ever changed, this says 0, not 2^64.
+  const size_t now = engine_.active().weight();
+  return now > start_weight_ ? now - start_weight_ : 0;
+}
 
 Result<std::optional<ValueView>> WriteTxn::get(int db, std::string_view key, int64_t now_ms) {
   return view_.get(db, key, now_ms);

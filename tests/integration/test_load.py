@@ -279,6 +279,55 @@ def test_the_descriptor_limit_is_raised_for_maxclients(lmkv_factory):
     assert server_nofile(s.proc.pid) == (raised + 5_000, hard)
 
 
+def test_out_of_descriptors_for_the_log_is_told_apart_from_a_full_disk(lmkv_factory):
+    # A limit lowered under a running server (or a system out of files, ENFILE) leaves the log
+    # no descriptor for its next segment. Writes are refused as on a full disk, but saying why.
+    s = lmkv_factory()
+    c = s.client()
+    assert c.set("before", "1") is True
+    soft, hard = server_nofile(s.proc.pid)
+    in_use = {int(fd) for fd in os.listdir(f"/proc/{s.proc.pid}/fd")}
+    lowest_free = min(set(range(len(in_use) + 1)) - in_use)
+    resource.prlimit(s.proc.pid, resource.RLIMIT_NOFILE, (lowest_free, hard))
+    # 1 MB values past the 64 MiB segment: the next one cannot be opened.
+    value = b"v" * 1_000_000
+    acknowledged = []
+    refusal = None
+    for i in range(100):
+        try:
+            c.set(f"big-{i}", value)
+            acknowledged.append(f"big-{i}")
+        except redis.ResponseError as e:
+            refusal = str(e)
+            break
+    assert refusal == ("OOM command not allowed: lmkv is out of file descriptors "
+                       "(it cannot open its next log file)"), refusal
+    assert 60 <= len(acknowledged) < 100
+    persistence = c.info("persistence")
+    assert persistence["lmkv_log_out_of_descriptors"] == 1
+    assert persistence["lmkv_log_space_full"] == 1 and persistence["lmkv_disk_full"] == 0
+    assert c.get("before") == b"1"  # reads go on
+    with pytest.raises(redis.ResponseError, match="discarded because of: OOM .*out of file descriptors"):
+        p = c.pipeline(transaction=True)
+        p.set("in-multi", "x")
+        p.execute()
+    # A descriptor again: writes resume without a restart, and nothing acknowledged is lost.
+    resource.prlimit(s.proc.pid, resource.RLIMIT_NOFILE, (soft, hard))
+
+    def accepted():
+        try:
+            return c.set("after", "1")
+        except redis.ResponseError:
+            return False
+    assert wait_for(accepted, timeout=5)
+    assert c.info("persistence")["lmkv_log_out_of_descriptors"] == 0
+    assert all(c.get(k) == value for k in acknowledged)
+    log = open(s.log_path).read()
+    assert "out of file descriptors: log open" in log and "Too many open files" in log
+    assert "a file descriptor is available again for the log" in log
+    assert "disk full" not in log
+
+
 def test_too_low_a_descriptor_limit_refuses_to_start(lmkv_factory):
     s = lmkv_factory(start=False)
     s.preexec_fn = descriptor_limit(40, 40, privileged=False)
