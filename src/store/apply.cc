@@ -220,6 +220,11 @@ Status Engine::apply(const MemTable& frozen, uint64_t end_offset, WalPosition en
     if (int rc = expires.put(&k, &v)) return fail(rc, "put expiry entry");
   }
   if (int rc = expires.finish()) return fail(rc, "commit child");
+  auto index_size = index_entries(*env_, txn);
+  if (!index_size) {
+    mdb_txn_abort(txn);
+    return index_size.error();
+  }
   auto put_meta = [&](std::string_view name, const void* data, size_t size) {
     MDB_val k{name.size(), const_cast<char*>(name.data())};
     MDB_val v{size, const_cast<void*>(data)};
@@ -238,6 +243,7 @@ Status Engine::apply(const MemTable& frozen, uint64_t end_offset, WalPosition en
   const int64_t commit_started = unix_us();
   if (int rc = mdb_txn_commit(txn)) return lmdb_error(rc, "commit");
   stats_.last_apply_commit_us.store(static_cast<uint64_t>(unix_us() - commit_started));
+  expiry_entries_.store(*index_size, std::memory_order_release);
   return {};
 }
 

@@ -18,6 +18,7 @@
 #include "base/numbers.h"
 #include "base/thread.h"
 #include "store/effects.h"
+#include "store/expiry.h"
 #include "store/write_txn.h"
 
 namespace lmkv::store {
@@ -279,6 +280,9 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options) {
   auto counted = count_expires_once(*e->env_);
   if (!counted) return counted.error();
   e->unstored_expires_ = counted->value_or(std::vector<int64_t>(e->databases(), 0));
+  auto index = index_entries(*e->env_);
+  if (!index) return index.error();
+  e->expiry_entries_ = *index;
   auto map = make_map(applied->db_map, e->databases());
   if (!map) return map.error();
   e->writer_map_ = *map;

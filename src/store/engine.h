@@ -148,6 +148,7 @@ struct EngineStats {
   std::atomic<uint64_t> expired_keys{0};  // deleted by active expiry (INFO expired_keys)
   std::atomic<uint64_t> expiry_cycles{0};
   std::atomic<uint64_t> expiry_index_dropped{0};  // index entries consumed (stale or expired)
+  std::atomic<uint64_t> expiry_index_reads{0};    // cycles that read the index from LMDB
   std::atomic<uint64_t> apply_errors{0};    // failed bulk applies (each retry counts)
   std::atomic<uint64_t> space_refusals{0};  // groups admit() refused
   std::atomic<uint64_t> filter_builds{0};   // key filters built (INFO)
@@ -264,6 +265,12 @@ class Engine {
   void drop_expiry_entries(std::vector<std::string>&& raw);
   void note_expired(uint64_t keys) { stats_.expired_keys.fetch_add(keys); }
   void count_expiry_cycle() { stats_.expiry_cycles.fetch_add(1, std::memory_order_relaxed); }
+  void count_expiry_index_read() {
+    stats_.expiry_index_reads.fetch_add(1, std::memory_order_relaxed);
+  }
+  // The expiry index's entries as LMDB held them after the last apply (or
+  // at open). Any thread.
+  uint64_t expiry_index_entries() const { return expiry_entries_.load(std::memory_order_acquire); }
 
   // INFO persistence.
   const EngineStats& stats() const { return stats_; }
@@ -379,6 +386,7 @@ class Engine {
   std::vector<std::string> active_drops_;  // consumed index entries, go with active_
 
   std::atomic<uint64_t> durable_seq_{0};
+  std::atomic<uint64_t> expiry_entries_{0};  // see expiry_index_entries()
   std::atomic<uint64_t> log_end_{0}, applied_offset_{0}, durable_offset_{0}, log_disk_bytes_{0};
 
   // Layers: guarded by mu_. `frozen_` is oldest first, each with the log

@@ -41,6 +41,20 @@ struct ReadTxn {
 
 }  // namespace
 
+Result<uint64_t> index_entries(const Env& env, MDB_txn* txn) {
+  ReadTxn own;
+  if (!txn) {
+    if (int rc = mdb_txn_begin(env.raw(), nullptr, MDB_RDONLY, &own.txn)) {
+      own.txn = nullptr;
+      return lmdb_error(rc, "expiry txn_begin");
+    }
+    txn = own.txn;
+  }
+  MDB_stat st{};
+  if (int rc = mdb_stat(txn, env.expires_dbi(), &st)) return lmdb_error(rc, "expiry stat");
+  return uint64_t{st.ms_entries};
+}
+
 // Positions at the first entry after `after` (MDB_GET_BOTH_RANGE finds the
 // first dup >= its data under that exact deadline; an equal one is stepped
 // over), then walks entries in (deadline, data) order.
@@ -129,7 +143,8 @@ Result<size_t> ExpiryCycle::run(Engine& engine, int64_t now_ms, const ObserverFo
   std::vector<ExpiryCandidate> due;
   take_young(now_ms, options_.max_keys, &due);
   const size_t young = due.size();
-  if (young < options_.max_keys) {
+  if (young < options_.max_keys && engine.expiry_index_entries() > 0) {
+    engine.count_expiry_index_read();
     if (auto s = read_due_entries(engine.env(), now_ms, options_.max_keys - young, resume_, &due);
         !s) {
       log::warning("active expiry: {}", s.error().message);

@@ -10,7 +10,11 @@
 //
 // One cycle (writer thread, every ~100 ms, sooner while batches come back
 // full): read up to max_keys entries with deadline <= now from a short LMDB
-// read transaction, resuming after the last entry consumed; check each key
+// read transaction, resuming after the last entry consumed (no read at all
+// while the last apply left the index empty: beyond RAM its pages may have
+// to come from the disk, behind the applier's and the prefetch pool's
+// reads, and the writer waited up to ~650 ms for them with no key that
+// could expire); check each key
 // in a WriteTxn, which sees the latest state, and DEL (logged, so replicas
 // and replay agree) those whose current value is expired; commit the
 // group; then attach every consumed entry, expired or stale, to the active
@@ -65,6 +69,9 @@ struct ExpiryCandidate {
 // sort after `after` (a raw entry; empty: from the start), in index order.
 Status read_due_entries(Env& env, int64_t now_ms, size_t max, std::string_view after,
                         std::vector<ExpiryCandidate>* out);
+// The index's entries as of `txn`, or of a read transaction of its own
+// (null): the applier's count for the cycle (Engine::expiry_index_entries).
+Result<uint64_t> index_entries(const Env& env, MDB_txn* txn = nullptr);
 
 // A key deleted by a cycle, by logical database (for keyspace events).
 struct ExpiredKey {

@@ -85,6 +85,39 @@ BOOST_FIXTURE_TEST_CASE(the_index_is_rebuilt_from_the_log_after_a_crash, EngineF
   BOOST_TEST(due(*engine).front() == "0:k0@999900");
 }
 
+// The applier counts the index's entries; the cycle reads LMDB only while
+// there are some (beyond RAM that read could wait on the disk).
+BOOST_FIXTURE_TEST_CASE(the_cycle_reads_the_index_only_when_it_holds_entries, EngineFixture) {
+  auto reads = [&] { return engine->stats().expiry_index_reads.load(); };
+  ExpiryCycle cycle;
+  std::vector<ExpiredKey> expired;
+  put(0, "plain", "v");
+  flush();
+  BOOST_TEST(engine->expiry_index_entries() == 0u);
+  BOOST_TEST(run_cycle(*engine, cycle, &expired) == 0u);
+  BOOST_TEST(reads() == 0u);
+  put(0, "k1", "v", kNow - 5);
+  put(0, "k2", "v", kNow - 5);
+  BOOST_TEST(engine->expiry_index_entries() == 0u);  // not applied yet: young, not indexed
+  flush();
+  BOOST_TEST(engine->expiry_index_entries() == 2u);
+  BOOST_TEST(run_cycle(*engine, cycle, &expired) == 2u);
+  BOOST_TEST(reads() == 1u);
+  flush();  // the consumed entries leave with the DELs
+  BOOST_TEST(engine->expiry_index_entries() == 0u);
+  BOOST_TEST(run_cycle(*engine, cycle, &expired) == 0u);
+  BOOST_TEST(reads() == 1u);
+  // A restart counts what LMDB holds.
+  put(0, "k3", "v", kNow + 5);
+  flush();
+  reopen();
+  BOOST_TEST(engine->expiry_index_entries() == 1u);
+  ExpiryCycle after;
+  expired.clear();
+  BOOST_TEST(run_cycle(*engine, after, &expired, kNow + 10) == 1u);
+  BOOST_TEST(keys_of(expired) == std::vector<std::string>{"0:k3"});
+}
+
 // ---------------------------------------------------------------------------
 // The cycle
 // ---------------------------------------------------------------------------
