@@ -227,7 +227,8 @@ class Engine {
   Status commit(WriteTxn& group);
   // Writer thread, after a committed group that added `group_weight`
   // (WriteTxn::weight) has been answered: past soft_bound() waits about as
-  // long as the applier needs for that weight (at most 50 ms), past
+  // long as the applier needs for that weight (at the last apply's pace, or
+  // the one in progress if it is slower so far; at most 50 ms), past
   // max_unapplied until an apply ends (at most a second). Never on a loop
   // (run_here does not run groups then).
   void throttle(size_t group_weight);
@@ -387,6 +388,10 @@ class Engine {
 
   std::atomic<uint64_t> durable_seq_{0};
   std::atomic<uint64_t> expiry_entries_{0};  // see expiry_index_entries()
+  // The apply in progress, for throttle(): since when (steady_us; 0: none)
+  // and the weight it applies.
+  std::atomic<int64_t> applying_since_us_{0};
+  std::atomic<size_t> applying_weight_{0};
   std::atomic<uint64_t> log_end_{0}, applied_offset_{0}, durable_offset_{0}, log_disk_bytes_{0};
 
   // Layers: guarded by mu_. `frozen_` is oldest first, each with the log

@@ -246,6 +246,59 @@ BOOST_FIXTURE_TEST_CASE(commit_never_waits_for_the_applier_and_the_throttle_does
   flush();
 }
 
+// Past the soft bound a group's pause follows the applier's pace: the last
+// apply's, or the one in progress once that is slower so far.
+BOOST_FIXTURE_TEST_CASE(the_throttle_paces_by_a_slow_apply_in_progress, EngineFixture) {
+  EngineOptions o = options();
+  o.write_buffer_size = 64 << 10;
+  o.max_unapplied = 256 << 10;
+  reopen(o);
+  const std::string value(4000, 'x');
+  size_t added = 0;
+  auto write_until = [&](size_t unapplied, int from) {
+    for (int i = from; i < from + 1000 && engine->unapplied_bytes() <= unapplied; ++i) {
+      WriteTxn txn(*engine);
+      BOOST_REQUIRE(txn.put(0, "k" + std::to_string(i), {Type::kString, 0, value}).ok());
+      added = txn.weight();
+      BOOST_REQUIRE(txn.commit().ok());
+    }
+  };
+  auto pause = [&] {
+    const auto started = std::chrono::steady_clock::now();
+    engine->throttle(added);
+    return std::chrono::steady_clock::now() - started;
+  };
+  write_until(70 << 10, 0);  // one buffer, applied at full speed: the last apply's pace
+  flush();
+  BOOST_REQUIRE(engine->stats().applies.load() >= 1u);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool released = false;
+  engine->set_applied_hook([&] {  // the next apply stays in progress until released
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, std::chrono::seconds(10), [&] { return released; });
+  });
+  write_until(150 << 10, 1000);  // past the soft bound (128 KiB), under the bound
+  BOOST_REQUIRE(engine->throttling());
+  BOOST_REQUIRE(engine->unapplied_bytes() <= o.max_unapplied);
+  const auto early = pause();
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  // ~4 KiB of a 64 KiB apply that has taken 400 ms: ~25 ms, times the
+  // factor for the backlog's place between the bounds.
+  const auto late = pause();
+  {
+    std::lock_guard lock(mu);
+    released = true;
+  }
+  cv.notify_all();
+  engine->set_applied_hook(nullptr);
+  BOOST_TEST(early < std::chrono::milliseconds(15));
+  BOOST_TEST(late >= std::chrono::milliseconds(20));
+  BOOST_TEST(late <= std::chrono::milliseconds(200));  // 50 ms at most, plus scheduling
+  BOOST_TEST(engine->stats().throttle_waits.load() == 0u);
+  flush();
+}
+
 BOOST_FIXTURE_TEST_CASE(a_group_is_visible_only_once_committed, EngineFixture) {
   put(0, "old", "lmdb");
   put(0, "gone", "lmdb");
