@@ -227,8 +227,9 @@ class Engine {
   Status commit(WriteTxn& group);
   // Writer thread, after a committed group that added `group_weight`
   // (WriteTxn::weight) has been answered: past soft_bound() waits about as
-  // long as the applier needs for that weight (at the last apply's pace, or
-  // the one in progress if it is slower so far; at most 50 ms), past
+  // long as the applier needs for that weight, and long enough for the room
+  // left under max_unapplied to last until the apply in progress ends (at
+  // most 50 ms), past
   // max_unapplied until an apply ends (at most a second). Never on a loop
   // (run_here does not run groups then).
   void throttle(size_t group_weight);
