@@ -242,6 +242,12 @@ def _reply_end(buf, pos):
     raise ValueError(f"not a RESP reply: {buf[pos:pos + 40]!r}")
 
 
+def sanitized(binary):
+    """Whether the binary links AddressSanitizer's runtime (the ASan+UBSan build)."""
+    out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+    return "libasan" in out
+
+
 def wait_for(predicate, timeout=10.0, interval=0.02):
     """Polls predicate until it is true or timeout passes; returns its last value."""
     deadline = time.monotonic() + timeout

@@ -6,10 +6,11 @@ back exactly. Needs root and the cgroup v1 memory controller (skipped otherwise)
 import importlib.util
 import os
 import shutil
-import subprocess
 import tempfile
 
 import pytest
+
+from helpers import sanitized
 
 pytestmark = [pytest.mark.lmkv_only, pytest.mark.slow]
 
@@ -22,12 +23,6 @@ def load_tool():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def sanitized(binary):
-    """Whether the binary links AddressSanitizer's runtime."""
-    out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
-    return "libasan" in out
 
 
 def test_quick_beyond_ram_no_oom_and_all_readable(request):

@@ -15,7 +15,7 @@ import time
 import pytest
 import redis
 
-from helpers import RawConn, encode_command, wait_for
+from helpers import RawConn, encode_command, sanitized, wait_for
 
 pytestmark = pytest.mark.lmkv_only
 
@@ -279,9 +279,13 @@ def test_the_descriptor_limit_is_raised_for_maxclients(lmkv_factory):
     assert server_nofile(s.proc.pid) == (raised + 5_000, hard)
 
 
-def test_out_of_descriptors_for_the_log_is_told_apart_from_a_full_disk(lmkv_factory):
+def test_out_of_descriptors_for_the_log_is_told_apart_from_a_full_disk(lmkv_factory, request):
     # A limit lowered under a running server (or a system out of files, ENFILE) leaves the log
     # no descriptor for its next segment. Writes are refused as on a full disk, but saying why.
+    if sanitized(request.config.getoption("--lmkv")):
+        pytest.skip("the sanitizer runtime needs descriptors of its own (a pipe per memory check "
+                    "it prints), so with none left it reports false errors (the debug pass runs "
+                    "this test)")
     s = lmkv_factory()
     c = s.client()
     assert c.set("before", "1") is True
