@@ -652,10 +652,10 @@ void Engine::throttle(size_t group_weight) {
   // apart per unit of weight. Its end is its weight at the last pace, or at
   // its own pace so far once it is slower (beyond RAM one 8 MiB apply took
   // 0.4 s and the next 1.7 s); an overdue one is given a quarter of its
-  // time so far again. Without this the rate pacing let the buffer being
-  // filled reach the bound before the apply ended, in memory too: 10 hard
-  // waits of 170-300 ms in 1M SETs -P 16 at steady state, and beyond RAM up
-  // to 0.8 s.
+  // time so far again. Pacing by the last apply's rate alone let the buffer
+  // being filled reach the bound during such a slower apply: 24 hard waits,
+  // up to 0.8 s, in one run beyond RAM. (Groups weighing a large part of a
+  // buffer, -P 16 MSETs, still meet one per apply: BENCHMARKS.md "Stop 30".)
   if (const int64_t since = applying_since_us_.load(std::memory_order_relaxed); since > 0) {
     const double weight = static_cast<double>(applying_weight_.load(std::memory_order_relaxed));
     const double elapsed = static_cast<double>(steady_us() - since);

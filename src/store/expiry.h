@@ -12,9 +12,9 @@
 // full): read up to max_keys entries with deadline <= now from a short LMDB
 // read transaction, resuming after the last entry consumed (no read at all
 // while the last apply left the index empty: beyond RAM its pages may have
-// to come from the disk, behind the applier's and the prefetch pool's
-// reads, and the writer waited up to ~650 ms for them with no key that
-// could expire); check each key
+// to come from the disk, queued behind the applier's and the prefetch
+// pool's I/O, and they were 24 of the writer's 25 major faults in a 90 s
+// trace with no key that could expire); check each key
 // in a WriteTxn, which sees the latest state, and DEL (logged, so replicas
 // and replay agree) those whose current value is expired; commit the
 // group; then attach every consumed entry, expired or stale, to the active
