@@ -14,11 +14,10 @@ WriteTxn::WriteTxn(Engine& engine) : engine_(engine), view_(engine, true) {
   start_weight_ = engine_.active().weight();
 }
 
-// The active MemTable freezes only in Engine::commit, so it is the one the
-// group wrote to.
+// The active MemTable freezes only between groups (in commit, tick, flush
+// or a SAVE, all on the writer thread), so it is the one the group wrote
+// to; if that ever changed, this says 0 rather than wrap around.
 size_t WriteTxn::weight() const {
-  // The active MemTable freezes only between groups, so it cannot be a
-  // fresh, lighter one here; if that ever changed, this says 0, not 2^64.
   const size_t now = engine_.active().weight();
   return now > start_weight_ ? now - start_weight_ : 0;
 }
