@@ -372,7 +372,7 @@ def run(args, out):
                 while next_step <= size:
                     next_step += step
         write_wall = time.monotonic() - started
-        pauses = server.info("persistence", timeout=60.0)
+        pauses = server.info("persistence", "stats", timeout=60.0)  # stats: lmkv_log_syncs
         final = bench(args, server, "get", args.final_reads, args.read_clients, 1)
         mem = memory_row(cg, server)
         bad, hits, sample_bad = check_readable(args, server, witnesses)
@@ -388,7 +388,11 @@ def run(args, out):
             f"last step: {last:,.0f} ops/s ({last / in_ram:.0%} of it); worst chunk max "
             f"latency {worst:.1f} ms")
         # Where writers paused (INFO lmkv_*; absent on older servers).
-        out(f"- writer pauses: log fdatasync slowest {pauses.get('lmkv_log_sync_max_ms', '?')} ms, "
+        syncs = float(pauses.get("lmkv_log_syncs", 0) or 0)
+        mean_sync = float(pauses.get("lmkv_log_sync_ms", 0) or 0) / syncs if syncs else float("nan")
+        out(f"- writer pauses: log writes slowest {pauses.get('lmkv_log_write_max_ms', '?')} ms, "
+            f"{pauses.get('lmkv_slow_log_writes', '?')} over 100 ms; log fdatasync mean "
+            f"{mean_sync:.2f} ms, slowest {pauses.get('lmkv_log_sync_max_ms', '?')} ms, "
             f"{pauses.get('lmkv_slow_log_syncs', '?')} over 100 ms; throttle waits at "
             f"max-unapplied-bytes {pauses.get('lmkv_throttle_waits', '?')} (longest "
             f"{pauses.get('lmkv_throttle_wait_max_ms', '?')} ms); slowdowns "

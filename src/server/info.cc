@@ -160,16 +160,20 @@ void section_persistence(Server& s, const Config& c, std::string& out) {
       filter ? 1 : 0, filter ? filter->memory_bytes() : 0, filter ? filter->capacity() : 0,
       filter ? filter->fill_ratio() : 0.0, st.filter_builds.load(), counter ? counter->summed() : 0,
       counter ? counter->hurried() : 0);
-  // Where writers pause: the log's fdatasync and the throttle's waits at
-  // max-unapplied-bytes (totals and slowest since start).
+  // Where writers pause: the log's writes, its fdatasync and the throttle's
+  // waits at max-unapplied-bytes (totals and slowest since start).
   out += fmt::format(
+      "lmkv_log_write_ms:{:.3f}\r\n"
+      "lmkv_log_write_max_ms:{:.3f}\r\n"
+      "lmkv_slow_log_writes:{}\r\n"
       "lmkv_log_sync_ms:{:.3f}\r\n"
       "lmkv_log_sync_max_ms:{:.3f}\r\n"
       "lmkv_slow_log_syncs:{}\r\n"
       "lmkv_throttle_waits:{}\r\n"
       "lmkv_throttle_wait_ms:{:.3f}\r\n"
       "lmkv_throttle_wait_max_ms:{:.3f}\r\n",
-      st.log_sync_us.load() / 1000.0, st.log_sync_max_us.load() / 1000.0,
+      st.log_write_us.load() / 1000.0, st.log_write_max_us.load() / 1000.0,
+      st.slow_log_writes.load(), st.log_sync_us.load() / 1000.0, st.log_sync_max_us.load() / 1000.0,
       st.slow_log_syncs.load(), st.throttle_waits.load(), st.throttle_wait_us.load() / 1000.0,
       st.throttle_wait_max_us.load() / 1000.0);
   // Disk full (man lmkv-server(1)): writes are refused while the log cannot

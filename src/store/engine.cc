@@ -545,7 +545,10 @@ Status Engine::admit(uint64_t bytes) {
   bool no_descriptor = false;
   {
     std::lock_guard wal_lock(wal_mu_);
+    const int64_t started = steady_us();
     reserved = wal_->reserve(bytes + options_.log_headroom);
+    note_max(stats_.log_write_max_us, stats_.log_write_us, steady_us() - started,
+             &stats_.slow_log_writes);
     no_descriptor = wal_->out_of_descriptors();
   }
   if (!reserved && reserved.error().code == Code::kOom)
@@ -562,7 +565,10 @@ Status Engine::commit(WriteTxn& group) {
   const Fsync policy = fsync_.load(std::memory_order_relaxed);
   if (!group.empty()) {
     std::unique_lock wal_lock(wal_mu_);
+    const int64_t write_started = steady_us();
     auto start = wal_->append(group.payload());
+    note_max(stats_.log_write_max_us, stats_.log_write_us, steady_us() - write_started,
+             &stats_.slow_log_writes);
     // The frame outgrew what admit() reserved (an effect larger than its
     // command, e.g. EXPIRE of a huge value) and the disk is full. Nothing
     // was written, but the group's entries cannot leave the MemTable: wait

@@ -135,8 +135,13 @@ struct EngineStats {
   std::atomic<uint64_t> last_apply_bytes{0};
   std::atomic<uint64_t> last_apply_commit_us{0};  // of last_apply_us: mdb_txn_commit (write+sync)
   std::atomic<uint64_t> slowdowns{0};
-  // Where writers pause (INFO, tools/beyond-ram.py): the log's fdatasync
-  // (count, slowest), and the throttle's waits at max-unapplied-bytes.
+  // Where writers pause (INFO, tools/beyond-ram.py): the log's writes (a
+  // group's reserve and frame: direct writes wait in the device's queue),
+  // its fdatasync (count, slowest), and the throttle's waits at
+  // max-unapplied-bytes.
+  std::atomic<uint64_t> log_write_us{0};
+  std::atomic<uint64_t> log_write_max_us{0};
+  std::atomic<uint64_t> slow_log_writes{0};  // over 100 ms
   std::atomic<uint64_t> log_sync_us{0};      // total time in the log's fdatasync
   std::atomic<uint64_t> log_sync_max_us{0};  // the slowest one
   std::atomic<uint64_t> slow_log_syncs{0};   // those over 100 ms

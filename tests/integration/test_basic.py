@@ -373,6 +373,11 @@ def test_info_parses(r):
         assert r.info(section), section
     assert "redis_version" in r.info("server")
     assert "redis_version" not in r.info("keyspace")
+    # Where writers wait on the log (man lmkv-server(1), --fsync): the MSET's group was written.
+    persistence = r.info("persistence")
+    assert persistence["lmkv_log_write_ms"] > 0
+    assert 0 < persistence["lmkv_log_write_max_ms"] <= persistence["lmkv_log_write_ms"]
+    assert isinstance(persistence["lmkv_slow_log_writes"], int)
 
 
 def test_info_raw_text_has_section_headers(raw):
