@@ -42,6 +42,7 @@
 #include "base/clock.h"
 #include "store/engine.h"
 #include "store/expiry.h"
+#include "store/writeback.h"
 
 namespace lmkv::store {
 namespace {
@@ -241,7 +242,14 @@ Status Engine::apply(const MemTable& frozen, uint64_t end_offset, WalPosition en
     if (int rc = put_meta(kDbMapKey, map->data(), map->size())) return fail(rc, "put db map");
   }
   const int64_t commit_started = unix_us();
-  if (int rc = mdb_txn_commit(txn)) return lmdb_error(rc, "commit");
+  int rc;
+  {
+    int fd = -1;
+    (void)mdb_env_get_fd(env_->raw(), &fd);
+    EarlyWriteback writeback(fd);  // while the commit writes its pages (store/writeback.h)
+    rc = mdb_txn_commit(txn);
+  }
+  if (rc != 0) return lmdb_error(rc, "commit");
   stats_.last_apply_commit_us.store(static_cast<uint64_t>(unix_us() - commit_started));
   expiry_entries_.store(*index_size, std::memory_order_release);
   return {};
