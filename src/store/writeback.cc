@@ -1,3 +1,4 @@
+// store/writeback.cc: the early writeback thread (see writeback.h).
 #include "store/writeback.h"
 
 #include <fcntl.h>
