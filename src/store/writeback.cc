@@ -10,7 +10,14 @@ namespace lmkv::store {
 
 EarlyWriteback::EarlyWriteback(int fd, std::function<void(int)> start) {
   if (fd < 0) return;
-  if (!start) start = [](int f) { (void)::sync_file_range(f, 0, 0, SYNC_FILE_RANGE_WRITE); };
+  // WAIT_BEFORE: the pages of the last call are written before more are
+  // sent, so at most one interval's worth of them queues ahead of a log
+  // write on the same disk.
+  if (!start) {
+    start = [](int f) {
+      (void)::sync_file_range(f, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE);
+    };
+  }
   thread_ = std::jthread([this, fd, start = std::move(start)](std::stop_token stop) {
     pthread_setname_np(pthread_self(), "lmkv-writeback");
     std::unique_lock lock(mu_);
