@@ -10,9 +10,7 @@ namespace lmkv::store {
 
 EarlyWriteback::EarlyWriteback(int fd, std::function<void(int)> start) {
   if (fd < 0) return;
-  // WAIT_BEFORE: the pages of the last call are written before more are
-  // sent, so at most one interval's worth of them queues ahead of a log
-  // write on the same disk.
+  // WAIT_BEFORE: the last call's pages are written before more are sent.
   if (!start) {
     start = [](int f) {
       (void)::sync_file_range(f, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE);

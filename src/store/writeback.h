@@ -7,14 +7,15 @@
 // leaves (~170 MiB), so the disk sat idle while the commit copied them and
 // then got them all at once. While a commit runs, an EarlyWriteback asks the
 // kernel every few milliseconds to start writing back what is dirty so far
-// (sync_file_range: no cache flush, and no wait for the pages it starts;
-// it first waits for those the last call started, so one interval's worth
-// at most is queued on the disk ahead of a log write), so the device writes
-// during the copy and the commit's fdatasync finds little left. Measured in memory, 1M keys, server
-// on one core (BENCHMARKS.md "Stop 31"): a 16 MiB buffer's commit took
-// 0.25-0.29 s instead of 0.27-0.43 s, and steady SETs -P 16 ran 8-15%
-// faster, MSETs 16%. Beyond RAM writes at 8x the cap ran at 33k/s against
-// 21k/s (medians of three runs).
+// (sync_file_range: no cache flush, no wait for the pages it starts), so
+// the device writes during the copy and the commit's fdatasync finds little
+// left. Each call first waits for the pages the last one started: one batch
+// of its own at a time queues on the disk ahead of a log write.
+//
+// Measured (BENCHMARKS.md "Stop 31"), in memory, 1M keys, server on one
+// core: a 16 MiB buffer's commit took 0.25-0.29 s instead of 0.27-0.43 s,
+// steady SETs -P 16 ran 8-15% faster, MSETs 16%. Beyond RAM, writes at 8x
+// the cap ran at 33k/s against 21k/s (medians of three pairs of runs).
 //
 // It changes nothing LMDB relies on: the kernel may write back any dirty
 // page at any time, and LMDB writes its meta page only after its own
