@@ -234,9 +234,8 @@ class Engine {
   // (WriteTxn::weight) has been answered: past soft_bound() waits about as
   // long as the applier needs for that weight, and long enough for the room
   // left under max_unapplied to last until the apply in progress ends (at
-  // most 50 ms), past
-  // max_unapplied until an apply ends (at most a second). Never on a loop
-  // (run_here does not run groups then).
+  // most 50 ms); past max_unapplied until an apply ends (at most a second).
+  // Never on a loop (run_here does not run groups then).
   void throttle(size_t group_weight);
   // Writer thread, when idle: releasing applied log segments, freezing an
   // old MemTable; an error if the log syncer failed (fatal).
