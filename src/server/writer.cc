@@ -98,6 +98,20 @@ bool refuse_write(WriteRequest& req, commands::WatchTable& watches, std::string_
   return true;
 }
 
+// Starts loading what a write of the request's first key touches in the
+// write buffer (its hash slot and filter words: store::MemTable::prefetch),
+// so that those misses overlap the requests run before it. A steady SET
+// -P 16 load spent ~8% of the core in those two misses. Long keys are
+// left alone: the hint hashes the key once more.
+void prefetch_first_key(const WriteRequest& req, const store::WriteTxn& txn) {
+  constexpr uint32_t kMaxKey = 256;
+  if (req.unwatch_client || !req.spec || !(req.spec->flags & commands::kWrite)) return;
+  const auto first = static_cast<size_t>(req.spec->keys.first);
+  if (first == 0 || first >= req.spans.size() || req.spans[first].second > kMaxKey) return;
+  txn.prefetch(req.db,
+               std::string_view(req.base() + req.spans[first].first, req.spans[first].second));
+}
+
 }  // namespace
 
 Writer::Writer(store::Engine& engine, commands::ServerApi& server)
@@ -266,8 +280,13 @@ size_t Writer::execute(std::vector<WriteRequest>& group) {
       pubsub && (pubsub->notify_flags() & (commands::kNotifyKeyspace | commands::kNotifyKeyevent))
           ? &events
           : nullptr;
+  constexpr size_t kPrefetchAhead = 2;
+  for (size_t i = 0; i < std::min(kPrefetchAhead, group.size()); ++i)
+    prefetch_first_key(group[i], txn);
   LapClock clock;
-  for (auto& req : group) {
+  for (size_t i = 0; i < group.size(); ++i) {
+    auto& req = group[i];
+    if (i + kPrefetchAhead < group.size()) prefetch_first_key(group[i + kPrefetchAhead], txn);
     RunTimer timer(clock, &req.usec);
     if (req.unwatch_client) {
       watches_.unwatch(req.unwatch_client);
