@@ -71,17 +71,20 @@ class ChunkedWriter {
   // (MDB_RESERVE: not for MDB_DUPSORT databases). *had_deadline: whether
   // the value written over had one. A new key takes one search; a key
   // already there is found by the same search (MDB_NOOVERWRITE hands back
-  // its value) and rewritten in place (MDB_CURRENT does not search again).
+  // its value) and rewritten in place (MDB_CURRENT does not search again),
+  // also encoded straight into the page.
   int put_value(MDB_val* k, const ValueView& value, bool* had_deadline) {
     if (int rc = next()) return rc;
-    MDB_val v{encoded_value_size(value), nullptr};
-    const int rc = mdb_cursor_put(cur_, k, &v, MDB_NOOVERWRITE | MDB_RESERVE);
+    const size_t size = encoded_value_size(value);
+    MDB_val v{size, nullptr};
+    int rc = mdb_cursor_put(cur_, k, &v, MDB_NOOVERWRITE | MDB_RESERVE);
     *had_deadline = rc == MDB_KEYEXIST && deadline_of(v) != 0;
+    if (rc == MDB_KEYEXIST) {
+      v = MDB_val{size, nullptr};
+      rc = mdb_cursor_put(cur_, k, &v, MDB_CURRENT | MDB_RESERVE);
+    }
     if (rc == 0) encode_value(value, static_cast<char*>(v.mv_data));
-    if (rc != MDB_KEYEXIST) return rc;
-    encode_value(value, &encoded_);
-    MDB_val nv{encoded_.size(), encoded_.data()};
-    return mdb_cursor_put(cur_, k, &nv, MDB_CURRENT);
+    return rc;
   }
   // Deletes key k (exact_data null) or, in a MDB_DUPSORT database, only its
   // value *exact_data; an absent one is not an error (mdb_del's semantics).
@@ -133,7 +136,6 @@ class ChunkedWriter {
   MDB_txn* child_ = nullptr;
   MDB_cursor* cur_ = nullptr;
   size_t changes_ = 0;
-  std::string encoded_;  // a value rewritten over an existing one
 };
 
 }  // namespace
