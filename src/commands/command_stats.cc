@@ -15,17 +15,12 @@ namespace lmkv::commands {
 
 void CommandStats::attach(const Registry& registry) {
   registry_ = &registry;
-  size_t n = 0;
-  for (const CommandSpec* c : registry.all()) {
-    index_[c] = n++;
-    for (const CommandSpec& s : c->subcommand_specs) index_[&s] = n++;
-  }
-  counters_ = std::make_unique<Counters[]>(n);
+  slots_ = registry.slots();
+  counters_ = std::make_unique<Counters[]>(slots_);
 }
 
-CommandStats::Counters* CommandStats::find(const CommandSpec& spec) {
-  auto it = index_.find(&spec);
-  return it == index_.end() ? nullptr : &counters_[it->second];
+CommandStats::Counters* CommandStats::find(const CommandSpec& spec) const {
+  return spec.slot < slots_ ? &counters_[spec.slot] : nullptr;
 }
 
 void CommandStats::record(const CommandSpec& spec, int64_t usec, bool failed) {
@@ -57,7 +52,7 @@ void CommandStats::error_reply(std::string_view reply) {
 }
 
 void CommandStats::reset() {
-  for (const auto& [spec, i] : index_) {
+  for (uint32_t i = 0; i < slots_; ++i) {
     Counters& c = counters_[i];
     c.calls = 0;
     c.usec = 0;
@@ -75,9 +70,9 @@ std::string CommandStats::commandstats() const {
   std::string out;
   if (!registry_) return out;
   auto line = [&](const CommandSpec& spec) {
-    auto it = index_.find(&spec);
-    if (it == index_.end()) return;
-    const Counters& c = counters_[it->second];
+    const Counters* found = find(spec);
+    if (!found) return;
+    const Counters& c = *found;
     const uint64_t calls = c.calls.load(std::memory_order_relaxed);
     const uint64_t rejected = c.rejected.load(std::memory_order_relaxed);
     const uint64_t failed = c.failed.load(std::memory_order_relaxed);

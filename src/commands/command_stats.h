@@ -51,11 +51,11 @@ class CommandStats {
   struct Counters {
     std::atomic<uint64_t> calls{0}, usec{0}, rejected{0}, failed{0};
   };
-  Counters* find(const CommandSpec& spec);
+  Counters* find(const CommandSpec& spec) const;  // by CommandSpec::slot
 
   const Registry* registry_ = nullptr;
-  std::unordered_map<const CommandSpec*, size_t> index_;  // read-only after attach()
-  std::unique_ptr<Counters[]> counters_;
+  uint32_t slots_ = 0;                    // the registry's, at attach()
+  std::unique_ptr<Counters[]> counters_;  // one per slot
   std::atomic<uint64_t> total_errors_{0};
   mutable std::mutex errors_mu_;
   std::map<std::string, uint64_t> errors_;  // prefix -> count, sorted as Redis lists them

@@ -9,6 +9,8 @@ namespace lmkv::commands {
 
 void Registry::add(CommandSpec spec) {
   spec.lower_name = to_lower(spec.name);
+  spec.slot = next_slot_++;
+  for (CommandSpec& s : spec.subcommand_specs) s.slot = next_slot_++;
   auto [it, inserted] = by_name_.emplace(spec.lower_name, std::move(spec));
   assert(inserted && "command registered twice");
   ordered_.push_back(&it->second);

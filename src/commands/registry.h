@@ -54,6 +54,10 @@ struct CommandSpec {
   // handler dispatches to them and checks their arity.
   std::vector<CommandSpec> subcommand_specs = {};
   std::string lower_name = {};                // filled by add()
+  // Filled by add(), subcommands included: a dense index for per-command
+  // tables (CommandStats), so a command's counters cost no lookup.
+  uint32_t slot = kNoSlot;
+  static constexpr uint32_t kNoSlot = UINT32_MAX;
 };
 
 class Registry {
@@ -62,6 +66,8 @@ class Registry {
   // The command named `name` (any case), or nullptr.
   const CommandSpec* find(std::string_view name) const;
   const std::vector<const CommandSpec*>& all() const { return ordered_; }
+  // The slots add() has handed out: every registered slot is below this.
+  uint32_t slots() const { return next_slot_; }
   // rename-command: `from` is known as `to` from now on, or removed when
   // `to` is empty. Start-up only, before the registry is shared.
   Status rename(std::string_view from, std::string_view to);
@@ -79,6 +85,7 @@ class Registry {
   };
   std::unordered_map<std::string, CommandSpec, NameHash, std::equal_to<>> by_name_;  // lower-case
   std::vector<const CommandSpec*> ordered_;
+  uint32_t next_slot_ = 0;
   std::deque<std::string> renamed_;  // storage for renamed specs' `name`
 };
 
