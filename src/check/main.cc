@@ -22,6 +22,9 @@ void print_report(const lmkv::store::VerifyReport& r, const std::string& dir) {
   fmt::print("applied offset: {}{}\n", r.applied_offset,
              r.has_applied_offset ? "" : " (never applied)");
   if (!r.db_map.empty()) fmt::print("database map (SWAPDB): {}\n", r.db_map);
+  if (r.live_runs > 0)
+    fmt::print("staged runs not yet merged: {} (the server merges them at its next start)\n",
+               r.live_runs);
   uint64_t keys = 0;
   for (const auto& db : r.dbs) {
     keys += db.keys;

@@ -152,10 +152,14 @@ const std::vector<Directive>& directives() {
        [](const Config& c) { return std::to_string(c.threads); }},
       {"fsync", true,
        [](Config& c, std::string_view v) {
-         if (iequals(v, "always")) c.fsync = store::Fsync::kAlways;
-         else if (iequals(v, "everysec")) c.fsync = store::Fsync::kEverysec;
-         else if (iequals(v, "no")) c.fsync = store::Fsync::kNo;
-         else return Status(bad_value("fsync", v, "expected always, everysec or no"));
+         if (iequals(v, "always"))
+           c.fsync = store::Fsync::kAlways;
+         else if (iequals(v, "everysec"))
+           c.fsync = store::Fsync::kEverysec;
+         else if (iequals(v, "no"))
+           c.fsync = store::Fsync::kNo;
+         else
+           return Status(bad_value("fsync", v, "expected always, everysec or no"));
          return Status();
        },
        [](const Config& c) { return std::string(fsync_name(c.fsync)); }},
@@ -218,6 +222,11 @@ const std::vector<Directive>& directives() {
                         true);
        },
        [](const Config& c) { return std::to_string(c.max_unapplied_bytes); }},
+      {"staged-runs", false,
+       [](Config& c, std::string_view v) {
+         return set_int(c.staged_runs, "staged-runs", v, 0, store::Env::kRunSlots);
+       },
+       [](const Config& c) { return std::to_string(c.staged_runs); }},
       {"prefetch-threads", false,
        [](Config& c, std::string_view v) {
          return set_int(c.prefetch_threads, "prefetch-threads", v, 0, 64);
@@ -337,6 +346,10 @@ std::string join(const std::vector<std::string>& words, size_t from) {
 int64_t default_write_buffer_size(uint64_t memory_limit, int64_t max_unapplied_bytes) {
   const int64_t by_memory = memory_limit >= (uint64_t{2} << 30) ? 16LL << 20 : 8LL << 20;
   return std::max<int64_t>(64 << 10, std::min(by_memory, max_unapplied_bytes / 2));
+}
+
+int64_t default_staged_runs(uint64_t memory_limit) {
+  return memory_limit >= (uint64_t{2} << 30) ? 4 : 1;
 }
 
 std::string_view fsync_name(store::Fsync f) {

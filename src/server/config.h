@@ -43,6 +43,10 @@ struct Config {
   // Slow writers down while more than this is logged but not yet in LMDB;
   // it bounds the log replayed at restart.
   int64_t max_unapplied_bytes = 32LL << 20;
+  // Frozen write buffers staged as runs before one transaction merges them
+  // into the tree (store/runs.h); 1: each applied into the tree at once;
+  // 0: sized at start by the memory the process may use (see below).
+  int64_t staged_runs = 0;
   // Threads faulting in the next bulk apply's LMDB leaves ahead of the
   // applier (store/prefetch.h); 0: none. Each takes an LMDB reader slot.
   int64_t prefetch_threads = 32;
@@ -109,6 +113,9 @@ std::string_view fsync_name(store::Fsync f);
 // commit); at most half of max-unapplied-bytes, so an apply and a filling
 // buffer both fit under it.
 int64_t default_write_buffer_size(uint64_t memory_limit, int64_t max_unapplied_bytes);
+// Staged runs by default: each holds a write buffer in memory until merged,
+// so 4 where the process may use 2 GiB or more, else 1.
+int64_t default_staged_runs(uint64_t memory_limit);
 
 // CONFIG REWRITE: rewrites the config file at `path` in place with the
 // values of `config`. Comments, blank lines and lines it does not own

@@ -136,11 +136,17 @@ void section_persistence(Server& s, const Config& c, std::string& out) {
   const auto* pf = e.prefetcher();
   out += fmt::format(
       "lmkv_last_apply_commit_ms:{:.3f}\r\n"
+      "lmkv_staged_runs:{}\r\n"
+      "lmkv_live_runs:{}\r\n"
+      "lmkv_merges:{}\r\n"
+      "lmkv_last_merge_ms:{:.3f}\r\n"
+      "lmkv_last_merge_entries:{}\r\n"
       "lmkv_prefetch_threads:{}\r\n"
       "lmkv_prefetch_touched:{}\r\n"
       "lmkv_prefetch_skipped:{}\r\n"
       "lmkv_prefetch_sampled_out:{}\r\n",
-      st.last_apply_commit_us.load() / 1000.0, pf ? pf->threads() : 0,
+      st.last_apply_commit_us.load() / 1000.0, c.staged_runs, e.staged_runs(), st.merges.load(),
+      st.last_merge_us.load() / 1000.0, st.last_merge_entries.load(), pf ? pf->threads() : 0,
       pf ? pf->stats().touched.load() : 0, pf ? pf->stats().skipped.load() : 0,
       pf ? pf->stats().sampled_out.load() : 0);
   // The key filter (store/key_filter.h): whether reads use one, its size

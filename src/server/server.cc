@@ -109,6 +109,8 @@ Status Server::start() {
         default_write_buffer_size(memory_limit(), config_.max_unapplied_bytes);
   }
 
+  if (config_.staged_runs == 0) config_.staged_runs = default_staged_runs(memory_limit());
+
   store::EngineOptions options;
   // Readers: one per loop, the writer's, INFO's, a snapshot copy's, the
   // DBSIZE counter's two (store/counter.h) and a margin.
@@ -116,6 +118,7 @@ Status Server::start() {
   options.fsync = config_.fsync;
   options.write_buffer_size = static_cast<size_t>(config_.write_buffer_size);
   options.max_unapplied = static_cast<size_t>(config_.max_unapplied_bytes);
+  options.staged_runs = static_cast<int>(config_.staged_runs);
   // Its reader slots are added to options.env.readers by Engine::open.
   options.prefetch_threads = static_cast<int>(config_.prefetch_threads);
   // Building the filter reads every key: past a quarter of the memory the

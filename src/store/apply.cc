@@ -34,6 +34,7 @@
 // not use.)
 #include <algorithm>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -42,6 +43,7 @@
 #include "base/clock.h"
 #include "store/engine.h"
 #include "store/expiry.h"
+#include "store/runs.h"
 #include "store/writeback.h"
 
 namespace lmkv::store {
@@ -138,6 +140,120 @@ class ChunkedWriter {
   size_t changes_ = 0;
 };
 
+// What an apply or a merge writes into the main tree with each key: the
+// count of keys with a deadline per database (moved by every value written
+// over or deleted, so INFO keyspace's expires= needs no read per key), the
+// key filters' hashes, and the expiry index's new entries.
+class MainWrites {
+ public:
+  MainWrites(Env& env, MDB_txn* txn, std::vector<int64_t> expiring, bool want_hashes)
+      : env_(env), txn_(txn), expiring_(std::move(expiring)), want_hashes_(want_hashes) {}
+
+  // Starts database `db`, emptied first when `cleared`.
+  int begin_db(int db, bool cleared) {
+    db_ = db;
+    if (cleared) {
+      if (int rc = mdb_drop(txn_, env_.dbi(db), 0)) return rc;
+      expiring_[static_cast<size_t>(db)] = 0;
+    }
+    out_.emplace(txn_, env_.dbi(db));
+    return 0;
+  }
+  // A key's newest state: `value`, or a tombstone (null). The key views
+  // memory that lives until finish().
+  int write(std::string_view user_key, const ValueView* value) {
+    encode_key(user_key, &key_);
+    MDB_val k{key_.size(), key_.data()};
+    int64_t& expires_in_db = expiring_[static_cast<size_t>(db_)];
+    bool had_deadline = false;
+    if (value) {
+      if (int rc = out_->put_value(&k, *value, &had_deadline)) return rc;
+      expires_in_db += (value->deadline_ms != 0) - had_deadline;
+      if (want_hashes_) hashes_.push_back(KeyFilter::hash(db_, key_));
+      if (value->deadline_ms != 0)
+        index_.push_back({std::max<int64_t>(value->deadline_ms, 1), db_, user_key});
+    } else {
+      if (int rc = out_->del(&k, nullptr, &had_deadline)) return rc;
+      expires_in_db -= had_deadline;
+    }
+    return 0;
+  }
+  int end_db() {
+    const int rc = out_->finish();
+    out_.reset();
+    return rc;
+  }
+  // Deletes the expiry index entries consumed and adds the new ones.
+  int write_index(const std::vector<std::string>& consumed) {
+    return update_index(env_, txn_, consumed, &index_);
+  }
+  const std::vector<int64_t>& expiring() const { return expiring_; }
+  const std::vector<uint64_t>& hashes() const { return hashes_; }
+
+  // The expiry index's changes: `consumed` raw entries out, `added` in.
+  struct NewEntry {
+    int64_t deadline_ms;
+    int db;
+    std::string_view key;
+    bool operator<(const NewEntry& o) const {
+      return std::tie(deadline_ms, db, key) < std::tie(o.deadline_ms, o.db, o.key);
+    }
+  };
+  static int update_index(Env& env, MDB_txn* txn, const std::vector<std::string>& consumed,
+                          std::vector<NewEntry>* added) {
+    ChunkedWriter expires(txn, env.expires_dbi());
+    for (const auto& raw : consumed) {
+      MDB_val k{kDeadlineBytes, const_cast<char*>(raw.data())};
+      MDB_val v{raw.size() - kDeadlineBytes, const_cast<char*>(raw.data() + kDeadlineBytes)};
+      if (int rc = expires.del(&k, &v, nullptr)) return rc;
+    }
+    // Sorting (deadline, db, key) sorts the raw entries (the deadline is
+    // big-endian, then the db byte and the key), without a string each.
+    std::sort(added->begin(), added->end());
+    for (const auto& e : *added) {
+      const std::string raw = expiry_entry(e.deadline_ms, e.db, e.key);
+      MDB_val k{kDeadlineBytes, const_cast<char*>(raw.data())};
+      MDB_val v{raw.size() - kDeadlineBytes, const_cast<char*>(raw.data() + kDeadlineBytes)};
+      if (int rc = expires.put(&k, &v)) return rc;
+    }
+    return expires.finish();
+  }
+
+ private:
+  Env& env_;
+  MDB_txn* txn_;
+  std::vector<int64_t> expiring_;
+  const bool want_hashes_;
+  int db_ = 0;
+  std::optional<ChunkedWriter> out_;
+  std::string key_;
+  std::vector<uint64_t> hashes_;
+  std::vector<NewEntry> index_;
+};
+
+MDB_val meta_val(const void* data, size_t size) { return {size, const_cast<void*>(data)}; }
+
+int put_meta(Env& env, MDB_txn* txn, std::string_view name, const void* data, size_t size) {
+  MDB_val k{name.size(), const_cast<char*>(name.data())};
+  MDB_val v = meta_val(data, size);
+  return mdb_put(txn, env.meta_dbi(), &k, &v, 0);
+}
+
+// Commits `txn` with the data file's writeback started alongside (see
+// store/writeback.h); the commit's own time into *commit_us.
+int commit_with_writeback(Env& env, MDB_txn* txn, uint64_t* commit_us) {
+  const int64_t started = unix_us();
+  int fd = -1;
+  (void)mdb_env_get_fd(env.raw(), &fd);
+  int rc;
+  {
+    EarlyWriteback writeback(fd);
+    rc = mdb_txn_commit(txn);
+  }
+  *commit_us = static_cast<uint64_t>(unix_us() - started);
+  return rc;
+}
+
 }  // namespace
 
 // The caller holds filter_mu_: every key written goes into the key filters
@@ -147,112 +263,171 @@ Status Engine::apply(const MemTable& frozen, uint64_t end_offset, WalPosition en
   constexpr uint64_t kAll = std::numeric_limits<uint64_t>::max();
   MDB_txn* txn = nullptr;
   if (int rc = mdb_txn_begin(env_->raw(), nullptr, 0, &txn)) return lmdb_error(rc, "txn_begin");
-  std::string key;
-  // New expiry index entries, as (deadline, db, key) with the deadline
-  // clamped as expiry_entry does: sorting these sorts the raw entries (the
-  // deadline is big-endian, then the db byte and the key), without a string
-  // each to compare. The keys point into `frozen`.
-  struct NewEntry {
-    int64_t deadline_ms;
-    int db;
-    std::string_view key;
-    bool operator<(const NewEntry& o) const {
-      return std::tie(deadline_ms, db, key) < std::tie(o.deadline_ms, o.db, o.key);
-    }
-  };
-  std::vector<NewEntry> index;
-  // Keys written, for the key filters: added together after the pass.
-  std::vector<uint64_t> filter_hashes;
-  // Entries written so far, told to the prefetch pool now and then so its
-  // workers skip what the applier has passed (the same order: db, key).
-  constexpr size_t kProgressEvery = 256;
-  size_t written = 0;
   auto fail = [&](int rc, std::string_view what) {
     mdb_txn_abort(txn);  // and an open child transaction with its cursor
     return Status(lmdb_error(rc, what));
   };
-  // Keys with a deadline per database, moved by every value written over
-  // or deleted (INFO keyspace's expires=, without a read per key).
   auto stored = stored_expires(txn);
   if (!stored) {
     mdb_txn_abort(txn);
     return stored.error();
   }
-  std::vector<int64_t> expiring = std::move(*stored);
+  MainWrites w(*env_, txn, std::move(*stored), filter_ || building_);
+  // Entries written so far, told to the prefetch pool now and then so its
+  // workers skip what the applier has passed (the same order: db, key).
+  constexpr size_t kProgressEvery = 256;
+  size_t written = 0;
   for (int db = 0; db < databases(); ++db) {
-    const MDB_dbi dbi = env_->dbi(db);
-    int64_t& expires_in_db = expiring[static_cast<size_t>(db)];
-    if (frozen.cleared_at(db, kAll) != 0) {
-      if (int rc = mdb_drop(txn, dbi, 0)) return fail(rc, "drop");
-      expires_in_db = 0;
-    }
-    ChunkedWriter out(txn, dbi);
+    if (int rc = w.begin_db(db, frozen.cleared_at(db, kAll) != 0)) return fail(rc, "drop");
     // The iterator yields each key's newest entry after the last clear.
     MemTable::Iterator it(frozen, db, kAll);
     for (it.seek_to_first(); it.valid(); it.next()) {
       if (prefetch_ && ++written % kProgressEvery == 0) prefetch_->applier_at(&frozen, written);
-      encode_key(it.key(), &key);
-      MDB_val k{key.size(), key.data()};
-      bool had_deadline = false;
-      if (it.entry().kind == MemTable::Kind::kValue) {
-        if (int rc = out.put_value(&k, it.entry().value, &had_deadline)) return fail(rc, "put");
-        expires_in_db += (it.entry().value.deadline_ms != 0) - had_deadline;
-        if (filter_ || building_) filter_hashes.push_back(KeyFilter::hash(db, key));
-        if (it.entry().value.deadline_ms != 0)
-          index.push_back({std::max<int64_t>(it.entry().value.deadline_ms, 1), db, it.key()});
-      } else {
-        if (int rc = out.del(&k, nullptr, &had_deadline)) return fail(rc, "del");
-        expires_in_db -= had_deadline;
-      }
+      const bool value = it.entry().kind == MemTable::Kind::kValue;
+      if (int rc = w.write(it.key(), value ? &it.entry().value : nullptr)) return fail(rc, "put");
     }
-    if (int rc = out.finish()) return fail(rc, "commit child");
+    if (int rc = w.end_db()) return fail(rc, "commit child");
   }
-  if (filter_) filter_->add(filter_hashes);
-  if (building_) building_->add(filter_hashes);
-  ChunkedWriter expires(txn, env_->expires_dbi());
-  for (const auto& raw : consumed) {
-    MDB_val k{kDeadlineBytes, const_cast<char*>(raw.data())};
-    MDB_val v{raw.size() - kDeadlineBytes, const_cast<char*>(raw.data() + kDeadlineBytes)};
-    if (int rc = expires.del(&k, &v, nullptr)) return fail(rc, "del expiry entry");
-  }
-  std::sort(index.begin(), index.end());
-  for (const auto& e : index) {
-    const std::string raw = expiry_entry(e.deadline_ms, e.db, e.key);
-    MDB_val k{kDeadlineBytes, const_cast<char*>(raw.data())};
-    MDB_val v{raw.size() - kDeadlineBytes, const_cast<char*>(raw.data() + kDeadlineBytes)};
-    if (int rc = expires.put(&k, &v)) return fail(rc, "put expiry entry");
-  }
-  if (int rc = expires.finish()) return fail(rc, "commit child");
+  if (filter_) filter_->add(w.hashes());
+  if (building_) building_->add(w.hashes());
+  if (int rc = w.write_index(consumed)) return fail(rc, "expiry index");
   auto index_size = index_entries(*env_, txn);
   if (!index_size) {
     mdb_txn_abort(txn);
     return index_size.error();
   }
-  auto put_meta = [&](std::string_view name, const void* data, size_t size) {
-    MDB_val k{name.size(), const_cast<char*>(name.data())};
-    MDB_val v{size, const_cast<void*>(data)};
-    return mdb_put(txn, env_->meta_dbi(), &k, &v, 0);
-  };
-  if (int rc = put_meta(kAppliedOffsetKey, &end_offset, sizeof end_offset))
+  if (int rc = put_meta(*env_, txn, kAppliedOffsetKey, &end_offset, sizeof end_offset))
     return fail(rc, "put applied offset");
-  if (int rc = put_meta(kAppliedPositionKey, &end_position, sizeof end_position))
+  if (int rc = put_meta(*env_, txn, kAppliedPositionKey, &end_position, sizeof end_position))
     return fail(rc, "put applied position");
-  if (int rc = put_meta(kExpiresKey, expiring.data(), expiring.size() * sizeof(int64_t)))
+  if (int rc = put_meta(*env_, txn, kMainOffsetKey, &end_offset, sizeof end_offset))
+    return fail(rc, "put main offset");
+  const auto& expiring = w.expiring();
+  if (int rc =
+          put_meta(*env_, txn, kExpiresKey, expiring.data(), expiring.size() * sizeof(int64_t)))
     return fail(rc, "put expires counts");
   if (frozen.has_swaps()) {
     frozen.apply_swaps(kAll, map);
-    if (int rc = put_meta(kDbMapKey, map->data(), map->size())) return fail(rc, "put db map");
+    if (int rc = put_meta(*env_, txn, kDbMapKey, map->data(), map->size()))
+      return fail(rc, "put db map");
   }
-  const int64_t commit_started = unix_us();
-  int rc;
-  {
-    int fd = -1;
-    (void)mdb_env_get_fd(env_->raw(), &fd);
-    EarlyWriteback writeback(fd);  // while the commit writes its pages (store/writeback.h)
-    rc = mdb_txn_commit(txn);
+  uint64_t commit_us = 0;
+  if (int rc = commit_with_writeback(*env_, txn, &commit_us)) return lmdb_error(rc, "commit");
+  stats_.last_apply_commit_us.store(commit_us);
+  expiry_entries_.store(*index_size, std::memory_order_release);
+  return {};
+}
+
+// A staged apply's first half (store/runs.h): `frozen` into run slot
+// run->slot, moving the applied offset. The expiry index is the main
+// tree's: it changes with the merge (the entries the cycle consumed leave it
+// then; a crash before that leaves them, stale, for the cycle to consume
+// again).
+Status Engine::stage(const MemTable& frozen, uint64_t end_offset, WalPosition end_position,
+                     std::vector<uint8_t>* map, const std::vector<RunInfo>& live, RunInfo* run) {
+  constexpr uint64_t kAll = std::numeric_limits<uint64_t>::max();
+  MDB_txn* txn = nullptr;
+  if (int rc = mdb_txn_begin(env_->raw(), nullptr, 0, &txn)) return lmdb_error(rc, "txn_begin");
+  auto fail = [&](Status s) {
+    mdb_txn_abort(txn);
+    return s;
+  };
+  // A slot left non-empty (a merge's drop is in the merge's transaction,
+  // so it cannot be) would mix two runs.
+  if (int rc = mdb_drop(txn, env_->run_dbi(run->slot), 0)) return fail(lmdb_error(rc, "empty"));
+  if (auto s = stage_run(*env_, txn, frozen, run); !s) return fail(s);
+  std::vector<RunInfo> runs = live;
+  runs.push_back(*run);
+  if (auto s = write_runs(*env_, txn, runs); !s) return fail(s);
+  if (int rc = put_meta(*env_, txn, kAppliedOffsetKey, &end_offset, sizeof end_offset))
+    return fail(lmdb_error(rc, "put applied offset"));
+  if (int rc = put_meta(*env_, txn, kAppliedPositionKey, &end_position, sizeof end_position))
+    return fail(lmdb_error(rc, "put applied position"));
+  // Unchanged, but stored: readers fall back to the applied offset without it.
+  const uint64_t main_offset = main_offset_.load();
+  if (int rc = put_meta(*env_, txn, kMainOffsetKey, &main_offset, sizeof main_offset))
+    return fail(lmdb_error(rc, "put main offset"));
+  if (frozen.has_swaps()) {
+    frozen.apply_swaps(kAll, map);
+    if (int rc = put_meta(*env_, txn, kDbMapKey, map->data(), map->size()))
+      return fail(lmdb_error(rc, "put db map"));
   }
-  if (rc != 0) return lmdb_error(rc, "commit");
-  stats_.last_apply_commit_us.store(static_cast<uint64_t>(unix_us() - commit_started));
+  uint64_t commit_us = 0;
+  if (int rc = commit_with_writeback(*env_, txn, &commit_us)) return lmdb_error(rc, "commit");
+  return {};
+}
+
+// A staged apply's second half: every live run into the main tree, the
+// newest run winning, after each db's newest clear; then the slots are
+// emptied and the main tree holds the log up to `main_offset`; `consumed`:
+// the expiry index entries the cycle consumed while the staged MemTables
+// were active. The caller holds filter_mu_.
+Status Engine::merge(const std::vector<RunInfo>& runs, uint64_t main_offset,
+                     const std::vector<std::string>& consumed, size_t* merged) {
+  MDB_txn* txn = nullptr;
+  if (int rc = mdb_txn_begin(env_->raw(), nullptr, 0, &txn)) return lmdb_error(rc, "txn_begin");
+  auto fail = [&](Status s) {
+    mdb_txn_abort(txn);
+    return s;
+  };
+  // The runs' entries view their pages, which nothing changes before the
+  // slots are emptied at the end. Each run is in (db, key) order.
+  std::vector<std::vector<RunEntry>> lists(runs.size());
+  for (size_t r = 0; r < runs.size(); ++r)
+    if (auto s = read_run(*env_, txn, runs[r], &lists[r]); !s) return fail(s);
+  auto stored = stored_expires(txn);
+  if (!stored) return fail(stored.error());
+  MainWrites w(*env_, txn, std::move(*stored), filter_ || building_);
+  std::vector<size_t> at(runs.size(), 0);
+  *merged = 0;
+  for (int db = 0; db < databases(); ++db) {
+    // Runs older than the newest that cleared db are hidden for db.
+    size_t first = 0;
+    for (size_t r = runs.size(); r-- > 0;) {
+      if (runs[r].clears(db)) {
+        first = r;
+        break;
+      }
+    }
+    const bool cleared = runs[first].clears(db);
+    for (size_t r = 0; r < first; ++r)
+      while (at[r] < lists[r].size() && lists[r][at[r]].db == db) ++at[r];
+    if (int rc = w.begin_db(db, cleared)) return fail(lmdb_error(rc, "drop"));
+    for (;;) {
+      // The smallest key of db among the runs; the newest run's of equals.
+      size_t best = runs.size();
+      for (size_t r = runs.size(); r-- > first;) {
+        if (at[r] == lists[r].size() || lists[r][at[r]].db != db) continue;
+        if (best == runs.size() || lists[r][at[r]].key < lists[best][at[best]].key) best = r;
+      }
+      if (best == runs.size()) break;
+      const RunEntry& e = lists[best][at[best]];
+      if (int rc = w.write(e.key, e.value ? &*e.value : nullptr))
+        return fail(lmdb_error(rc, "put"));
+      ++*merged;
+      for (size_t r = first; r < runs.size(); ++r)
+        if (at[r] < lists[r].size() && lists[r][at[r]].db == db && lists[r][at[r]].key == e.key)
+          ++at[r];
+    }
+    if (int rc = w.end_db()) return fail(lmdb_error(rc, "commit child"));
+  }
+  if (filter_) filter_->add(w.hashes());
+  if (building_) building_->add(w.hashes());
+  if (int rc = w.write_index(consumed)) return fail(lmdb_error(rc, "expiry index"));
+  auto index_size = index_entries(*env_, txn);
+  if (!index_size) return fail(index_size.error());
+  for (const auto& run : runs)
+    if (int rc = mdb_drop(txn, env_->run_dbi(run.slot), 0)) return fail(lmdb_error(rc, "empty"));
+  if (auto s = write_runs(*env_, txn, {}); !s) return fail(s);
+  if (int rc = put_meta(*env_, txn, kMainOffsetKey, &main_offset, sizeof main_offset))
+    return fail(lmdb_error(rc, "put main offset"));
+  const auto& expiring = w.expiring();
+  if (int rc =
+          put_meta(*env_, txn, kExpiresKey, expiring.data(), expiring.size() * sizeof(int64_t)))
+    return fail(lmdb_error(rc, "put expires counts"));
+  uint64_t commit_us = 0;
+  if (int rc = commit_with_writeback(*env_, txn, &commit_us)) return lmdb_error(rc, "commit");
+  stats_.last_apply_commit_us.store(commit_us);
   expiry_entries_.store(*index_size, std::memory_order_release);
   return {};
 }

@@ -44,6 +44,8 @@ struct Applied {
   uint64_t offset = 0;
   WalPosition position;
   std::string db_map;  // empty: never swapped (the identity)
+  uint64_t main_offset = 0;   // what the main tree holds (the offset, without runs)
+  std::vector<RunInfo> runs;  // staged, not merged
 };
 
 // The stored map for `databases` databases: the identity extended by any
@@ -76,6 +78,8 @@ Result<Applied> read_applied(Env& env) {
     return rc == MDB_NOTFOUND ? 0 : rc;
   };
   int rc = get(Engine::kAppliedOffsetKey, &applied.offset, 8);
+  applied.main_offset = applied.offset;
+  if (rc == 0) rc = get(Engine::kMainOffsetKey, &applied.main_offset, 8);
   if (rc == 0) rc = get(Engine::kAppliedPositionKey, &applied.position, sizeof(WalPosition));
   if (rc == 0) {
     const auto name = Engine::kDbMapKey;
@@ -84,8 +88,14 @@ Result<Applied> read_applied(Env& env) {
     if (rc == 0) applied.db_map.assign(static_cast<const char*>(v.mv_data), v.mv_size);
     if (rc == MDB_NOTFOUND) rc = 0;
   }
+  if (rc) {
+    mdb_txn_abort(txn);
+    return lmdb_error(rc, "get applied offset");
+  }
+  auto runs = read_runs(env, txn);
   mdb_txn_abort(txn);
-  if (rc) return lmdb_error(rc, "get applied offset");
+  if (!runs) return runs.error();
+  applied.runs = std::move(*runs);
   return applied;
 }
 
@@ -267,6 +277,8 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options) {
   const int64_t started = unix_us();
   std::unique_ptr<Engine> e(new Engine());
   e->options_ = options;
+  e->options_.staged_runs = std::clamp(options.staged_runs, 1, Env::kRunSlots);
+  e->applier_paused_ = options.applier_paused;
   e->fsync_ = options.fsync;
   EnvOptions env_options = options.env;
   // One slot per prefetcher (an invalid count is left for Env::open to refuse).
@@ -286,7 +298,14 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options) {
   auto map = make_map(applied->db_map, e->databases());
   if (!map) return map.error();
   e->writer_map_ = *map;
+  e->staged_map_ = *map;
   e->applied_map_ = std::move(*map);
+  // Runs staged before the restart: readers see them below the replayed
+  // layers until the applier, first thing, merges them.
+  e->runs_ = applied->runs;
+  e->restart_runs_ = e->runs_.size();
+  e->restart_runs_end_ = applied->offset;
+  e->main_offset_ = applied->runs.empty() ? applied->offset : applied->main_offset;
   // Kept blocks: up to the bound's worth, what the buffers take in turn.
   e->pages_ = std::make_shared<PagePool>(options.max_unapplied);
   e->active_ = std::make_shared<MemTable>(options.write_buffer_size, e->pages_);
@@ -335,7 +354,8 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options) {
     e->prefetch_ =
         std::make_unique<Prefetcher>(*e->env_, e->databases(), options.prefetch_threads,
                                      options.prefetch_lookahead, options.prefetch_max_ahead);
-    for (const auto& f : e->frozen_) e->prefetch_->enqueue(f.table);
+    if (options.staged_runs <= 1)
+      for (const auto& f : e->frozen_) e->prefetch_->enqueue(f.table);
   }
   e->maybe_build_filter();
   e->applier_ = std::thread([raw = e.get()] { raw->applier_main(); });
@@ -379,17 +399,29 @@ size_t Engine::unapplied_bytes() const {
   return unapplied_locked();
 }
 
+// Staged MemTables are in LMDB (a restart does not replay them): only the
+// others count.
 size_t Engine::unapplied_locked() const {
   size_t total = active_->weight();
-  for (const auto& f : frozen_) total += f.table->weight();
+  for (const auto& f : frozen_)
+    if (!f.staged) total += f.table->weight();
   return total;
+}
+
+size_t Engine::staged_frozen_locked() const { return runs_.size() - restart_runs_; }
+
+size_t Engine::staged_runs() const {
+  std::lock_guard lock(mu_);
+  return runs_.size();
 }
 
 // Rebuilds the readers' Version from the active and frozen MemTables.
 void Engine::publish_locked() {
   auto v = std::make_shared<Version>();
-  v->applied_offset = applied_offset_.load(std::memory_order_acquire);
+  v->applied_offset = main_offset_.load(std::memory_order_acquire);
   v->db_map = applied_map_;
+  v->runs.assign(runs_.begin(), runs_.begin() + static_cast<std::ptrdiff_t>(restart_runs_));
+  v->runs_end = restart_runs_ > 0 ? restart_runs_end_ : 0;
   v->filter = filter_;
   v->layers.reserve(frozen_.size() + 1);
   v->layers.push_back(active_);
@@ -405,6 +437,13 @@ void Engine::publish_locked() {
 // apply() stores it.
 std::shared_ptr<const Version> Version::after_apply(uint64_t applied) const {
   auto v = std::make_shared<Version>(*this);
+  // Runs from before a restart are older than every layer, and merged
+  // all at once.
+  if (!v->runs.empty() && v->runs_end <= applied) {
+    v->applied_offset = v->runs_end;
+    v->runs.clear();
+    v->runs_end = 0;
+  }
   while (v->layers.size() > 1 && v->layer_ends.back() <= applied) {
     const MemTable& oldest = *v->layers.back();
     if (oldest.has_swaps()) oldest.apply_swaps(std::numeric_limits<uint64_t>::max(), &v->db_map);
@@ -482,7 +521,9 @@ void Engine::freeze_locked() { freeze_locked(wal_->end_offset(), wal_->end_posit
 void Engine::freeze_locked(uint64_t end_offset, WalPosition end_position) {
   frozen_.push_back({active_, end_offset, end_position, std::move(active_drops_)});
   active_drops_.clear();
-  if (prefetch_) prefetch_->enqueue(frozen_.back().table);
+  // The pool reads ahead of an apply's pass over the tree; a staged run's
+  // merge makes none it could follow.
+  if (prefetch_ && options_.staged_runs <= 1) prefetch_->enqueue(frozen_.back().table);
   active_ = std::make_shared<MemTable>(options_.write_buffer_size, pages_);
   active_since_ms_ = mono_ms();
   applier_cv_.notify_one();
@@ -716,7 +757,11 @@ Status Engine::flush() {
     freeze_locked();
     publish_locked();
   }
-  progress_cv_.wait(lock, [this] { return frozen_.empty() || !apply_error_.ok() || stopping_; });
+  merge_wanted_ = true;
+  applier_cv_.notify_one();
+  progress_cv_.wait(lock, [this] {
+    return (frozen_.empty() && runs_.empty()) || !apply_error_.ok() || stopping_;
+  });
   return apply_error_;
 }
 
@@ -731,10 +776,21 @@ uint64_t Engine::freeze() {
 
 Status Engine::wait_applied(uint64_t offset) {
   std::unique_lock lock(mu_);
-  progress_cv_.wait(lock, [&] {
-    return applied_offset_.load() >= offset || !apply_error_.ok() || stopping_;
-  });
-  if (applied_offset_.load() >= offset) return {};
+  if (main_offset_.load() < offset) {
+    merge_wanted_ = true;
+    applier_cv_.notify_one();
+  }
+  progress_cv_.wait(
+      lock, [&] { return main_offset_.load() >= offset || !apply_error_.ok() || stopping_; });
+  if (main_offset_.load() >= offset) return {};
+  if (!apply_error_.ok()) return apply_error_;
+  return err("the store is closing");
+}
+
+Status Engine::wait_runs_merged() {
+  std::unique_lock lock(mu_);
+  progress_cv_.wait(lock, [&] { return restart_runs_ == 0 || !apply_error_.ok() || stopping_; });
+  if (restart_runs_ == 0) return {};
   if (!apply_error_.ok()) return apply_error_;
   return err("the store is closing");
 }
@@ -748,8 +804,29 @@ bool Engine::disk_nearly_full(uint64_t bytes) const {
   return free < 2 * bytes + (1u << 20);
 }
 
-// The applier: one frozen MemTable at a time, oldest first, each in one
-// synced LMDB transaction; then the MemTable leaves the readers' Version.
+// What the applier does next. Runs are merged before anything else when
+// they are from before a restart (readers' scans wait for that), once K
+// are waiting, or when applies are direct again (staged_runs lowered across
+// a restart); and once nothing is left to stage, when someone waits for
+// the main tree (flush, SAVE) or the applier has been idle for
+// idle_merge_ms. Otherwise the oldest frozen MemTable not yet staged is
+// staged (or, direct, applied).
+Engine::Job Engine::next_job_locked(bool idle) const {
+  if (applier_paused_) return Job::kNone;
+  const size_t k = static_cast<size_t>(std::max(1, options_.staged_runs));
+  const bool unstaged = frozen_.size() > staged_frozen_locked();
+  if (!runs_.empty()) {
+    if (restart_runs_ > 0 || k == 1 || runs_.size() >= k) return Job::kMerge;
+    // Waited for: what is frozen is staged first, to merge it all at once.
+    if (!unstaged && (merge_wanted_ || idle)) return Job::kMerge;
+  }
+  if (unstaged) return k == 1 ? Job::kApply : Job::kStage;
+  return Job::kNone;
+}
+
+// The applier: frozen MemTables oldest first, each in one synced LMDB
+// transaction (applied, or staged and later merged with others); a
+// MemTable leaves the readers' Version once the main tree holds it.
 void Engine::applier_main() {
   // Foreground work first: on a busy core the loops preempt bulk applies,
   // which only need to keep pace on average (writers are slowed past
@@ -758,28 +835,60 @@ void Engine::applier_main() {
   std::string last_apply_error;
   uint64_t failures = 0;
   int64_t backoff_ms = 50;
+  uint64_t last_merge_us = 0;  // a staged buffer's share of it paces the writers
+  const size_t k = static_cast<size_t>(std::max(1, options_.staged_runs));
   for (;;) {
+    Job job = Job::kNone;
     Frozen next;
     std::vector<uint8_t> map;
+    std::vector<RunInfo> runs;
+    std::vector<std::string> consumed;  // a merge's: its staged MemTables'
     std::function<void()> hook;
+    uint64_t main_offset = 0;
     {
       std::unique_lock lock(mu_);
-      applier_cv_.wait(lock, [this] { return stopping_ || !frozen_.empty(); });
+      const bool woken = applier_cv_.wait_for(
+          lock, std::chrono::milliseconds(options_.idle_merge_ms),
+          [this] { return stopping_ || next_job_locked(false) != Job::kNone; });
       if (stopping_) return;
-      next = frozen_.front();
-      map = applied_map_;
+      job = next_job_locked(!woken);
+      if (job == Job::kNone) continue;
       hook = applied_hook_;
+      runs = runs_;
+      if (job == Job::kMerge) {
+        main_offset = applied_offset_.load();
+        map = staged_map_;
+        for (size_t i = 0; i < staged_frozen_locked(); ++i)
+          consumed.insert(consumed.end(), frozen_[i].expiry_drops.begin(),
+                          frozen_[i].expiry_drops.end());
+      } else {
+        next = frozen_[staged_frozen_locked()];
+        map = job == Job::kApply ? applied_map_ : staged_map_;
+      }
     }
     const int64_t started = unix_us();
-    applying_weight_.store(next.table->weight(), std::memory_order_relaxed);
+    const size_t weight = job == Job::kMerge ? 0 : next.table->weight();
+    applying_weight_.store(weight, std::memory_order_relaxed);
     applying_since_us_.store(steady_us(), std::memory_order_relaxed);
-    std::unique_lock flock(filter_mu_);  // apply() adds to the filters; see engine.h
-    Status s = apply(*next.table, next.end_offset, next.end_position, next.expiry_drops, &map);
-    flock.unlock();
-    const bool no_space =
-        !s && (s.error().code == Code::kOom || disk_nearly_full(next.table->bytes()));
+    RunInfo run;
+    size_t merged = 0;
+    Status s;
+    if (job == Job::kStage) {
+      // The lowest slot no live run holds.
+      std::vector<bool> used(Env::kRunSlots, false);
+      for (const auto& r : runs) used[static_cast<size_t>(r.slot)] = true;
+      run.slot = static_cast<int>(std::find(used.begin(), used.end(), false) - used.begin());
+      s = stage(*next.table, next.end_offset, next.end_position, &map, runs, &run);
+    } else {
+      std::unique_lock flock(filter_mu_);  // they add to the filters; see engine.h
+      s = job == Job::kApply
+              ? apply(*next.table, next.end_offset, next.end_position, next.expiry_drops, &map)
+              : merge(runs, main_offset, consumed, &merged);
+    }
+    const uint64_t bytes = job == Job::kMerge ? 0 : next.table->bytes();
+    const bool no_space = !s && (s.error().code == Code::kOom || disk_nearly_full(bytes));
     if (s && hook) hook();
-    if (s) {
+    if (s && job != Job::kMerge) {
       // The log up to what LMDB now holds (synced by the commit) is no
       // longer needed. Deleted here, off the writer's path (with a discard
       // mount an unlink of a 64 MiB segment took tens of milliseconds), and
@@ -807,14 +916,33 @@ void Engine::applier_main() {
         apply_failing_.store(false, std::memory_order_relaxed);
         apply_space_full_.store(false, std::memory_order_relaxed);
         apply_error_ = Status();
-        frozen_.pop_front();
-        applied_offset_.store(next.end_offset, std::memory_order_release);
-        applied_map_ = std::move(map);
+        if (job == Job::kApply) {
+          frozen_.pop_front();
+          applied_offset_.store(next.end_offset, std::memory_order_release);
+          main_offset_.store(next.end_offset, std::memory_order_release);
+          applied_map_ = map;
+          staged_map_ = std::move(map);
+          if (prefetch_) prefetch_->retire(next.table.get());
+        } else if (job == Job::kStage) {
+          // Still a layer (readers never read runs while the server runs).
+          frozen_[staged_frozen_locked()].staged = true;
+          runs_.push_back(run);
+          applied_offset_.store(next.end_offset, std::memory_order_release);
+          staged_map_ = std::move(map);
+        } else {
+          const size_t staged = runs_.size() - restart_runs_;
+          for (size_t i = 0; i < staged; ++i) frozen_.pop_front();
+          runs_.clear();
+          restart_runs_ = 0;
+          merge_wanted_ = merge_wanted_ && !frozen_.empty();
+          main_offset_.store(main_offset, std::memory_order_release);
+          applied_map_ = staged_map_;
+          stats_.merges.fetch_add(1, std::memory_order_relaxed);
+        }
         publish_locked();
-        if (prefetch_) prefetch_->retire(next.table.get());
         // Counted before anyone waiting for progress wakes: the expiry
         // cycle restarts its index walk when this changes.
-        stats_.applies.fetch_add(1, std::memory_order_release);
+        if (job != Job::kMerge) stats_.applies.fetch_add(1, std::memory_order_release);
       }
     }
     applying_since_us_.store(0, std::memory_order_relaxed);
@@ -839,8 +967,18 @@ void Engine::applier_main() {
       last_apply_error.clear();
     }
     backoff_ms = 50;
-    maybe_build_filter();
-    stats_.last_apply_us.store(static_cast<uint64_t>(unix_us() - started));
+    const auto took = static_cast<uint64_t>(unix_us() - started);
+    if (job == Job::kMerge) {
+      last_merge_us = took;
+      stats_.last_merge_us.store(took);
+      stats_.last_merge_entries.store(merged);
+      maybe_build_filter();
+      continue;
+    }
+    if (job == Job::kApply) maybe_build_filter();
+    // The throttle paces writers by this: a staged buffer also owes its
+    // share of the merge to come.
+    stats_.last_apply_us.store(job == Job::kStage ? took + last_merge_us / k : took);
     stats_.last_apply_entries.store(next.table->entries());
     stats_.last_apply_bytes.store(next.table->bytes());
   }

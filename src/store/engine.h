@@ -8,6 +8,8 @@
 //   active reaches write-buffer-size or its age limit --> frozen
 //   applier: one frozen MemTable = one synced LMDB transaction, in key order,
 //            storing the log offset it covers; then the MemTable is dropped
+//   (or, with staged_runs K > 1, that transaction appends it to a run, and
+//   every K runs one more merges them into the tree: store/runs.h)
 //
 // Readers see a Version (the MemTables not yet applied, newest first) over
 // an LMDB snapshot, ignoring entries newer than durable_seq. The order of
@@ -69,6 +71,7 @@
 #include "store/key_filter.h"
 #include "store/memtable.h"
 #include "store/prefetch.h"
+#include "store/runs.h"
 #include "store/wal.h"
 
 namespace lmkv::store {
@@ -102,6 +105,15 @@ struct EngineOptions {
   uint64_t key_filter_max_data = UINT64_MAX;
   // DBSIZE's sums done ahead (store/counter.h), this often; 0: none.
   int64_t count_ahead_ms = 10;
+  // Frozen MemTables staged as runs before one merge writes them all into
+  // the tree (store/runs.h); 1: each applied straight into the tree.
+  // At most Env::kRunSlots.
+  int staged_runs = 1;
+  // With staged runs: how long the applier waits with runs staged and
+  // nothing else to do before it merges them anyway.
+  int64_t idle_merge_ms = 1000;
+  // Tests: the applier starts paused (set_applier_paused).
+  bool applier_paused = false;
 };
 
 // The MemTables a reader consults, newest first (layers[0] is the active one).
@@ -110,9 +122,16 @@ struct Version {
   // The log offset each layer ends at once applied (the active layer's is
   // UINT64_MAX): the applier commits the oldest layer, then publishes.
   std::vector<uint64_t> layer_ends;
-  // The log offset LMDB held when this Version was published. A reader whose
-  // LMDB snapshot stores a larger one raced an apply (see ReadView::begin).
+  // The log offset LMDB's main tree held when this Version was published
+  // (meta main_offset). A reader whose LMDB snapshot stores a larger one
+  // raced an apply (see ReadView::begin).
   uint64_t applied_offset = 0;
+  // After a restart, the runs staged before it (oldest first), below every
+  // layer and above the main tree, up to log offset runs_end; empty once
+  // the applier merged them (a running server's staged MemTables are
+  // layers until merged).
+  std::vector<RunInfo> runs;
+  uint64_t runs_end = 0;
   // The logical -> physical database map LMDB held at applied_offset.
   std::vector<uint8_t> db_map;
   // Holds every key LMDB held at applied_offset and after, until the next
@@ -134,6 +153,9 @@ struct EngineStats {
   std::atomic<uint64_t> last_apply_entries{0};
   std::atomic<uint64_t> last_apply_bytes{0};
   std::atomic<uint64_t> last_apply_commit_us{0};  // of last_apply_us: mdb_txn_commit (write+sync)
+  std::atomic<uint64_t> merges{0};                // of staged runs into the tree (store/runs.h)
+  std::atomic<uint64_t> last_merge_us{0};
+  std::atomic<uint64_t> last_merge_entries{0};
   std::atomic<uint64_t> slowdowns{0};
   // Where writers pause (INFO, tools/beyond-ram.py): the log's writes (a
   // group's reserve and frame: direct writes wait in the device's queue),
@@ -172,6 +194,10 @@ class Engine {
   // ... and the keys with a deadline in each physical database (int64s),
   // which the bulk apply keeps as it writes over and deletes values.
   static constexpr std::string_view kExpiresKey = "expires";
+  // ... and the log offset the main tree holds everything before: the
+  // applied offset, but for staged runs not yet merged (store/runs.h).
+  // Absent in older stores, where it is the applied offset.
+  static constexpr std::string_view kMainOffsetKey = "main_offset";
 
   // LMDB's keys with a deadline in each physical database as of `txn`.
   Result<std::vector<int64_t>> stored_expires(MDB_txn* txn) const;
@@ -253,9 +279,13 @@ class Engine {
   // hold once everything frozen so far is applied: a copy taken after
   // wait_applied(that offset) holds every group committed before this call.
   uint64_t freeze();
-  // Any thread: waits until LMDB holds the log up to `offset`, without
-  // freezing anything (the applier's pace); an apply error ends the wait.
+  // Any thread: waits until LMDB's main tree holds the log up to `offset`,
+  // without freezing anything (the applier's pace, but staged runs are
+  // merged at once); an apply error ends the wait.
   Status wait_applied(uint64_t offset);
+  // Any thread: waits until the runs staged before a restart are merged
+  // (ReadView: scans and counts do not read runs). Errors as wait_applied.
+  Status wait_runs_merged();
 
   // Writer thread: the physical database logical `db` names now (every
   // group and swap included), and the inverse (-1 if none).
@@ -265,8 +295,9 @@ class Engine {
   // Writer thread (active expiry, store/expiry.h): index entries the cycle
   // has consumed, raw (8-byte deadline + db byte + key). They go with the
   // active MemTable, which holds the cycle's DELs, and leave LMDB in the
-  // same transaction as those DELs: so the index never loses an entry whose
-  // DEL a crash (or power loss under --fsync everysec/no) could lose.
+  // same transaction as those DELs reach the main tree (the apply, or the
+  // merge of its staged run): so the index never loses an entry whose DEL a
+  // crash (or power loss under --fsync everysec/no) could lose.
   // Also the count of keys the cycle expired.
   void drop_expiry_entries(std::vector<std::string>&& raw);
   void note_expired(uint64_t keys) { stats_.expired_keys.fetch_add(keys); }
@@ -282,6 +313,8 @@ class Engine {
   const EngineStats& stats() const { return stats_; }
   uint64_t log_end_offset() const { return log_end_.load(); }
   uint64_t applied_offset() const { return applied_offset_.load(); }
+  // Runs staged and not yet merged (INFO).
+  size_t staged_runs() const;
   uint64_t durable_offset() const { return durable_offset_.load(); }
   uint64_t log_disk_bytes() const { return log_disk_bytes_.load(); }
   // The weight (MemTable::weight) of the MemTables not yet in LMDB: what
@@ -307,6 +340,14 @@ class Engine {
   void set_applied_hook(std::function<void()> hook) {
     std::lock_guard lock(mu_);
     applied_hook_ = std::move(hook);
+  }
+  // Tests: while paused the applier starts no apply, stage or merge.
+  void set_applier_paused(bool paused) {
+    {
+      std::lock_guard lock(mu_);
+      applier_paused_ = paused;
+    }
+    applier_cv_.notify_all();
   }
 
  private:
@@ -350,6 +391,16 @@ class Engine {
   void filter_main(std::shared_ptr<KeyFilter> filter);
   Status apply(const MemTable& frozen, uint64_t end_offset, WalPosition end_position,
                const std::vector<std::string>& consumed, std::vector<uint8_t>* map);
+  // Staged applies (store/apply.cc, store/runs.h).
+  Status stage(const MemTable& frozen, uint64_t end_offset, WalPosition end_position,
+               std::vector<uint8_t>* map, const std::vector<RunInfo>& live, RunInfo* run);
+  Status merge(const std::vector<RunInfo>& runs, uint64_t main_offset,
+               const std::vector<std::string>& consumed, size_t* merged);
+  // What the applier does next (applier_main); mu_ held.
+  enum class Job { kNone, kApply, kStage, kMerge };
+  Job next_job_locked(bool idle) const;
+  // How many of frozen_ (a prefix) are staged; mu_ held.
+  size_t staged_frozen_locked() const;
   // SWAPDB in the active MemTable and the writer's map.
   void swap_dbs(uint64_t seq, int a, int b);
 
@@ -398,6 +449,7 @@ class Engine {
   std::atomic<int64_t> applying_since_us_{0};
   std::atomic<size_t> applying_weight_{0};
   std::atomic<uint64_t> log_end_{0}, applied_offset_{0}, durable_offset_{0}, log_disk_bytes_{0};
+  std::atomic<uint64_t> main_offset_{0};  // what the main tree holds (kMainOffsetKey)
 
   // Layers: guarded by mu_. `frozen_` is oldest first, each with the log
   // offset its last group ends at.
@@ -409,9 +461,19 @@ class Engine {
     uint64_t end_offset;       // the log offset its last group ends at
     WalPosition end_position;  // and where that is in the log's files
     std::vector<std::string> expiry_drops;  // consumed index entries to delete with it
+    bool staged = false;                    // in a run, kept as a layer until merged
   };
-  std::deque<Frozen> frozen_;
-  std::vector<uint8_t> applied_map_;       // the map LMDB holds (applier writes)
+  std::deque<Frozen> frozen_;  // the staged ones first
+  // The runs in LMDB not yet merged, oldest first: the first restart_runs_
+  // were staged before the restart (no Frozen), the rest are the staged
+  // Frozen's, in order.
+  std::vector<RunInfo> runs_;
+  size_t restart_runs_ = 0;
+  uint64_t restart_runs_end_ = 0;
+  bool merge_wanted_ = false;
+  bool applier_paused_ = false;  // tests  // flush/wait_applied: merge without waiting for K runs
+  std::vector<uint8_t> applied_map_;  // the map the main tree holds (applier writes)
+  std::vector<uint8_t> staged_map_;   // the map LMDB holds with its runs (applier)
   std::shared_ptr<const Version> version_;
   bool stopping_ = false;
   Status apply_error_;

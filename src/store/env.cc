@@ -70,8 +70,9 @@ Result<std::unique_ptr<Env>> Env::open(const EnvOptions& options) {
     if ((rc = mdb_env_set_maxreaders(guard.env,
                                      static_cast<unsigned>(options.readers + kReaderMargin))))
       return lmdb_error(rc, "set_maxreaders");
-    // Data and expiry index per database, plus "meta".
-    if ((rc = mdb_env_set_maxdbs(guard.env, static_cast<MDB_dbi>(2 * options.databases + 1))))
+    // Data and expiry index per database, plus "meta", plus the run slots.
+    if ((rc = mdb_env_set_maxdbs(guard.env,
+                                 static_cast<MDB_dbi>(2 * options.databases + 1 + kRunSlots))))
       return lmdb_error(rc, "set_maxdbs");
     // Every commit is synced: the log is released up to what LMDB holds.
     const unsigned int flags = MDB_NORDAHEAD | MDB_NOTLS;
@@ -105,6 +106,15 @@ Result<std::unique_ptr<Env>> Env::open(const EnvOptions& options) {
   if ((rc = mdb_dbi_open(txn, "expires", MDB_CREATE | MDB_DUPSORT, &env->expires_))) {
     mdb_txn_abort(txn);
     return lmdb_error(rc, "open database expires");
+  }
+  env->runs_.resize(kRunSlots);
+  for (int slot = 0; slot < kRunSlots; ++slot) {
+    const std::string name = "run." + std::to_string(slot);
+    if ((rc =
+             mdb_dbi_open(txn, name.c_str(), MDB_CREATE, &env->runs_[static_cast<size_t>(slot)]))) {
+      mdb_txn_abort(txn);
+      return lmdb_error(rc, "open database " + name);
+    }
   }
   if ((rc = mdb_txn_commit(txn))) return lmdb_error(rc, "commit");
   env->env_ = guard.release();

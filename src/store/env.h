@@ -1,9 +1,11 @@
 // store/env.h: the LMDB environment in --dir, opened by DESIGN.md's "LMDB
 // rules": MDB_NORDAHEAD, MDB_NOTLS, no MDB_WRITEMAP, a huge map size set at
 // open, maxreaders sized from the threads, one named database per Redis
-// database plus "meta" and the expiry index "expires" (MDB_DUPSORT:
-// 8-byte big-endian deadline -> physical db byte + user key; see expiry.h). All named databases are opened at start, so any
-// thread may use the handles afterwards.
+// database plus "meta", the expiry index "expires" (MDB_DUPSORT:
+// 8-byte big-endian deadline -> physical db byte + user key; see expiry.h)
+// and the staged runs' slots "run.0".."run.15" (store/runs.h). All named
+// databases are opened at start, so any thread may use the handles
+// afterwards, and none is ever closed.
 // MDB_WRITEMAP would also make LMDB ftruncate data.mdb to the whole map, a
 // sparse file whose holes, written through the map on a full disk, raise
 // SIGBUS instead of an error (and it measured slower: BENCHMARKS.md).
@@ -46,6 +48,9 @@ class Env {
   MDB_dbi dbi(int db) const { return dbis_[db]; }
   MDB_dbi meta_dbi() const { return meta_; }
   MDB_dbi expires_dbi() const { return expires_; }
+  // The staged runs' databases (store/runs.h): slots, reused once merged.
+  static constexpr int kRunSlots = 16;
+  MDB_dbi run_dbi(int slot) const { return runs_[static_cast<size_t>(slot)]; }
 
   // Forces committed transactions to disk (a no-op while every commit syncs).
   Status sync();
@@ -58,6 +63,7 @@ class Env {
   std::vector<MDB_dbi> dbis_;
   MDB_dbi meta_ = 0;
   MDB_dbi expires_ = 0;
+  std::vector<MDB_dbi> runs_;
   std::string dir_;
 };
 

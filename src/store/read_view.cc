@@ -155,10 +155,15 @@ Status ReadView::begin() {
       version_.reset();
       return lmdb_error(rc, "txn_begin");
     }
-    const auto name = Engine::kAppliedOffsetKey;
-    MDB_val k{name.size(), const_cast<char*>(name.data())}, v;
+    // What the main tree holds (older stores: the applied offset).
     uint64_t applied = 0;
-    const int rc = mdb_get(txn_, engine_.env().meta_dbi(), &k, &v);
+    MDB_val v;
+    int rc = MDB_NOTFOUND;
+    for (const auto name : {Engine::kMainOffsetKey, Engine::kAppliedOffsetKey}) {
+      MDB_val k{name.size(), const_cast<char*>(name.data())};
+      rc = mdb_get(txn_, engine_.env().meta_dbi(), &k, &v);
+      if (rc != MDB_NOTFOUND) break;
+    }
     if (rc == 0 && v.mv_size == 8) std::memcpy(&applied, v.mv_data, 8);
     if (rc != 0 && rc != MDB_NOTFOUND) {
       mdb_txn_reset(txn_);
@@ -184,6 +189,17 @@ Status ReadView::begin() {
     if ((*it)->has_swaps()) (*it)->apply_swaps(visible_, &map_);
   active_ = true;
   return {};
+}
+
+// Scans and counts merge layers with the main tree only: after a restart
+// with staged runs, they wait for the applier to merge those (first thing
+// it does; docs/staged-apply.md).
+Status ReadView::begin_without_runs() {
+  if (auto s = begin(); !s) return s;
+  if (version_->runs.empty()) return {};
+  end();
+  if (auto s = engine_.wait_runs_merged(); !s) return s;
+  return begin();
 }
 
 size_t ReadView::layers_for(int db, bool* cleared) const {
@@ -223,6 +239,14 @@ Result<std::optional<ValueView>> ReadView::get(int db, std::string_view key, int
       default:  // a tombstone, or a clear marker newer than the key
         return std::optional<ValueView>{};
     }
+  }
+  for (auto run = version_->runs.rbegin(); run != version_->runs.rend(); ++run) {
+    auto found = lookup(engine_.env(), txn_, *run, db, key, &runbuf_);
+    if (!found) return found.error();
+    if (found->hit == RunHit::kAbsent) continue;
+    if (found->hit == RunHit::kValue && !found->value.expired(now_ms))
+      return std::optional<ValueView>{found->value};
+    return std::optional<ValueView>{};
   }
   if (filter && !filter->may_contain(filter_hash)) return std::optional<ValueView>{};
   MDB_val k = as_val(keybuf_), v;
@@ -412,6 +436,12 @@ bool ReadView::may_be_in_lmdb(int db) const {
 }
 
 Result<KeyCounts> ReadView::lmdb_share(int db, std::string_view key) {
+  for (auto run = version_->runs.rbegin(); run != version_->runs.rend(); ++run) {
+    auto found = lookup(engine_.env(), txn_, *run, db, key, &runbuf_);
+    if (!found) return found.error();
+    if (found->hit == RunHit::kAbsent) continue;
+    return found->hit == RunHit::kValue ? share_of(found->value) : KeyCounts{};
+  }
   encode_key(key, &keybuf_);
   if (!may_be_in_lmdb(db)) return KeyCounts{};
   MDB_val k = as_val(keybuf_), v;
@@ -434,7 +464,7 @@ Result<uint64_t> ReadView::dbsize(int db) {
 Result<KeyCounts> ReadView::key_counts(int db) {
   assert(db >= 0 && db < engine_.databases());
   engine_.note_counts_wanted();
-  if (auto s = begin(); !s) return s.error();
+  if (auto s = begin_without_runs(); !s) return s.error();
   db = physical(db);
   bool cleared = false;
   const size_t n = layers_for(db, &cleared);
@@ -484,7 +514,7 @@ Result<KeyCounts> ReadView::key_counts(int db) {
 Result<uint64_t> ReadView::scan(int db, const Bound& lo_in, const Bound& hi_in, bool reverse,
                                 int64_t now_ms, const Visitor& visit) {
   assert(db >= 0 && db < engine_.databases());
-  if (auto s = begin(); !s) return s.error();
+  if (auto s = begin_without_runs(); !s) return s.error();
   db = physical(db);
   const Bound lo = clamp(lo_in, true);
   const Bound hi = clamp(hi_in, false);

@@ -90,6 +90,7 @@ class ReadView {
 
  private:
   Status begin();
+  Status begin_without_runs();
   // The layers that may hold `db`'s keys: newest first, up to and including
   // the first one with a visible clear marker. `cleared` says whether LMDB is
   // hidden by such a marker.
@@ -119,6 +120,7 @@ class ReadView {
   MDB_txn* txn_ = nullptr;
   bool active_ = false;
   std::string keybuf_;
+  std::string runbuf_;        // a key in a staged run's form (store/runs.h)
   std::vector<uint8_t> map_;  // logical -> physical at visible_ (client views)
 };
 

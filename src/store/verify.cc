@@ -89,6 +89,10 @@ void check_meta(MDB_txn* txn, MDB_dbi meta, int databases, Checker& c, VerifyRep
       }
       std::memcpy(&r.applied_offset, v.mv_data, 8);
       r.has_applied_offset = true;
+    } else if (name == Engine::kMainOffsetKey) {
+      if (v.mv_size != 8) c.problem(fmt::format("meta: main_offset is {} bytes, not 8", v.mv_size));
+    } else if (name == kRunsKey) {
+      r.live_runs = v.mv_size / (1 + sizeof(RunInfo::cleared));
     } else if (name == Engine::kAppliedPositionKey) {
       if (v.mv_size != sizeof(WalPosition))
         c.problem(fmt::format("meta: applied_position is {} bytes, not {}", v.mv_size,
@@ -190,6 +194,8 @@ Result<VerifyReport> verify_environment(const VerifyOptions& options) {
         have_meta = true;
       else if (name == "expires")
         have_expires = true;
+      else if (name.rfind("run.", 0) == 0)
+        ++r.run_slots;  // store/runs.h
       else
         c.note(fmt::format("unknown named database '{}'", printable(name)));
     }

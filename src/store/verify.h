@@ -5,7 +5,8 @@
 // checks, from one read transaction:
 //   - the data file is as long as LMDB's meta page says (a truncated file
 //     would fault on access, so nothing else is read then);
-//   - the named databases are "0".."N-1", "meta" and "expires";
+//   - the named databases are "0".."N-1", "meta", "expires" and the staged
+//     runs' slots "run.N" (store/runs.h; a live run's entries are not checked);
 //   - meta: applied_offset (8 bytes), applied_position, db_map (a
 //     permutation of at most N databases);
 //   - every record: a user key of at most 510 bytes, a value that decodes
@@ -48,6 +49,11 @@ struct VerifyReport {
   uint64_t used_bytes = 0;  // pages in use up to LMDB's last page
   uint64_t applied_offset = 0;
   bool has_applied_offset = false;
+  // Staged runs (store/runs.h) not yet merged into the databases, and the
+  // slots for them. Their entries are newer than the databases' and are
+  // not checked here.
+  uint64_t live_runs = 0;
+  uint64_t run_slots = 0;
   std::string db_map;  // "0 1 2 ..." (logical order), "" if identity
   std::vector<VerifyDb> dbs;
   uint64_t index_entries = 0;

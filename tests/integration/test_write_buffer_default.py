@@ -1,6 +1,6 @@
 """write-buffer-size's default is sized by the memory the process may use: 16 MiB from 2 GiB
 up, 8 MiB under a tighter memory cgroup, at most half of max-unapplied-bytes; a size given
-on the command line wins. Each server runs in its own cgroup v1 memory group (needs root and
+on the command line wins. staged-runs' default likewise: 4 from 2 GiB up, else 1. Each server runs in its own cgroup v1 memory group (needs root and
 the controller; skipped otherwise). lmkv_only."""
 
 import importlib.util
@@ -33,11 +33,12 @@ def cgroup_tool():
 @pytest.fixture
 def capped(request):
     """Starts an lmkv-server in a fresh memory cgroup capped at `cap` bytes; returns its
-    write buffer size as CONFIG GET and INFO report it."""
+    write buffer size as CONFIG GET and INFO report it (or, with `staged=True`, its
+    staged-runs)."""
     tool = cgroup_tool()
     made = []
 
-    def run(cap, extra_args=()):
+    def run(cap, extra_args=(), staged=False):
         group = tool.Cgroup(f"lmkv-it-wbs-{os.getpid()}-{len(made)}", cap)
         workdir = tempfile.mkdtemp(prefix="lmkv-it-wbs-")
         proc = LmkvProcess(request.config.getoption("--lmkv"), workdir, extra_args)
@@ -45,9 +46,11 @@ def capped(request):
         made.append((proc, group, workdir))
         proc.start()
         client = proc.client(decode_responses=True)
+        name, field = (("staged-runs", "lmkv_staged_runs") if staged
+                       else ("write-buffer-size", "lmkv_write_buffer_size"))
         try:
-            configured = int(client.config_get("write-buffer-size")["write-buffer-size"])
-            reported = int(info_fields(client, "persistence")["lmkv_write_buffer_size"])
+            configured = int(client.config_get(name)[name])
+            reported = int(info_fields(client, "persistence")[field])
         finally:
             client.close()
         assert configured == reported
@@ -72,3 +75,10 @@ def test_two_gib_or_more_doubles_it(capped):
 def test_half_of_max_unapplied_and_explicit_sizes(capped):
     assert capped(4 << 30, ["--max-unapplied-bytes", "8mb"]) == 4 * MIB
     assert capped(512 * MIB, ["--write-buffer-size", "24mb"]) == 24 * MIB
+
+
+def test_staged_runs_follow_the_memory_too(capped):
+    assert capped(512 * MIB, staged=True) == 1
+    cap = 4 << 30
+    assert capped(cap, staged=True) == (4 if min(cap, RAM) >= 2 << 30 else 1)
+    assert capped(512 * MIB, ["--staged-runs", "8"], staged=True) == 8

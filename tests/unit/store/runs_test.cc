@@ -1,0 +1,201 @@
+// tests/unit/store/runs_test.cc: staged applies (store/runs.h). Random
+// SETs (some with deadlines, some already expired), DELs, FLUSHDBs and
+// SWAPDBs over three databases go through small write buffers that are
+// staged as runs and merged K at a time; restarts land while runs are live
+// (a crash between a stage and its merge). Every read -- point reads
+// through the runs while the restarted applier is held, then scans and
+// counts -- must match a model of what was written.
+#include <boost/test/unit_test.hpp>
+#include <limits>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "fixture.h"
+
+using namespace lmkv;
+using namespace lmkv::store;
+using namespace lmkv::store::testing;
+
+namespace {
+
+constexpr int kDbs = 3;
+
+struct RunsFixture : EngineFixture {
+  std::vector<Model> model = std::vector<Model>(kDbs);
+  std::mt19937 rng{7};
+
+  EngineOptions staged(int k) const {
+    EngineOptions o = options();
+    o.write_buffer_size = 16 << 10;
+    o.max_unapplied = 1 << 20;
+    o.staged_runs = k;
+    o.idle_merge_ms = 60'000;  // runs stay live until K are staged, unless a case says
+    o.prefetch_threads = 0;
+    return o;
+  }
+
+  void random_op() {
+    const int db = static_cast<int>(rng() % kDbs);
+    const int what = static_cast<int>(rng() % 1000);
+    if (what < 2) {
+      clear(db);
+      model[static_cast<size_t>(db)].clear();
+    } else if (what < 4) {
+      const int other = static_cast<int>(rng() % kDbs);
+      WriteTxn txn(*engine);
+      BOOST_REQUIRE(txn.swap(db, other).ok());
+      BOOST_REQUIRE(txn.commit().ok());
+      std::swap(model[static_cast<size_t>(db)], model[static_cast<size_t>(other)]);
+    } else if (what < 250) {
+      const std::string key = random_key(rng, 6);
+      {  // what DEL decides by: the writer's view must find the key if it exists
+        WriteTxn probe(*engine);
+        auto cur = probe.get(db, key, std::numeric_limits<int64_t>::min());
+        BOOST_REQUIRE(cur.ok());
+        BOOST_REQUIRE_MESSAGE(cur->has_value() == (model[static_cast<size_t>(db)].count(key) > 0),
+                              "the writer's view disagrees on db "
+                                  << db << " (" << engine->staged_runs() << " runs live)");
+      }
+      del(db, key);
+      model[static_cast<size_t>(db)].erase(key);
+    } else {
+      const std::string key = random_key(rng, 6);
+      const std::string data = std::to_string(rng()) + std::string(rng() % 200, 'v');
+      const int64_t deadline = rng() % 5 == 0   ? kNow + 1 + rng() % 1000
+                               : rng() % 9 == 0 ? kNow - 1 - rng() % 1000
+                                                : 0;
+      put(db, key, data, deadline);
+      model[static_cast<size_t>(db)][key] = Entry{data, deadline};
+    }
+  }
+
+  // Point reads of every key the model holds and of as many absent ones.
+  void check_gets(const char* when) {
+    ReadView view(*engine);
+    for (int db = 0; db < kDbs; ++db) {
+      const Model& m = model[static_cast<size_t>(db)];
+      for (const auto& [key, e] : m) {
+        auto v = view.get(db, key, kNow);
+        BOOST_REQUIRE_MESSAGE(v.ok(), message_of(v));
+        const std::string got = *v ? std::string((*v)->data) : "<none>";
+        BOOST_REQUIRE_MESSAGE(got == (e.expired() ? "<none>" : e.data),
+                              when << ": db " << db << " key of " << key.size() << " bytes");
+      }
+      for (int i = 0; i < 50; ++i) {
+        const std::string key = random_key(rng, 6);
+        if (m.count(key)) continue;
+        auto v = view.get(db, key, kNow);
+        BOOST_REQUIRE_MESSAGE(v.ok(), message_of(v));
+        BOOST_REQUIRE_MESSAGE(!*v, when << ": an absent key was found in db " << db);
+      }
+    }
+  }
+
+  void check_all(const char* when) {
+    check_gets(when);
+    for (int db = 0; db < kDbs; ++db) {
+      const Model& m = model[static_cast<size_t>(db)];
+      ReadView view(*engine);
+      const ScanResult got = run_scan(view, db, OwnedBound{}, OwnedBound{}, false, 0);
+      const ScanResult want = expect_scan(m, OwnedBound{}, OwnedBound{}, false, 0);
+      BOOST_REQUIRE_MESSAGE(got.items == want.items, when << ": scan of db " << db);
+      BOOST_REQUIRE_MESSAGE(dbsize(db) == m.size(), when << ": DBSIZE of db " << db << ": "
+                                                         << dbsize(db) << " != " << m.size());
+    }
+  }
+
+  // Flushes: every buffer staged and merged, no run left; then reads.
+  void flush_and_check() {
+    flush();
+    BOOST_TEST(engine->staged_runs() == 0u);
+    check_all("flushed");
+  }
+
+  // Waits until nothing waits to be staged (the applier may still hold
+  // runs), at most 10 s.
+  void wait_staged() {
+    for (int i = 0; i < 1000 && engine->unapplied_bytes() > engine->version()->layers[0]->weight();
+         ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(staged_runs_match_a_model_across_merges_and_restarts, RunsFixture) {
+  constexpr int kK = 3;
+  reopen(staged(kK));
+  int restarts_with_runs = 0;
+  uint64_t merges = 0;
+  for (int round = 0; round < 12; ++round) {
+    for (int i = 0; i < 1500; ++i) random_op();
+    check_all("before the restart");
+    wait_staged();
+    // Some rounds restart with runs live: write until some are.
+    for (int more = 0; more < 50 && round % 3 != 0 && engine->staged_runs() == 0; ++more) {
+      for (int i = 0; i < 200; ++i) random_op();
+      wait_staged();
+    }
+    const size_t live = engine->staged_runs();
+    // A crash between a stage and its merge: the runs stay in LMDB, and the
+    // restarted server reads through them before its applier merges them.
+    EngineOptions o = staged(kK);
+    o.applier_paused = true;
+    merges += engine->stats().merges.load();
+    reopen(o);
+    const auto v = engine->version();
+    BOOST_TEST_MESSAGE("round " << round << ": " << live << " runs live, " << v->runs.size()
+                                << " after the restart");
+    // (K live runs were being merged, and the merge ends before the close.)
+    BOOST_REQUIRE(v->runs.size() == live || (live == static_cast<size_t>(kK) && v->runs.empty()));
+    if (!v->runs.empty()) ++restarts_with_runs;
+    check_gets("restarted, runs not merged");
+    engine->set_applier_paused(false);
+    check_all("restarted, runs merged");
+    BOOST_TEST(engine->version()->runs.empty());
+  }
+  BOOST_TEST(merges + engine->stats().merges.load() >= 4u);
+  BOOST_TEST(restarts_with_runs >= 6);
+  flush_and_check();
+}
+
+BOOST_FIXTURE_TEST_CASE(runs_merge_once_k_are_staged_or_the_applier_is_idle, RunsFixture) {
+  EngineOptions o = staged(4);
+  o.idle_merge_ms = 100;
+  reopen(o);
+  // Writes filling ~2 buffers: staged, then merged when idle.
+  while (engine->stats().applies.load() < 2) {
+    for (int i = 0; i < 100; ++i) random_op();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  for (int i = 0; i < 500 && (engine->staged_runs() > 0 || engine->stats().merges.load() == 0); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  BOOST_TEST(engine->stats().merges.load() >= 1u);
+  BOOST_TEST(engine->staged_runs() == 0u);
+  check_all("merged when idle");
+  // A flush stages and merges what is frozen without waiting.
+  for (int i = 0; i < 300; ++i) random_op();
+  flush_and_check();
+}
+
+BOOST_FIXTURE_TEST_CASE(runs_left_by_a_larger_k_are_merged_after_a_restart_with_k_1, RunsFixture) {
+  reopen(staged(8));
+  for (int i = 0; i < 3000; ++i) random_op();
+  wait_staged();
+  BOOST_REQUIRE(engine->staged_runs() > 0u);
+  reopen(staged(1));
+  check_all("direct applies again");
+  flush_and_check();
+}
+
+BOOST_FIXTURE_TEST_CASE(a_backup_waits_for_the_merge, RunsFixture) {
+  reopen(staged(8));
+  for (int i = 0; i < 3000; ++i) random_op();
+  const uint64_t x = engine->freeze();
+  BOOST_REQUIRE(engine->wait_applied(x).ok());
+  // wait_applied(x) means the main tree holds x: no run may be left.
+  BOOST_TEST(engine->staged_runs() == 0u);
+  check_all("after wait_applied");
+}
