@@ -349,7 +349,7 @@ int64_t default_write_buffer_size(uint64_t memory_limit, int64_t max_unapplied_b
 }
 
 int64_t default_staged_runs(uint64_t memory_limit) {
-  return memory_limit >= (uint64_t{2} << 30) ? 4 : 1;
+  return memory_limit >= (uint64_t{4} << 30) ? 4 : 1;
 }
 
 std::string_view fsync_name(store::Fsync f) {

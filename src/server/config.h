@@ -114,7 +114,9 @@ std::string_view fsync_name(store::Fsync f);
 // buffer both fit under it.
 int64_t default_write_buffer_size(uint64_t memory_limit, int64_t max_unapplied_bytes);
 // Staged runs by default: each holds a write buffer in memory until merged,
-// so 4 where the process may use 2 GiB or more, else 1.
+// and a merge of 4 over a large tree dirties up to LMDB's 512 MiB of pages
+// before it spills them (a direct apply ~7x its buffer): so 4 where the
+// process may use 4 GiB or more, else 1.
 int64_t default_staged_runs(uint64_t memory_limit);
 
 // CONFIG REWRITE: rewrites the config file at `path` in place with the

@@ -1,6 +1,6 @@
 """write-buffer-size's default is sized by the memory the process may use: 16 MiB from 2 GiB
 up, 8 MiB under a tighter memory cgroup, at most half of max-unapplied-bytes; a size given
-on the command line wins. staged-runs' default likewise: 4 from 2 GiB up, else 1. Each server runs in its own cgroup v1 memory group (needs root and
+on the command line wins. staged-runs' default likewise: 4 from 4 GiB up, else 1. Each server runs in its own cgroup v1 memory group (needs root and
 the controller; skipped otherwise). lmkv_only."""
 
 import importlib.util
@@ -79,6 +79,7 @@ def test_half_of_max_unapplied_and_explicit_sizes(capped):
 
 def test_staged_runs_follow_the_memory_too(capped):
     assert capped(512 * MIB, staged=True) == 1
+    assert capped(3 << 30, staged=True) == 1
     cap = 4 << 30
-    assert capped(cap, staged=True) == (4 if min(cap, RAM) >= 2 << 30 else 1)
+    assert capped(cap, staged=True) == (4 if min(cap, RAM) >= 4 << 30 else 1)
     assert capped(512 * MIB, ["--staged-runs", "8"], staged=True) == 8
