@@ -354,7 +354,7 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineOptions& options) {
     e->prefetch_ =
         std::make_unique<Prefetcher>(*e->env_, e->databases(), options.prefetch_threads,
                                      options.prefetch_lookahead, options.prefetch_max_ahead);
-    if (options.staged_runs <= 1)
+    if (e->options_.staged_runs == 1)
       for (const auto& f : e->frozen_) e->prefetch_->enqueue(f.table);
   }
   e->maybe_build_filter();
@@ -523,7 +523,7 @@ void Engine::freeze_locked(uint64_t end_offset, WalPosition end_position) {
   active_drops_.clear();
   // The pool reads ahead of an apply's pass over the tree; a staged run's
   // merge makes none it could follow.
-  if (prefetch_ && options_.staged_runs <= 1) prefetch_->enqueue(frozen_.back().table);
+  if (prefetch_ && options_.staged_runs == 1) prefetch_->enqueue(frozen_.back().table);
   active_ = std::make_shared<MemTable>(options_.write_buffer_size, pages_);
   active_since_ms_ = mono_ms();
   applier_cv_.notify_one();
