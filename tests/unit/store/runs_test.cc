@@ -133,8 +133,13 @@ BOOST_FIXTURE_TEST_CASE(staged_runs_match_a_model_across_merges_and_restarts, Ru
     for (int i = 0; i < 1500; ++i) random_op();
     check_all("before the restart");
     wait_staged();
-    // Some rounds restart with runs live: write until some are.
-    for (int more = 0; more < 50 && round % 3 != 0 && engine->staged_runs() == 0; ++more) {
+    // Two rounds in three restart with runs live: write until some are, and
+    // fewer than K (K live ones are being merged, a merge the close waits for).
+    auto want_more = [&] {
+      const size_t live = engine->staged_runs();
+      return round % 3 != 0 && (live == 0 || live == static_cast<size_t>(kK));
+    };
+    for (int more = 0; more < 50 && want_more(); ++more) {
       for (int i = 0; i < 200; ++i) random_op();
       wait_staged();
     }
@@ -154,10 +159,12 @@ BOOST_FIXTURE_TEST_CASE(staged_runs_match_a_model_across_merges_and_restarts, Ru
     check_gets("restarted, runs not merged");
     engine->set_applier_paused(false);
     check_all("restarted, runs merged");
+    // (A scan may find the merge committed before the engine publishes it.)
+    BOOST_REQUIRE(engine->wait_runs_merged().ok());
     BOOST_TEST(engine->version()->runs.empty());
   }
   BOOST_TEST(merges + engine->stats().merges.load() >= 4u);
-  BOOST_TEST(restarts_with_runs >= 6);
+  BOOST_TEST(restarts_with_runs >= 7);  // of 8
   flush_and_check();
 }
 
