@@ -706,7 +706,10 @@ void Engine::throttle(size_t group_weight) {
   if (const int64_t since = applying_since_us_.load(std::memory_order_relaxed); since > 0) {
     const double weight = static_cast<double>(applying_weight_.load(std::memory_order_relaxed));
     const double elapsed = static_cast<double>(steady_us() - since);
-    const double expected = std::max(weight * us_per_weight, elapsed);
+    // A merge of staged runs takes about as long as the last one did.
+    const auto merge_us = applying_merge_us_.load(std::memory_order_relaxed);
+    const double expected =
+        std::max(merge_us > 0 ? static_cast<double>(merge_us) : weight * us_per_weight, elapsed);
     const double remaining = std::max(expected - elapsed, elapsed / 4);
     const double room = static_cast<double>(bound - now);
     if (room > 0) wait_us = std::max(wait_us, static_cast<double>(group_weight) * remaining / room);
@@ -869,6 +872,7 @@ void Engine::applier_main() {
     const int64_t started = unix_us();
     const size_t weight = job == Job::kMerge ? 0 : next.table->weight();
     applying_weight_.store(weight, std::memory_order_relaxed);
+    applying_merge_us_.store(job == Job::kMerge ? last_merge_us : 0, std::memory_order_relaxed);
     applying_since_us_.store(steady_us(), std::memory_order_relaxed);
     RunInfo run;
     size_t merged = 0;

@@ -448,6 +448,7 @@ class Engine {
   // and the weight it applies.
   std::atomic<int64_t> applying_since_us_{0};
   std::atomic<size_t> applying_weight_{0};
+  std::atomic<uint64_t> applying_merge_us_{0};  // a merge's expected time (the last one's)
   std::atomic<uint64_t> log_end_{0}, applied_offset_{0}, durable_offset_{0}, log_disk_bytes_{0};
   std::atomic<uint64_t> main_offset_{0};  // what the main tree holds (kMainOffsetKey)
 
