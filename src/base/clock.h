@@ -11,5 +11,7 @@ int64_t unix_ms();
 int64_t unix_us();
 // Monotonic milliseconds (uptime, idle times).
 int64_t mono_ms();
+// Monotonic microseconds (the engine's pacing and timings).
+int64_t mono_us();
 
 }  // namespace lmkv

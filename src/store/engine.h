@@ -444,7 +444,7 @@ class Engine {
 
   std::atomic<uint64_t> durable_seq_{0};
   std::atomic<uint64_t> expiry_entries_{0};  // see expiry_index_entries()
-  // The apply in progress, for throttle(): since when (steady_us; 0: none)
+  // The apply in progress, for throttle(): since when (mono_us; 0: none)
   // and the weight it applies.
   std::atomic<int64_t> applying_since_us_{0};
   std::atomic<size_t> applying_weight_{0};

@@ -240,13 +240,12 @@ Result<std::optional<ValueView>> ReadView::get(int db, std::string_view key, int
         return std::optional<ValueView>{};
     }
   }
-  for (auto run = version_->runs.rbegin(); run != version_->runs.rend(); ++run) {
-    auto found = lookup(engine_.env(), txn_, *run, db, key, &runbuf_);
+  if (!version_->runs.empty()) {
+    auto found = run_lookup(db, key);
     if (!found) return found.error();
-    if (found->hit == RunHit::kAbsent) continue;
     if (found->hit == RunHit::kValue && !found->value.expired(now_ms))
       return std::optional<ValueView>{found->value};
-    return std::optional<ValueView>{};
+    if (found->hit != RunHit::kAbsent) return std::optional<ValueView>{};
   }
   if (filter && !filter->may_contain(filter_hash)) return std::optional<ValueView>{};
   MDB_val k = as_val(keybuf_), v;
@@ -435,12 +434,22 @@ bool ReadView::may_be_in_lmdb(int db) const {
   return !filter || filter->may_contain(KeyFilter::hash(db, keybuf_));
 }
 
-Result<KeyCounts> ReadView::lmdb_share(int db, std::string_view key) {
+// The newest run from before a restart that knows the key (store/runs.h),
+// or kAbsent: then the main tree decides.
+Result<RunLookup> ReadView::run_lookup(int db, std::string_view key) {
   for (auto run = version_->runs.rbegin(); run != version_->runs.rend(); ++run) {
     auto found = lookup(engine_.env(), txn_, *run, db, key, &runbuf_);
+    if (!found || found->hit != RunHit::kAbsent) return found;
+  }
+  return RunLookup{};
+}
+
+Result<KeyCounts> ReadView::lmdb_share(int db, std::string_view key) {
+  if (!version_->runs.empty()) {
+    auto found = run_lookup(db, key);
     if (!found) return found.error();
-    if (found->hit == RunHit::kAbsent) continue;
-    return found->hit == RunHit::kValue ? share_of(found->value) : KeyCounts{};
+    if (found->hit != RunHit::kAbsent)
+      return found->hit == RunHit::kValue ? share_of(found->value) : KeyCounts{};
   }
   encode_key(key, &keybuf_);
   if (!may_be_in_lmdb(db)) return KeyCounts{};

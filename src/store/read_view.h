@@ -101,6 +101,8 @@ class ReadView {
   // them, in LMDB (lmdb_share).
   static KeyCounts share_of(const ValueView& v) { return {1, v.deadline_ms != 0}; }
   Result<KeyCounts> lmdb_share(int db, std::string_view key);
+  // After a restart: the newest run that knows the key, or kAbsent.
+  Result<RunLookup> run_lookup(int db, std::string_view key);
   Result<KeyCounts> share_below(size_t from, int db, std::string_view key);
   // How much layers[i] changes db's counts over the state below it:
   // incrementally from the layer's log, or by walking its keys. With a
