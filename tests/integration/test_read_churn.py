@@ -23,6 +23,8 @@ import time
 
 import pytest
 
+from helpers import info_fields, wait_for
+
 pytestmark = [
     pytest.mark.lmkv_only,
     pytest.mark.skipif(shutil.which("redis-benchmark") is None,
@@ -53,6 +55,13 @@ def churn(port, writes):
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+def settled(client):
+    """Nothing waits to be staged but the active buffer, and no run waits to be merged."""
+    fields = info_fields(client)
+    return (int(fields["lmkv_live_runs"]) == 0
+            and int(fields["lmkv_unapplied_bytes"]) <= int(fields["lmkv_write_buffer_size"]))
+
+
 def run_halves(lmkv_factory, pin):
     """Returns (size after load, after the first half, after the second half, readers)."""
     rc = load_tool()
@@ -61,6 +70,7 @@ def run_halves(lmkv_factory, pin):
     # (the test is about LMDB's pages; bulk applies are synced LMDB commits in every mode).
     s = lmkv_factory(["--write-buffer-size", "1mb", "--fsync", "everysec"])
     rc.load(s.port, KEYS, VALUE_SIZE, timeout=60)
+    client = s.client()
     mdb = os.path.join(s.data_dir, "data.mdb")
     pinned = rc.PinnedReader(s.data_dir) if pin else None
     stop = threading.Event()
@@ -73,7 +83,10 @@ def run_halves(lmkv_factory, pin):
         sizes, pages = [], []
         for _half in range(2):
             churn(s.port, WRITES_PER_HALF)
-            time.sleep(0.3)  # let the applier catch up with the last frozen buffer
+            # Sampled once the applier has caught up: the frozen buffers staged and their
+            # runs merged (--staged-runs; idle, within a second), so both halves end in the
+            # same state, whatever the machine's load did to the timing.
+            assert wait_for(lambda: settled(client), timeout=30), info_fields(client)
             sizes.append(rc.file_sizes(mdb)[0])
             pages.append([r.pages for r in readers])
     finally:
