@@ -132,7 +132,8 @@ void section_persistence(Server& s, const Config& c, std::string& out) {
       apply_us ? apply_bytes / double(apply_us) : 0.0, st.recovery_us.load() / 1000.0,
       st.replayed_frames.load());
   // Bulk apply beyond RAM: the commit's (page writes + sync) share of the
-  // last apply, and the prefetch pool's work (store/prefetch.h).
+  // last apply (with staged runs, of the last merge), the staged runs
+  // (store/runs.h), and the prefetch pool's work (store/prefetch.h).
   const auto* pf = e.prefetcher();
   out += fmt::format(
       "lmkv_last_apply_commit_ms:{:.3f}\r\n"
