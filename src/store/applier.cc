@@ -25,7 +25,7 @@ namespace lmkv::store {
 // staged (or, direct, applied).
 Engine::Job Engine::next_job_locked(bool idle) const {
   if (applier_paused_) return Job::kNone;
-  const size_t k = static_cast<size_t>(std::max(1, options_.staged_runs));
+  const auto k = static_cast<size_t>(options_.staged_runs);  // clamped to 1..16 by open()
   const bool unstaged = frozen_.size() > staged_frozen_locked();
   if (!runs_.empty()) {
     if (restart_runs_ > 0 || k == 1 || runs_.size() >= k) return Job::kMerge;
@@ -48,7 +48,7 @@ void Engine::applier_main() {
   uint64_t failures = 0;
   int64_t backoff_ms = 50;
   uint64_t last_merge_us = 0;  // a staged buffer's share of it paces the writers
-  const size_t k = static_cast<size_t>(std::max(1, options_.staged_runs));
+  const auto k = static_cast<size_t>(options_.staged_runs);
   for (;;) {
     Job job = Job::kNone;
     Frozen next;
@@ -69,7 +69,6 @@ void Engine::applier_main() {
       runs = runs_;
       if (job == Job::kMerge) {
         main_offset = applied_offset_.load();
-        map = staged_map_;
         for (size_t i = 0; i < staged_frozen_locked(); ++i)
           consumed.insert(consumed.end(), frozen_[i].expiry_drops.begin(),
                           frozen_[i].expiry_drops.end());
