@@ -137,13 +137,11 @@ void Engine::applier_main() {
           if (prefetch_) prefetch_->retire(next.table.get());
         } else if (job == Job::kStage) {
           // Still a layer (readers never read runs while the server runs).
-          frozen_[staged_frozen_locked()].staged = true;
           runs_.push_back(run);
           applied_offset_.store(next.end_offset, std::memory_order_release);
           staged_map_ = std::move(map);
         } else {
-          const size_t staged = runs_.size() - restart_runs_;
-          for (size_t i = 0; i < staged; ++i) frozen_.pop_front();
+          for (size_t i = staged_frozen_locked(); i > 0; --i) frozen_.pop_front();
           runs_.clear();
           restart_runs_ = 0;
           merge_wanted_ = merge_wanted_ && !frozen_.empty();

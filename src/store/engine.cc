@@ -397,8 +397,8 @@ size_t Engine::unapplied_bytes() const {
 // others count.
 size_t Engine::unapplied_locked() const {
   size_t total = active_->weight();
-  for (const auto& f : frozen_)
-    if (!f.staged) total += f.table->weight();
+  for (size_t i = staged_frozen_locked(); i < frozen_.size(); ++i)
+    total += frozen_[i].table->weight();
   return total;
 }
 

@@ -462,9 +462,8 @@ class Engine {
     uint64_t end_offset;       // the log offset its last group ends at
     WalPosition end_position;  // and where that is in the log's files
     std::vector<std::string> expiry_drops;  // consumed index entries to delete with it
-    bool staged = false;                    // in a run, kept as a layer until merged
   };
-  std::deque<Frozen> frozen_;  // the staged ones first
+  std::deque<Frozen> frozen_;  // the staged ones first: staged_frozen_locked() of them
   // The runs in LMDB not yet merged, oldest first: the first restart_runs_
   // were staged before the restart (no Frozen), the rest are the staged
   // Frozen's, in order.
