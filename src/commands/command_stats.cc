@@ -19,7 +19,11 @@ void CommandStats::attach(const Registry& registry) {
   counters_ = std::make_unique<Counters[]>(slots_);
 }
 
-CommandStats::Counters* CommandStats::find(const CommandSpec& spec) const {
+CommandStats::Counters* CommandStats::find(const CommandSpec& spec) {
+  return spec.slot < slots_ ? &counters_[spec.slot] : nullptr;
+}
+
+const CommandStats::Counters* CommandStats::find(const CommandSpec& spec) const {
   return spec.slot < slots_ ? &counters_[spec.slot] : nullptr;
 }
 

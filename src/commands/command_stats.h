@@ -50,7 +50,9 @@ class CommandStats {
   struct Counters {
     std::atomic<uint64_t> calls{0}, usec{0}, rejected{0}, failed{0};
   };
-  Counters* find(const CommandSpec& spec) const;  // by CommandSpec::slot
+  // By CommandSpec::slot; null for a spec registered after attach().
+  Counters* find(const CommandSpec& spec);
+  const Counters* find(const CommandSpec& spec) const;
 
   const Registry* registry_ = nullptr;
   uint32_t slots_ = 0;                    // the registry's, at attach()
