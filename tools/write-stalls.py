@@ -14,11 +14,13 @@ replies and their 99th percentile) and the medians per server. The binaries give
 alternate within each round.
 
 Example: tools/write-stalls.py --binary OLD --binary NEW --modes everysec,no --trials 3
+A --binary may carry server flags: --binary "B --staged-runs 4" --binary "B --staged-runs 8".
 Every run has a timeout; servers are stopped by PID; temp dirs are removed unless --keep.
 Loopback only.
 """
 
 import os
+import shlex
 import socket
 import statistics
 import threading
@@ -32,7 +34,8 @@ from benchlib import (BENCH_TMP, LMKV_RELEASE, LOOPBACK, REDIS_MODE_ARGS, Server
 def parse_args():
     p = arg_parser(__doc__, lmkv=None, redis="--redis-binary", bench="--bench",
                    keys=1_000_000, value_size=100)
-    p.add_argument("--binary", action="append", help="lmkv-server binary (repeatable)")
+    p.add_argument("--binary", action="append",
+                   help="lmkv-server binary, with any flags of its own (repeatable)")
     p.add_argument("--redis", action="store_true", help="also run redis-server")
     p.add_argument("--modes", default="everysec,no", help="--fsync modes, comma separated")
     p.add_argument("--writes", type=int, default=1_000_000, help="SETs per trial")
@@ -88,9 +91,10 @@ class Probe(threading.Thread):
 def trial(args, label, binary, mode, pins):
     server_pin, client_pin = pins
     redis = label == "redis"
+    binary, *flags = [binary] if redis else shlex.split(binary)
     server = Server.in_temp_dir(label, binary, "stalls-", args.workdir, fsync=mode, redis=redis,
                                 wrap=server_pin,
-                                extra=[] if redis else ["--threads", "1"])
+                                extra=[] if redis else ["--threads", "1", *flags])
     try:
         server.start()
         probes = [Probe(server.port, "PING"), Probe(server.port, "SET", "probe:x", "1")]
