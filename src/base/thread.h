@@ -13,6 +13,9 @@
 // apply a share of a busy core.
 #pragma once
 
+#include <cstdint>
+#include <optional>
+
 namespace lmkv {
 
 inline constexpr int kBackgroundNice = 19;
@@ -20,5 +23,29 @@ inline constexpr int kBackgroundNice = 19;
 // Names the calling thread (at most 15 characters) and lowers its CPU
 // priority to kBackgroundNice (threads it starts inherit that).
 void become_background_thread(const char* name);
+
+// The calling thread's kernel id, and the CPU time it has used.
+int current_thread_id();
+int64_t thread_cpu_ns();
+
+// One of this process's threads as the scheduler accounts it (the kernel's
+// schedstat): the CPU time it has run, and how long it has waited for a
+// CPU while runnable. A niced thread cannot tell it starves; whoever shares
+// its core can. Unavailable (nullopt) without CONFIG_SCHED_INFO.
+class SchedStat {
+ public:
+  struct Sample {
+    int64_t cpu_ns;
+    int64_t wait_ns;
+  };
+  explicit SchedStat(int tid);
+  ~SchedStat();
+  SchedStat(const SchedStat&) = delete;
+  SchedStat& operator=(const SchedStat&) = delete;
+  std::optional<Sample> read() const;
+
+ private:
+  int fd_ = -1;
+};
 
 }  // namespace lmkv

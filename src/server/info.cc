@@ -117,6 +117,8 @@ void section_persistence(Server& s, const Config& c, std::string& out) {
       "lmkv_write_buffer_size:{}\r\n"
       "lmkv_max_unapplied_bytes:{}\r\n"
       "lmkv_slowdowns:{}\r\n"
+      "lmkv_paced_groups:{}\r\n"
+      "lmkv_paced_ms:{:.3f}\r\n"
       "lmkv_bulk_applies:{}\r\n"
       "lmkv_last_apply_ms:{:.3f}\r\n"
       "lmkv_last_apply_entries:{}\r\n"
@@ -125,10 +127,10 @@ void section_persistence(Server& s, const Config& c, std::string& out) {
       "lmkv_recovery_ms:{:.3f}\r\n"
       "lmkv_replayed_frames:{}\r\n",
       s.backup() ? s.backup()->info_fields() : std::string(), fsync_name(c.fsync),
-      e.env().file_size(), e.log_disk_bytes(), e.log_end_offset(),
-      e.durable_offset(), e.applied_offset(), e.unapplied_bytes(), c.write_buffer_size,
-      c.max_unapplied_bytes, st.slowdowns.load(), st.applies.load(), apply_us / 1000.0,
-      st.last_apply_entries.load(), apply_bytes,
+      e.env().file_size(), e.log_disk_bytes(), e.log_end_offset(), e.durable_offset(),
+      e.applied_offset(), e.unapplied_bytes(), c.write_buffer_size, c.max_unapplied_bytes,
+      st.slowdowns.load(), st.paced_groups.load(), st.paced_us.load() / 1000.0, st.applies.load(),
+      apply_us / 1000.0, st.last_apply_entries.load(), apply_bytes,
       apply_us ? apply_bytes / double(apply_us) : 0.0, st.recovery_us.load() / 1000.0,
       st.replayed_frames.load());
   // Bulk apply beyond RAM: the commit's (page writes + sync) share of the
@@ -140,6 +142,7 @@ void section_persistence(Server& s, const Config& c, std::string& out) {
       "lmkv_staged_runs:{}\r\n"
       "lmkv_live_runs:{}\r\n"
       "lmkv_merges:{}\r\n"
+      "lmkv_merge_parts:{}\r\n"
       "lmkv_last_merge_ms:{:.3f}\r\n"
       "lmkv_last_merge_entries:{}\r\n"
       "lmkv_prefetch_threads:{}\r\n"
@@ -147,9 +150,9 @@ void section_persistence(Server& s, const Config& c, std::string& out) {
       "lmkv_prefetch_skipped:{}\r\n"
       "lmkv_prefetch_sampled_out:{}\r\n",
       st.last_apply_commit_us.load() / 1000.0, c.staged_runs, e.staged_runs(), st.merges.load(),
-      st.last_merge_us.load() / 1000.0, st.last_merge_entries.load(), pf ? pf->threads() : 0,
-      pf ? pf->stats().touched.load() : 0, pf ? pf->stats().skipped.load() : 0,
-      pf ? pf->stats().sampled_out.load() : 0);
+      st.merge_parts.load(), st.last_merge_us.load() / 1000.0, st.last_merge_entries.load(),
+      pf ? pf->threads() : 0, pf ? pf->stats().touched.load() : 0,
+      pf ? pf->stats().skipped.load() : 0, pf ? pf->stats().sampled_out.load() : 0);
   // The key filter (store/key_filter.h): whether reads use one, its size
   // and how full it is (rebuilt past 50%), and how many were built. Then
   // the writes DBSIZE's background counter summed (store/counter.h), and

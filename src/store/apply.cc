@@ -357,31 +357,54 @@ Status Engine::stage(const MemTable& frozen, uint64_t end_offset, WalPosition en
   return {};
 }
 
-// A staged apply's second half: every live run into the main tree, the
-// newest run winning, after each db's newest clear; then the slots are
-// emptied and the main tree holds the log up to `main_offset`; `consumed`:
-// the expiry index entries the cycle consumed while the staged MemTables
-// were active. The caller holds filter_mu_.
-Status Engine::merge(const std::vector<RunInfo>& runs, uint64_t main_offset,
-                     const std::vector<std::string>& consumed, size_t* merged) {
+// A staged apply's second half: the job's runs into the main tree, the
+// newest run winning, after each db's newest clear. In parts: each
+// transaction merges every run's entries up to the smallest last key among
+// the runs it read only in part, and notes how far it got (kMergingKey);
+// nothing else changes until the last, which also writes the consumed
+// expiry index entries, empties the slots and moves the main offset. The
+// caller holds filter_mu_. A crash between parts leaves every run live: the
+// restart merges them again, and rewriting a key with the same newest state
+// changes nothing (the deadline counts follow what the tree held).
+Status Engine::merge(MergeJob& job, const std::vector<RunInfo>& live, bool* done) {
   MDB_txn* txn = nullptr;
   if (int rc = mdb_txn_begin(env_->raw(), nullptr, 0, &txn)) return lmdb_error(rc, "txn_begin");
   auto fail = [&](Status s) {
     mdb_txn_abort(txn);
     return s;
   };
-  // The runs' entries view their pages, which nothing changes before the
-  // slots are emptied at the end. Each run is in (db, key) order.
+  const auto& runs = job.runs;
+  // The entries view their runs' pages, which nothing changes before the
+  // last part empties the slots. Each run is in (db, key) order.
   std::vector<std::vector<RunEntry>> lists(runs.size());
-  for (size_t r = 0; r < runs.size(); ++r)
-    if (auto s = read_run(*env_, txn, runs[r], &lists[r]); !s) return fail(s);
+  std::string upto;  // the part's last run key; empty: the rest of every run
+  std::string key;
+  for (size_t r = 0; r < runs.size(); ++r) {
+    bool exhausted = false;
+    if (auto s = read_run(*env_, txn, runs[r], job.merged_to, job.part, &lists[r], &exhausted); !s)
+      return fail(s);
+    if (exhausted || lists[r].empty()) continue;
+    run_key(lists[r].back().db, lists[r].back().key, &key);
+    if (upto.empty() || key < upto) upto = key;
+  }
+  const bool last = upto.empty();
+  if (!last) {
+    for (auto& list : lists) {
+      while (!list.empty()) {
+        run_key(list.back().db, list.back().key, &key);
+        if (key <= upto) break;
+        list.pop_back();
+      }
+    }
+  }
   auto stored = stored_expires(txn);
   if (!stored) return fail(stored.error());
   MainWrites w(*env_, txn, std::move(*stored), filter_ || building_);
   std::vector<size_t> at(runs.size(), 0);
-  *merged = 0;
+  size_t merged = 0;
   for (int db = 0; db < databases(); ++db) {
-    // Runs older than the newest that cleared db are hidden for db.
+    // Runs older than the newest that cleared db are hidden for db (a
+    // merge with clears is done at once: the drop is of the whole db).
     size_t first = 0;
     for (size_t r = runs.size(); r-- > 0;) {
       if (runs[r].clears(db)) {
@@ -404,7 +427,7 @@ Status Engine::merge(const std::vector<RunInfo>& runs, uint64_t main_offset,
       const RunEntry& e = lists[best][at[best]];
       if (int rc = w.write(e.key, e.value ? &*e.value : nullptr))
         return fail(lmdb_error(rc, "put"));
-      ++*merged;
+      ++merged;
       for (size_t r = first; r < runs.size(); ++r)
         if (at[r] < lists[r].size() && lists[r][at[r]].db == db && lists[r][at[r]].key == e.key)
           ++at[r];
@@ -413,14 +436,24 @@ Status Engine::merge(const std::vector<RunInfo>& runs, uint64_t main_offset,
   }
   if (filter_) filter_->add(w.hashes());
   if (building_) building_->add(w.hashes());
-  if (int rc = w.write_index(consumed)) return fail(lmdb_error(rc, "expiry index"));
+  if (int rc = w.write_index(last ? job.consumed : std::vector<std::string>{}))
+    return fail(lmdb_error(rc, "expiry index"));
   auto index_size = index_entries(*env_, txn);
   if (!index_size) return fail(index_size.error());
-  for (const auto& run : runs)
-    if (int rc = mdb_drop(txn, env_->run_dbi(run.slot), 0)) return fail(lmdb_error(rc, "empty"));
-  if (auto s = write_runs(*env_, txn, {}); !s) return fail(s);
-  if (int rc = put_meta(*env_, txn, kMainOffsetKey, &main_offset, sizeof main_offset))
-    return fail(lmdb_error(rc, "put main offset"));
+  if (last) {
+    for (const auto& run : runs)
+      if (int rc = mdb_drop(txn, env_->run_dbi(run.slot), 0)) return fail(lmdb_error(rc, "empty"));
+    const std::vector<RunInfo> rest(live.begin() + static_cast<std::ptrdiff_t>(runs.size()),
+                                    live.end());
+    if (auto s = write_runs(*env_, txn, rest); !s) return fail(s);
+    if (int rc = put_meta(*env_, txn, kMainOffsetKey, &job.main_offset, sizeof job.main_offset))
+      return fail(lmdb_error(rc, "put main offset"));
+    MDB_val marker{kMergingKey.size(), const_cast<char*>(kMergingKey.data())};
+    if (int rc = mdb_del(txn, env_->meta_dbi(), &marker, nullptr); rc && rc != MDB_NOTFOUND)
+      return fail(lmdb_error(rc, "del merging"));
+  } else if (int rc = put_meta(*env_, txn, kMergingKey, upto.data(), upto.size())) {
+    return fail(lmdb_error(rc, "put merging"));
+  }
   const auto& expiring = w.expiring();
   if (int rc =
           put_meta(*env_, txn, kExpiresKey, expiring.data(), expiring.size() * sizeof(int64_t)))
@@ -428,7 +461,11 @@ Status Engine::merge(const std::vector<RunInfo>& runs, uint64_t main_offset,
   uint64_t commit_us = 0;
   if (int rc = commit_with_writeback(*env_, txn, &commit_us)) return lmdb_error(rc, "commit");
   stats_.last_apply_commit_us.store(commit_us);
+  stats_.merge_parts.fetch_add(1, std::memory_order_relaxed);
   expiry_entries_.store(*index_size, std::memory_order_release);
+  job.merged_to = std::move(upto);
+  job.merged += merged;
+  *done = last;
   return {};
 }
 

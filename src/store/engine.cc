@@ -417,6 +417,7 @@ void Engine::publish_locked() {
   v->runs.assign(runs_.begin(), runs_.begin() + static_cast<std::ptrdiff_t>(restart_runs_));
   v->runs_end = restart_runs_ > 0 ? restart_runs_end_ : 0;
   v->filter = filter_;
+  v->merge_base = merge_base_;
   v->layers.reserve(frozen_.size() + 1);
   v->layers.push_back(active_);
   v->layer_ends.push_back(UINT64_MAX);
@@ -446,10 +447,15 @@ std::shared_ptr<const Version> Version::after_apply(uint64_t applied) const {
     v->layer_ends.pop_back();
   }
   if (v->applied_offset != applied) return nullptr;
+  v->merge_base = nullptr;  // the tree holds the whole merge now
   // The apply may have added its keys only to a filter that replaced this
   // Version's since (a build completing in between): read without one.
   v->filter = nullptr;
   return v;
+}
+
+MergeBase::~MergeBase() {
+  if (txn) mdb_txn_abort(txn);
 }
 
 std::shared_ptr<const KeyFilter> Engine::key_filter() const {
@@ -638,6 +644,9 @@ Status Engine::commit(WriteTxn& group) {
   }
   // Durable as the policy defines it: readers may now see the group.
   if (group.last_seq() != 0) durable_seq_.store(group.last_seq(), std::memory_order_release);
+  if (const double per_weight = apply_cpu_ns_per_weight_.load(std::memory_order_relaxed);
+      per_weight > 0)
+    owe_applier(static_cast<int64_t>(per_weight * static_cast<double>(group.weight())));
 
   if (active_->weight() >= options_.write_buffer_size) {
     std::lock_guard lock(mu_);
@@ -667,7 +676,27 @@ void Engine::throttle(size_t group_weight) {
   const size_t soft = soft_bound();
   std::unique_lock lock(mu_);
   const size_t now = unapplied_locked();
-  if (now <= soft || !apply_error_.ok()) return;
+  if (!apply_error_.ok()) return;
+  if (now <= soft) {
+    if (!pace_due()) return;
+    // The applier starves and is owed: pay it a slice (see pace_due()) of
+    // 2 ms, or twice what this group costs it when that is more (a -P 16
+    // group of MSETs costs ~6 ms: paid 2 ms a time, the runs outgrew their
+    // slots). Smaller slices kept up less well (1 ms: all 16 slots full
+    // within a 3M-SET run), larger ones lengthened the tail (BENCHMARKS.md
+    // "Stop 34").
+    constexpr int64_t kSliceUs = 2000;
+    const auto group_us =
+        static_cast<int64_t>(2.0 * apply_cpu_ns_per_weight_.load(std::memory_order_relaxed) *
+                             static_cast<double>(group_weight) / 1000.0);
+    const int64_t wait_us = std::min(
+        {pace_debt_ns_.load(std::memory_order_relaxed) / 1000, std::max(kSliceUs, group_us),
+         static_cast<int64_t>(std::chrono::microseconds(kMaxPause).count())});
+    stats_.paced_groups.fetch_add(1, std::memory_order_relaxed);
+    stats_.paced_us.fetch_add(static_cast<uint64_t>(wait_us), std::memory_order_relaxed);
+    progress_cv_.wait_for(lock, std::chrono::microseconds(wait_us));
+    return;
+  }
   stats_.slowdowns.fetch_add(1, std::memory_order_relaxed);
   if (now > bound) {
     const int64_t wait_started = mono_us();
@@ -711,6 +740,55 @@ void Engine::throttle(size_t group_weight) {
   wait_us = std::min(wait_us, static_cast<double>(
                                   std::chrono::microseconds(kMaxPause).count()));
   progress_cv_.wait_for(lock, std::chrono::microseconds(static_cast<int64_t>(wait_us)));
+}
+
+// The pace. A group costs the applier CPU time later: its stage, and its
+// share of a merge. Where the applier has a core of its own that costs the
+// writers nothing; where it shares one with a busy loop, at nice 19, it
+// runs only when the loop sleeps, which left alone happened near the
+// throttle's bound, in pauses of up to 50 ms (BENCHMARKS.md "Stop 34").
+// So each committed group owes the applier its weight's CPU time, its runs
+// pay that off, and while it starves (it waited for a CPU more than
+// kStarvedShare of the last sample) and is owed more than kAllowanceNs,
+// groups pause a slice at a time (throttle(), at most 2 ms). Owed time is
+// capped, so an applier idle for long is not paid for it later.
+void Engine::owe_applier(int64_t ns) {
+  constexpr int64_t kMaxDebtNs = 1'000'000'000;
+  int64_t cur = pace_debt_ns_.load(std::memory_order_relaxed);
+  while (!pace_debt_ns_.compare_exchange_weak(cur, std::clamp<int64_t>(cur + ns, 0, kMaxDebtNs),
+                                              std::memory_order_relaxed)) {
+  }
+}
+
+bool Engine::pace_due() {
+  constexpr int64_t kPaceSampleUs = 1000;
+  constexpr double kStarvedShare = 0.1;
+  constexpr int64_t kAllowanceNs = 1'000'000;
+  const int64_t now = mono_us();
+  if (now - pace_sampled_us_.load(std::memory_order_relaxed) < kPaceSampleUs)
+    return pace_due_.load(std::memory_order_relaxed);
+  std::unique_lock lock(pace_mu_, std::try_to_lock);
+  if (!lock) return pace_due_.load(std::memory_order_relaxed);
+  const int64_t last_us = pace_sampled_us_.load(std::memory_order_relaxed);
+  pace_sampled_us_.store(now, std::memory_order_relaxed);
+  if (!applier_sched_) {
+    const int tid = applier_tid_.load(std::memory_order_acquire);
+    if (tid == 0) return false;
+    applier_sched_ = std::make_unique<SchedStat>(tid);
+  }
+  const auto sample = applier_sched_->read();
+  if (!sample) return false;  // pace_due_ stays false: the throttle's bounds alone
+  const int64_t ran = sample->cpu_ns - pace_last_.cpu_ns;
+  const int64_t waited = sample->wait_ns - pace_last_.wait_ns;
+  const bool first = pace_last_.cpu_ns == 0;
+  pace_last_ = *sample;
+  if (first) return false;
+  owe_applier(-ran);
+  const bool starved =
+      static_cast<double>(waited) >= kStarvedShare * 1000.0 * static_cast<double>(now - last_us);
+  const bool due = starved && pace_debt_ns_.load(std::memory_order_relaxed) > kAllowanceNs;
+  pace_due_.store(due, std::memory_order_relaxed);
+  return due;
 }
 
 Status Engine::tick() {

@@ -59,12 +59,14 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "base/error.h"
+#include "base/thread.h"
 #include "store/counter.h"
 #include "store/effects.h"
 #include "store/env.h"
@@ -112,8 +114,25 @@ struct EngineOptions {
   // With staged runs: how long the applier waits with runs staged and
   // nothing else to do before it merges them anyway.
   int64_t idle_merge_ms = 1000;
+  // A merge commits every this many of its runs' entries (Engine::merge),
+  // so frozen MemTables are staged between its parts.
+  size_t merge_chunk_entries = 32768;
   // Tests: the applier starts paused (set_applier_paused).
   bool applier_paused = false;
+};
+
+// While a merge commits in parts, the main tree holds some of its runs'
+// keys that the Version still has as layers: a layer's count delta against
+// "the state below" must then read LMDB as it was before the merge. This
+// read transaction, taken before its first part, is that state; one view
+// at a time uses it (MDB_NOTLS).
+struct MergeBase {
+  MDB_txn* txn = nullptr;
+  std::mutex mu;
+  MergeBase() = default;
+  MergeBase(const MergeBase&) = delete;
+  MergeBase& operator=(const MergeBase&) = delete;
+  ~MergeBase();
 };
 
 // The MemTables a reader consults, newest first (layers[0] is the active one).
@@ -137,6 +156,8 @@ struct Version {
   // Holds every key LMDB held at applied_offset and after, until the next
   // filter replaces it; null: none (not built yet, or turned off).
   std::shared_ptr<const KeyFilter> filter;
+  // Set while a merge commits in parts (see MergeBase); counts read it.
+  std::shared_ptr<MergeBase> merge_base;
 
   // The Version the applier is about to publish once LMDB holds the log up
   // to `applied`: this one without the oldest layers that LMDB now holds,
@@ -156,7 +177,10 @@ struct EngineStats {
   std::atomic<uint64_t> merges{0};                // of staged runs into the tree (store/runs.h)
   std::atomic<uint64_t> last_merge_us{0};
   std::atomic<uint64_t> last_merge_entries{0};
+  std::atomic<uint64_t> merge_parts{0};  // transactions merges committed in
   std::atomic<uint64_t> slowdowns{0};
+  std::atomic<uint64_t> paced_groups{0};  // paused below the soft bound for the applier
+  std::atomic<uint64_t> paced_us{0};
   // Where writers pause (INFO, tools/beyond-ram.py): the log's writes (a
   // group's reserve and frame: direct writes wait in the device's queue),
   // its fdatasync (count, slowest), and the throttle's waits at
@@ -236,8 +260,9 @@ class Engine {
     const size_t buffers = options_.write_buffer_size + options_.write_buffer_size / 2;
     return std::clamp(buffers, bound / 2, bound / 4 * 3);
   }
-  // Whether commit() would slow the group down now. Any thread.
-  bool throttling() const { return unapplied_bytes() > soft_bound(); }
+  // Whether throttle() would slow the group down now: past soft_bound(),
+  // or to pay the starved applier what the groups owe it. Any thread.
+  bool throttling() { return unapplied_bytes() > soft_bound() || pace_due(); }
   // INFO: the log could not reserve space, bulk applies are failing, and
   // whether it is for lack of space (ENOSPC, MDB_MAP_FULL).
   bool log_full() const { return log_full_.load(std::memory_order_relaxed); }
@@ -341,13 +366,13 @@ class Engine {
     std::lock_guard lock(mu_);
     applied_hook_ = std::move(hook);
   }
-  // Tests: while paused the applier starts no apply, stage or merge.
+  // Tests: while paused the applier starts no apply, stage or merge (nor
+  // the next part of one); pausing waits for the job under way to end.
   void set_applier_paused(bool paused) {
-    {
-      std::lock_guard lock(mu_);
-      applier_paused_ = paused;
-    }
+    std::unique_lock lock(mu_);
+    applier_paused_ = paused;
     applier_cv_.notify_all();
+    progress_cv_.wait(lock, [this, paused] { return !paused || !applier_busy_ || stopping_; });
   }
 
  private:
@@ -394,11 +419,27 @@ class Engine {
   // Staged applies (store/apply.cc, store/runs.h).
   Status stage(const MemTable& frozen, uint64_t end_offset, WalPosition end_position,
                std::vector<uint8_t>* map, const std::vector<RunInfo>& live, RunInfo* run);
-  Status merge(const std::vector<RunInfo>& runs, uint64_t main_offset,
-               const std::vector<std::string>& consumed, size_t* merged);
+  // A merge of the oldest live runs, committed in parts of about
+  // merge_chunk_entries (or at once: `part` SIZE_MAX) with stages between.
+  struct MergeJob {
+    std::vector<RunInfo> runs;          // the runs it merges, oldest first
+    std::vector<std::string> consumed;  // their MemTables' consumed index entries
+    uint64_t main_offset = 0;           // what the tree holds once it is done
+    std::vector<uint8_t> map;           // and the db map then
+    size_t part = SIZE_MAX;             // entries per run per transaction
+    std::string merged_to;              // the run key merged up to ("": none)
+    size_t merged = 0;                  // entries written so far
+    uint64_t us = 0;                    // time in its transactions so far
+    std::shared_ptr<MergeBase> base;    // set when in parts
+  };
+  // One part of `job` (the rest of it when job.part is SIZE_MAX); the last
+  // one empties its slots and stores `live` without them. *done: it was the
+  // last. The caller holds filter_mu_.
+  Status merge(MergeJob& job, const std::vector<RunInfo>& live, bool* done);
   // What the applier does next (applier_main); mu_ held.
   enum class Job { kNone, kApply, kStage, kMerge };
   Job next_job_locked(bool idle) const;
+  void start_merge_locked();
   // How many of frozen_ (a prefix) are staged; mu_ held.
   size_t staged_frozen_locked() const;
   // SWAPDB in the active MemTable and the writer's map.
@@ -449,6 +490,21 @@ class Engine {
   std::atomic<int64_t> applying_since_us_{0};
   std::atomic<size_t> applying_weight_{0};
   std::atomic<uint64_t> applying_merge_us_{0};  // a merge's expected time (the last one's)
+  // The pace below soft_bound() (throttle(), pace_due()): the applier's
+  // CPU time per unit of weight, a stage and its share of a merge (0: not
+  // known yet); the CPU time the groups committed owe it, less what it has
+  // run since; and whether a pause would go to it now (it starves and is
+  // owed). Sampled every kPaceSampleUs from its SchedStat (pace_mu_).
+  bool pace_due();
+  void owe_applier(int64_t ns);
+  std::atomic<double> apply_cpu_ns_per_weight_{0};
+  std::atomic<int> applier_tid_{0};
+  std::atomic<int64_t> pace_debt_ns_{0};
+  std::atomic<bool> pace_due_{false};
+  std::atomic<int64_t> pace_sampled_us_{0};
+  std::mutex pace_mu_;
+  std::unique_ptr<SchedStat> applier_sched_;
+  SchedStat::Sample pace_last_{0, 0};
   std::atomic<uint64_t> log_end_{0}, applied_offset_{0}, durable_offset_{0}, log_disk_bytes_{0};
   std::atomic<uint64_t> main_offset_{0};  // what the main tree holds (kMainOffsetKey)
 
@@ -470,8 +526,13 @@ class Engine {
   std::vector<RunInfo> runs_;
   size_t restart_runs_ = 0;
   uint64_t restart_runs_end_ = 0;
-  bool merge_wanted_ = false;
-  bool applier_paused_ = false;  // tests  // flush/wait_applied: merge without waiting for K runs
+  bool merge_wanted_ = false;  // flush/wait_applied: merge without waiting for K runs
+  // The merge under way (applier thread; merging_ and merge_base_ under mu_).
+  std::optional<MergeJob> merge_job_;
+  bool merging_ = false;
+  std::shared_ptr<MergeBase> merge_base_;
+  bool applier_paused_ = false;       // tests
+  bool applier_busy_ = false;         // a job is under way (set_applier_paused waits)
   std::vector<uint8_t> applied_map_;  // the map the main tree holds (applier writes)
   std::vector<uint8_t> staged_map_;   // the map LMDB holds with its runs (applier)
   std::shared_ptr<const Version> version_;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <mutex>
 
 namespace lmkv::store {
 namespace {
@@ -202,6 +203,44 @@ Status ReadView::begin_without_runs() {
   return begin();
 }
 
+// While a merge commits in parts the tree already holds some keys of the
+// layers it merges, so a layer's delta against "the state below" must read
+// the tree as it was before the merge: its base snapshot (MergeBase). The
+// applier publishes the base before the first part commits, so a view
+// whose snapshot shows a part (kMergingKey) but whose Version has no base
+// took the Version just before: both are taken again.
+Status ReadView::begin_for_counts(bool without_runs) {
+  for (;;) {
+    if (auto s = without_runs ? begin_without_runs() : begin(); !s) return s;
+    if (version_->merge_base) return {};
+    MDB_val k{kMergingKey.size(), const_cast<char*>(kMergingKey.data())}, v;
+    const int rc = mdb_get(txn_, engine_.env().meta_dbi(), &k, &v);
+    if (rc == MDB_NOTFOUND) return {};
+    end();
+    if (rc) return lmdb_error(rc, "get merging");
+  }
+}
+
+// Points the view's reads at the merge's base, one view at a time, for its
+// lifetime; nothing when no merge is under way in parts.
+class ReadView::CountBase {
+ public:
+  explicit CountBase(ReadView& view) : view_(view), own_(view.txn_) {
+    if (const auto& base = view.version_->merge_base) {
+      lock_ = std::unique_lock(base->mu);
+      view.txn_ = base->txn;
+    }
+  }
+  ~CountBase() { view_.txn_ = own_; }
+  CountBase(const CountBase&) = delete;
+  CountBase& operator=(const CountBase&) = delete;
+
+ private:
+  ReadView& view_;
+  MDB_txn* own_;
+  std::unique_lock<std::mutex> lock_;
+};
+
 size_t ReadView::layers_for(int db, bool* cleared) const {
   const auto& layers = version_->layers;
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -370,21 +409,26 @@ Result<KeyCounts> ReadView::layer_delta(size_t i, int db, size_t* budget) {
 // then, and keeps no progress).
 Result<size_t> ReadView::count_ahead(size_t budget) {
   assert(!see_everything_);
-  if (auto s = begin(); !s) return s.error();
+  if (auto s = begin_for_counts(false); !s) return s.error();
   const size_t start = budget;
-  for (int db = 0; db < engine_.databases() && budget > 0; ++db) {
-    bool cleared = false;
-    const size_t n = layers_for(db, &cleared);
-    if (cleared) continue;
-    for (size_t i = n; i-- > 0 && budget > 0;) {
-      if (!version_->layers[i]->logs_db(db)) continue;
-      if (auto delta = layer_delta(i, db, &budget); !delta) {
-        end();
-        return delta.error();
+  Status failed;
+  {
+    const CountBase base(*this);
+    for (int db = 0; db < engine_.databases() && budget > 0 && failed.ok(); ++db) {
+      bool cleared = false;
+      const size_t n = layers_for(db, &cleared);
+      if (cleared) continue;
+      for (size_t i = n; i-- > 0 && budget > 0;) {
+        if (!version_->layers[i]->logs_db(db)) continue;
+        if (auto delta = layer_delta(i, db, &budget); !delta) {
+          failed = delta.error();
+          break;
+        }
       }
     }
   }
   end();
+  if (!failed.ok()) return failed.error();
   return start - budget;
 }
 
@@ -473,7 +517,8 @@ Result<uint64_t> ReadView::dbsize(int db) {
 Result<KeyCounts> ReadView::key_counts(int db) {
   assert(db >= 0 && db < engine_.databases());
   engine_.note_counts_wanted();
-  if (auto s = begin_without_runs(); !s) return s.error();
+  if (auto s = begin_for_counts(true); !s) return s.error();
+  const CountBase base(*this);
   db = physical(db);
   bool cleared = false;
   const size_t n = layers_for(db, &cleared);

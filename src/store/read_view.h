@@ -91,6 +91,11 @@ class ReadView {
  private:
   Status begin();
   Status begin_without_runs();
+  // For counts (key_counts, count_ahead): begin, or begin_without_runs when
+  // `without_runs`, with a Version whose merge_base is set if the snapshot
+  // shows a merge under way in parts. CountBase then points txn_ at it.
+  Status begin_for_counts(bool without_runs);
+  class CountBase;
   // The layers that may hold `db`'s keys: newest first, up to and including
   // the first one with a visible clear marker. `cleared` says whether LMDB is
   // hidden by such a marker.

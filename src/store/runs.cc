@@ -97,14 +97,17 @@ Result<RunLookup> lookup(const Env& env, MDB_txn* txn, const RunInfo& run, int d
   return RunLookup{RunHit::kValue, *value};
 }
 
-Status read_run(const Env& env, MDB_txn* txn, const RunInfo& run, std::vector<RunEntry>* out) {
+Status read_run(const Env& env, MDB_txn* txn, const RunInfo& run, std::string_view after,
+                size_t limit, std::vector<RunEntry>* out, bool* exhausted) {
   MDB_cursor* cur = nullptr;
   if (int rc = mdb_cursor_open(txn, env.run_dbi(run.slot), &cur))
     return lmdb_error(rc, "run cursor");
-  MDB_val k, v;
-  int rc;
-  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+  MDB_val k = as_val(after), v;
+  int rc = after.empty() ? mdb_cursor_get(cur, &k, &v, MDB_FIRST)
+                         : mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  if (rc == 0 && !after.empty() && as_view(k) == after) rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+  size_t n = 0;
+  for (; rc == 0 && n < limit; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), ++n) {
     if (k.mv_size < 1) break;
     const std::string_view raw = as_view(k);
     RunEntry e{static_cast<unsigned char>(raw[0]), raw.substr(1), std::nullopt};
@@ -118,8 +121,9 @@ Status read_run(const Env& env, MDB_txn* txn, const RunInfo& run, std::vector<Ru
     out->push_back(e);
   }
   mdb_cursor_close(cur);
-  if (rc != MDB_NOTFOUND)
-    return rc ? Status(lmdb_error(rc, "run read")) : err("run read: empty key");
+  if (rc == 0 && k.mv_size < 1) return err("run read: empty key");
+  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_error(rc, "run read");
+  *exhausted = rc == MDB_NOTFOUND;
   return {};
 }
 

@@ -79,7 +79,15 @@ struct RunEntry {
   std::string_view key;            // the user key
   std::optional<ValueView> value;  // nullopt: a tombstone
 };
-// Every entry of `run`, in order.
-Status read_run(const Env& env, MDB_txn* txn, const RunInfo& run, std::vector<RunEntry>* out);
+// Up to `limit` entries of `run` in order, after run key `after` (from the
+// first when empty); *exhausted: the run has no more.
+Status read_run(const Env& env, MDB_txn* txn, const RunInfo& run, std::string_view after,
+                size_t limit, std::vector<RunEntry>* out, bool* exhausted);
+
+// The meta database's key present while a merge is under way in several
+// transactions (Engine::merge): the run key it has merged up to. The main
+// tree then holds the newest state of the runs' keys up to it, and its
+// older state beyond.
+inline constexpr std::string_view kMergingKey = "merging";
 
 }  // namespace lmkv::store

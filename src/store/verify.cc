@@ -91,6 +91,8 @@ void check_meta(MDB_txn* txn, MDB_dbi meta, int databases, Checker& c, VerifyRep
       r.has_applied_offset = true;
     } else if (name == Engine::kMainOffsetKey) {
       if (v.mv_size != 8) c.problem(fmt::format("meta: main_offset is {} bytes, not 8", v.mv_size));
+    } else if (name == kMergingKey) {
+      c.note("a merge of the runs was under way; the next start merges them again");
     } else if (name == kRunsKey) {
       r.live_runs = v.mv_size / (1 + sizeof(RunInfo::cleared));
     } else if (name == Engine::kAppliedPositionKey) {
