@@ -59,7 +59,7 @@ void Engine::start_merge_locked() {
     auto base = std::make_shared<MergeBase>();
     if (mdb_txn_begin(env_->raw(), nullptr, MDB_RDONLY, &base->txn) == 0) {
       m.part = std::max<size_t>(1, options_.merge_chunk_entries / m.runs.size());
-      m.base = merge_base_ = std::move(base);
+      merge_base_ = std::move(base);
     } else {
       base->txn = nullptr;  // at once, then
     }

@@ -747,8 +747,8 @@ void Engine::throttle(size_t group_weight) {
 // writers nothing; where it shares one with a busy loop, at nice 19, it
 // runs only when the loop sleeps, which left alone happened near the
 // throttle's bound, in pauses of up to 50 ms (BENCHMARKS.md "Stop 34").
-// So each committed group owes the applier its weight's CPU time, its runs
-// pay that off, and while it starves (it waited for a CPU more than
+// So each committed group owes the applier its weight's CPU time, the
+// applier's running pays that off, and while it starves (it waited for a CPU more than
 // kStarvedShare of the last sample) and is owed more than kAllowanceNs,
 // groups pause a slice at a time (throttle(), at most 2 ms). Owed time is
 // capped, so an applier idle for long is not paid for it later.

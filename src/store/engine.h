@@ -420,7 +420,8 @@ class Engine {
   Status stage(const MemTable& frozen, uint64_t end_offset, WalPosition end_position,
                std::vector<uint8_t>* map, const std::vector<RunInfo>& live, RunInfo* run);
   // A merge of the oldest live runs, committed in parts of about
-  // merge_chunk_entries (or at once: `part` SIZE_MAX) with stages between.
+  // merge_chunk_entries (or at once: `part` SIZE_MAX) with stages between;
+  // in parts, merge_base_ is the tree before its first.
   struct MergeJob {
     std::vector<RunInfo> runs;          // the runs it merges, oldest first
     std::vector<std::string> consumed;  // their MemTables' consumed index entries
@@ -430,7 +431,6 @@ class Engine {
     std::string merged_to;              // the run key merged up to ("": none)
     size_t merged = 0;                  // entries written so far
     uint64_t us = 0;                    // time in its transactions so far
-    std::shared_ptr<MergeBase> base;    // set when in parts
   };
   // One part of `job` (the rest of it when job.part is SIZE_MAX); the last
   // one empties its slots and stores `live` without them. *done: it was the
