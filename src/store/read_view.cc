@@ -208,11 +208,14 @@ Status ReadView::begin_without_runs() {
 // the tree as it was before the merge: its base snapshot (MergeBase). The
 // applier publishes the base before the first part commits, so a view
 // whose snapshot shows a part (kMergingKey) but whose Version has no base
-// took the Version just before: both are taken again.
+// took the Version just before: both are taken again, once (the new
+// Version has the base). The mark left by a crash mid-merge means nothing
+// here: its runs are the restart's (Version::runs), read through or waited
+// for, and the restart merges them at once, mark and all.
 Status ReadView::begin_for_counts(bool without_runs) {
-  for (;;) {
+  for (int tries = 0;; ++tries) {
     if (auto s = without_runs ? begin_without_runs() : begin(); !s) return s;
-    if (version_->merge_base) return {};
+    if (version_->merge_base || !version_->runs.empty() || tries > 0) return {};
     MDB_val k{kMergingKey.size(), const_cast<char*>(kMergingKey.data())}, v;
     const int rc = mdb_get(txn_, engine_.env().meta_dbi(), &k, &v);
     if (rc == MDB_NOTFOUND) return {};
